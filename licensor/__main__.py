@@ -1,0 +1,3 @@
+from licensor.cli.main import app
+
+app()

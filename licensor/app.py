@@ -1,0 +1,66 @@
+"""The ASGI application: FastAPI for the management API, a thin handler for the hot path."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+
+from licensor import __version__
+from licensor.config import Settings, get_settings
+from licensor.customer.router import router as customers
+from licensor.kit.context import AppContext
+from licensor.kit.handlers import install_error_handlers
+from licensor.kit.responses import ORJSONResponse
+from licensor.license_key.router import router as license_keys
+from licensor.license_key_instance.router import router as instances
+from licensor.licenses.fast import FastLicenseRoutes
+from licensor.licenses.router import router as licenses
+from licensor.licenses.service import LicenseChecks
+from licensor.licenses.store import open_store
+from licensor.product.router import router as products
+
+DESCRIPTION = """Licensor's management API. Its paths and JSON shapes follow Dodo Payments'
+license-key API, so Dodo's Python SDK works against it unchanged. Errors are always
+`{"code": "...", "message": "..."}`. The `/licenses/*` routes need no API key."""
+
+
+def build_fastapi(settings: Settings) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        ctx = AppContext.from_settings(settings)
+        store = await open_store(settings.resolved_database_url, settings.db_pool_size)
+        app.state.ctx = ctx
+        app.state.license_checks = LicenseChecks(store, ctx.vault)
+        try:
+            yield
+        finally:
+            await store.close()
+            await ctx.close()
+
+    app = FastAPI(
+        title="Licensor",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        default_response_class=ORJSONResponse,
+    )
+    install_error_handlers(app)
+    for router in (customers, products, license_keys, instances, licenses):
+        app.include_router(router)
+
+    @app.get("/health", tags=["Health"])
+    async def health() -> dict[str, Any]:
+        return {"status": "ok", "version": __version__}
+
+    return app
+
+
+def create_app(settings: Settings | None = None) -> Any:
+    settings = settings or get_settings()
+    api = build_fastapi(settings)
+    if not settings.fast_path:
+        return api
+    return FastLicenseRoutes(api, lambda: api.state.license_checks)

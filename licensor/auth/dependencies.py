@@ -1,0 +1,64 @@
+"""API-key authentication for the management API."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Literal
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import select
+
+from licensor.kit.deps import Ctx
+from licensor.kit.errors import Unauthorized
+from licensor.kit.secrets import constant_time_equal
+from licensor.models import ApiKey
+
+Mode = Literal["test", "live"]
+API_KEY_PURPOSE = "api_key"
+API_KEY_PREFIXES: dict[str, Mode] = {"lk_test_": "test", "lk_live_": "live"}
+
+_bearer = HTTPBearer(auto_error=False, description="An API key: `lk_test_…` or `lk_live_…`")
+
+
+@dataclass(frozen=True)
+class Principal:
+    business_id: str
+    mode: Mode
+    api_key_id: str
+
+
+def mode_of(secret: str) -> Mode | None:
+    for prefix, mode in API_KEY_PREFIXES.items():
+        if secret.startswith(prefix):
+            return mode
+    return None
+
+
+async def authenticate(
+    request: Request,
+    ctx: Ctx,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Unauthorized("missing API key: send `Authorization: Bearer <api key>`")
+    secret = credentials.credentials.strip()
+    if mode_of(secret) is None or len(secret) > 200:
+        raise Unauthorized("invalid API key")
+    digest = ctx.vault.lookup_hash(secret, API_KEY_PURPOSE)
+    async with ctx.db.read_sessions() as session:
+        row = (
+            await session.execute(
+                select(ApiKey.id, ApiKey.business_id, ApiKey.mode, ApiKey.secret_hash).where(
+                    ApiKey.secret_hash == digest, ApiKey.revoked_at.is_(None)
+                )
+            )
+        ).first()
+    if row is None or not constant_time_equal(row.secret_hash, digest):
+        raise Unauthorized("invalid API key")
+    principal = Principal(business_id=row.business_id, mode=row.mode, api_key_id=row.id)
+    request.state.principal = principal
+    return principal
+
+
+Auth = Annotated[Principal, Depends(authenticate)]

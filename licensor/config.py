@@ -1,0 +1,75 @@
+"""Settings, read from `LICENSOR_*` environment variables (CLI flags set those)."""
+
+from __future__ import annotations
+
+import base64
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SECRET_FILE = "secret.key"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LICENSOR_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+    data_dir: Path = Path("data")
+    database_url: str | None = None
+    # 32 random bytes, base64 (urlsafe or standard); when unset, read or created in data_dir.
+    secret_key: str | None = None
+    # Serve validate/activate/deactivate from the thin ASGI path (the FastAPI routes stay for docs).
+    fast_path: bool = True
+    db_pool_size: int = 10
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'licensor.db').resolve()}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.resolved_database_url.startswith("sqlite")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
+
+
+def _decode_secret(text: str) -> bytes:
+    raw = text.strip()
+    try:
+        value = base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4))
+    except ValueError as exc:
+        raise ValueError("LICENSOR_SECRET_KEY must be base64") from exc
+    if len(value) < 32:
+        raise ValueError("the server secret must hold at least 32 bytes")
+    return value
+
+
+def load_server_secret(settings: Settings) -> bytes:
+    """The master secret: from the environment, else from `data_dir/secret.key` (created 0600)."""
+    if settings.secret_key:
+        return _decode_secret(settings.secret_key)
+    path = settings.data_dir / SECRET_FILE
+    if path.exists():
+        return _decode_secret(path.read_text())
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    secret = os.urandom(32)
+    tmp = path.with_name(f".{SECRET_FILE}.{os.getpid()}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(base64.urlsafe_b64encode(secret).decode() + "\n")
+    try:
+        os.link(tmp, path)  # atomic: exactly one process creates the file, complete
+    except FileExistsError:  # another worker won the race: use its secret
+        return _decode_secret(path.read_text())
+    finally:
+        tmp.unlink()
+    return secret

@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Select, func, select
+
+from licensor.kit.repository import created_between
+from licensor.models import Customer
+
+
+def list_statement(
+    business_id: str,
+    mode: str,
+    *,
+    email: str | None,
+    name: str | None,
+    created_at_gte: datetime | None,
+    created_at_lte: datetime | None,
+) -> Select[tuple[Customer]]:
+    stmt = select(Customer).where(Customer.business_id == business_id, Customer.mode == mode)
+    if email is not None:
+        stmt = stmt.where(func.lower(Customer.email) == email.strip().lower())
+    if name is not None:
+        stmt = stmt.where(func.lower(Customer.name).contains(name.lower(), autoescape=True))
+    stmt = created_between(stmt, Customer.created_at, created_at_gte, created_at_lte)
+    return stmt.order_by(Customer.created_at.desc(), Customer.id)

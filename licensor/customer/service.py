@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from licensor.auth.dependencies import Principal
+from licensor.customer.schemas import CustomerCreate, CustomerUpdate
+from licensor.kit.errors import NotFound, Unprocessable
+from licensor.kit.ids import new_id
+from licensor.kit.repository import get_scoped
+from licensor.kit.schemas import provided
+from licensor.models import Customer
+
+
+async def get(session: AsyncSession, who: Principal, customer_id: str) -> Customer:
+    row = await get_scoped(session, Customer, customer_id, who.business_id, who.mode)
+    if row is None:
+        raise NotFound(f"customer {customer_id} not found", code="CUSTOMER_NOT_FOUND")
+    return row
+
+
+async def create(session: AsyncSession, who: Principal, body: CustomerCreate) -> Customer:
+    row = Customer(
+        id=new_id("cus"),
+        business_id=who.business_id,
+        mode=who.mode,
+        email=body.email,
+        name=body.name,
+        phone_number=body.phone_number,
+        metadata_=body.metadata,
+    )
+    session.add(row)
+    await session.flush()
+    return row
+
+
+async def update(
+    session: AsyncSession, who: Principal, customer_id: str, body: CustomerUpdate
+) -> Customer:
+    row = await get(session, who, customer_id)
+    changes = provided(body)
+    for required in ("email", "name"):
+        if required in changes and changes[required] is None:
+            raise Unprocessable(f"{required} cannot be null", code="VALIDATION_ERROR")
+    if "metadata" in changes:
+        row.metadata_ = changes.pop("metadata") or {}
+    for field, value in changes.items():
+        setattr(row, field, value)
+    await session.flush()
+    return row

@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+from typing import Annotated, Generic, TypeVar
+
+from fastapi import Depends, Query
+from pydantic import BaseModel
+from sqlalchemy import Select
+
+T = TypeVar("T")
+R = TypeVar("R", bound=tuple[object, ...])
+
+
+class ListResponse(BaseModel, Generic[T]):
+    items: list[T]
+
+
+class PageParams(BaseModel):
+    page_number: int
+    page_size: int
+
+    def apply(self, stmt: Select[R]) -> Select[R]:
+        return stmt.limit(self.page_size).offset(self.page_number * self.page_size)
+
+
+def _page_params(
+    page_number: Annotated[int, Query(ge=0, le=1_000_000, description="From 0")] = 0,
+    page_size: Annotated[int, Query(ge=1, le=100)] = 10,
+) -> PageParams:
+    return PageParams(page_number=page_number, page_size=page_size)
+
+
+Page = Annotated[PageParams, Depends(_page_params)]

@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Select, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from licensor.kit.repository import created_between
+from licensor.models import LicenseKey
+
+
+def list_statement(
+    business_id: str,
+    mode: str,
+    *,
+    now: datetime,
+    customer_id: str | None,
+    product_id: str | None,
+    status: str | None,
+    source: str | None,
+    created_at_gte: datetime | None,
+    created_at_lte: datetime | None,
+) -> Select[tuple[LicenseKey]]:
+    stmt = select(LicenseKey).where(LicenseKey.business_id == business_id, LicenseKey.mode == mode)
+    if customer_id is not None:
+        stmt = stmt.where(LicenseKey.customer_id == customer_id)
+    if product_id is not None:
+        stmt = stmt.where(LicenseKey.product_id == product_id)
+    if source is not None:
+        stmt = stmt.where(LicenseKey.source == source)
+    if status == "disabled":
+        stmt = stmt.where(LicenseKey.disabled.is_(True))
+    elif status == "expired":
+        stmt = stmt.where(LicenseKey.disabled.is_(False), LicenseKey.expires_at <= now)
+    elif status == "active":
+        stmt = stmt.where(
+            LicenseKey.disabled.is_(False),
+            or_(LicenseKey.expires_at.is_(None), LicenseKey.expires_at > now),
+        )
+    stmt = created_between(stmt, LicenseKey.created_at, created_at_gte, created_at_lte)
+    return stmt.order_by(LicenseKey.created_at.desc(), LicenseKey.id)
+
+
+async def key_hash_taken(session: AsyncSession, key_hash: bytes) -> bool:
+    found = await session.scalar(select(LicenseKey.id).where(LicenseKey.key_hash == key_hash))
+    return found is not None
+
+
+async def set_limit_if_fits(session: AsyncSession, key_id: str, limit: int | None) -> bool:
+    """Atomically set the limit unless more instances exist than it allows."""
+    stmt = update(LicenseKey).where(LicenseKey.id == key_id)
+    if limit is not None:
+        stmt = stmt.where(LicenseKey.instances_count <= limit)
+    result = await session.execute(
+        stmt.values(activations_limit=limit).execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]

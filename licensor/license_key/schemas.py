@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, Field, StringConstraints
+
+from licensor.kit.schemas import UTC, Id, Input, Output
+from licensor.license_key.keys import Status
+
+Source = Literal["auto", "import", "manual"]
+
+
+def _printable(value: str) -> str:
+    if not value.strip() or any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise ValueError("a key must be printable and not blank")
+    return value
+
+
+KeyText = Annotated[str, StringConstraints(min_length=1, max_length=512), AfterValidator(_printable)]
+Limit = Annotated[int, Field(ge=0, le=2_000_000_000)]
+
+
+class LicenseKeyCreate(Input):
+    key: KeyText | None = Field(
+        default=None, description="The key to import; left out, one is generated in the product's format."
+    )
+    customer_id: Id
+    product_id: Id
+    activations_limit: Limit | None = Field(
+        default=None, description="Null means unlimited; left out, the product's default."
+    )
+    expires_at: UTC | None = Field(
+        default=None, description="Null means never; left out, the product's key duration."
+    )
+
+
+class LicenseKeyUpdate(Input):
+    activations_limit: Limit | None = None
+    disabled: bool | None = None
+    expires_at: UTC | None = None
+
+
+class LicenseKeyOut(Output):
+    id: str
+    brand_id: str
+    business_id: str
+    created_at: datetime
+    customer_id: str
+    instances_count: int
+    key: str
+    product_id: str
+    source: Source
+    status: Status
+    activations_limit: int | None = None
+    expires_at: datetime | None = None
+    payment_id: str | None = None
+    subscription_id: str | None = None

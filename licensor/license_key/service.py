@@ -1,0 +1,118 @@
+"""License keys: import or generate, read, change. Services flush; the request commits."""
+
+from __future__ import annotations
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from licensor.auth.dependencies import Principal
+from licensor.customer import service as customer_service
+from licensor.kit.clock import utcnow
+from licensor.kit.errors import Conflict, NotFound, Unprocessable
+from licensor.kit.ids import new_id
+from licensor.kit.repository import get_scoped
+from licensor.kit.secrets import Vault
+from licensor.license_key import repository
+from licensor.license_key.keys import LOOKUP_PURPOSE, expiry_after, generate_key, status_of
+from licensor.license_key.schemas import LicenseKeyCreate, LicenseKeyOut, LicenseKeyUpdate
+from licensor.models import LicenseKey
+from licensor.product import service as product_service
+
+KEY_EXISTS = "LICENSE_KEY_ALREADY_EXISTS"
+GENERATE_ATTEMPTS = 5
+
+
+def to_out(row: LicenseKey, vault: Vault, brand_id: str) -> LicenseKeyOut:
+    return LicenseKeyOut(
+        id=row.id,
+        brand_id=brand_id,
+        business_id=row.business_id,
+        created_at=row.created_at,
+        customer_id=row.customer_id,
+        instances_count=row.instances_count,
+        key=vault.decrypt(row.key_encrypted, row.id),
+        product_id=row.product_id,
+        source=row.source,  # type: ignore[arg-type]
+        status=status_of(row.disabled, row.expires_at, utcnow()),
+        activations_limit=row.activations_limit,
+        expires_at=row.expires_at,
+        payment_id=row.payment_id,
+        subscription_id=row.subscription_id,
+    )
+
+
+async def get(session: AsyncSession, who: Principal, key_id: str) -> LicenseKey:
+    row = await get_scoped(session, LicenseKey, key_id, who.business_id, who.mode)
+    if row is None:
+        raise NotFound(f"license key {key_id} not found", code="LICENSE_KEY_NOT_FOUND")
+    return row
+
+
+async def create(
+    session: AsyncSession, vault: Vault, who: Principal, body: LicenseKeyCreate
+) -> LicenseKey:
+    customer = await customer_service.get(session, who, body.customer_id)
+    product = await product_service.get(session, who, body.product_id)
+    sent = body.model_fields_set
+    now = utcnow()
+    limit = body.activations_limit if "activations_limit" in sent else (
+        product.license_key_activations_limit
+    )
+    expires_at = body.expires_at
+    if "expires_at" not in sent and product.license_key_duration_count is not None:
+        expires_at = expiry_after(
+            now, product.license_key_duration_count, product.license_key_duration_interval or "Day"
+        )
+    imported = body.key is not None
+    for _ in range(1 if imported else GENERATE_ATTEMPTS):
+        key = body.key if body.key is not None else generate_key(product.key_format, product.key_prefix)
+        key_hash = vault.lookup_hash(key, LOOKUP_PURPOSE)
+        if not await repository.key_hash_taken(session, key_hash):
+            break
+    else:
+        # The same answer whichever business holds the key: the public validate route
+        # already tells anyone whether a key string is in use, and this says no more.
+        raise Conflict("a license key with this value already exists", code=KEY_EXISTS)
+    row_id = new_id("lic")
+    row = LicenseKey(
+        id=row_id,
+        business_id=who.business_id,
+        mode=who.mode,
+        customer_id=customer.id,
+        product_id=product.id,
+        key_hash=key_hash,
+        key_encrypted=vault.encrypt(key, row_id),
+        source="import" if imported else "manual",
+        activations_limit=limit,
+        expires_at=expires_at,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(row)
+    try:
+        async with session.begin_nested():
+            await session.flush()
+    except IntegrityError as exc:  # lost a race with a concurrent import of the same key
+        raise Conflict("a license key with this value already exists", code=KEY_EXISTS) from exc
+    return row
+
+
+async def update(
+    session: AsyncSession, who: Principal, key_id: str, body: LicenseKeyUpdate
+) -> LicenseKey:
+    row = await get(session, who, key_id)
+    sent = body.model_fields_set
+    if "activations_limit" in sent:
+        if not await repository.set_limit_if_fits(session, row.id, body.activations_limit):
+            raise Unprocessable(
+                "activations_limit is below the number of active instances",
+                code="ACTIVATION_LIMIT_LESS_THAN_CURRENT_AMOUNT",
+            )
+    if "disabled" in sent:
+        row.disabled = bool(body.disabled)
+    if "expires_at" in sent:
+        row.expires_at = body.expires_at
+    row.updated_at = utcnow()
+    await session.flush()
+    await session.refresh(row)
+    return row

@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from licensor.auth.dependencies import Auth
+from licensor.kit.deps import ReadSession, WriteSession
+from licensor.kit.errors import error_responses
+from licensor.kit.pagination import ListResponse, Page
+from licensor.license_key_instance import service
+from licensor.license_key_instance.schemas import InstanceOut, InstanceUpdate
+
+router = APIRouter(prefix="/license_key_instances", tags=["License Key Instances"])
+
+
+@router.get("", response_model=ListResponse[InstanceOut], responses=error_responses(401, 422))
+async def list_instances(
+    who: Auth,
+    session: ReadSession,
+    page: Page,
+    license_key_id: Annotated[str | None, Query(max_length=64)] = None,
+) -> ListResponse[InstanceOut]:
+    rows = (await session.scalars(page.apply(service.list_statement(who, license_key_id)))).all()
+    return ListResponse(items=[InstanceOut.model_validate(r) for r in rows])
+
+
+@router.get("/{id}", response_model=InstanceOut, responses=error_responses(401, 404))
+async def get_instance(id: str, who: Auth, session: ReadSession) -> InstanceOut:
+    return InstanceOut.model_validate(await service.get(session, who, id))
+
+
+@router.patch("/{id}", response_model=InstanceOut, responses=error_responses(401, 404, 422))
+async def update_instance(
+    id: str, body: InstanceUpdate, who: Auth, session: WriteSession
+) -> InstanceOut:
+    return InstanceOut.model_validate(await service.rename(session, who, id, body.name))

@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+from sqlalchemy import Select, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from licensor.auth.dependencies import Principal
+from licensor.kit.errors import NotFound
+from licensor.kit.repository import get_scoped
+from licensor.models import LicenseKeyInstance
+
+
+def list_statement(who: Principal, license_key_id: str | None) -> Select[tuple[LicenseKeyInstance]]:
+    stmt = select(LicenseKeyInstance).where(
+        LicenseKeyInstance.business_id == who.business_id, LicenseKeyInstance.mode == who.mode
+    )
+    if license_key_id is not None:
+        stmt = stmt.where(LicenseKeyInstance.license_key_id == license_key_id)
+    return stmt.order_by(LicenseKeyInstance.created_at.desc(), LicenseKeyInstance.id)
+
+
+async def get(session: AsyncSession, who: Principal, instance_id: str) -> LicenseKeyInstance:
+    row = await get_scoped(session, LicenseKeyInstance, instance_id, who.business_id, who.mode)
+    if row is None:
+        raise NotFound(
+            f"license key instance {instance_id} not found", code="LICENSE_KEY_INSTANCE_NOT_FOUND"
+        )
+    return row
+
+
+async def rename(
+    session: AsyncSession, who: Principal, instance_id: str, name: str
+) -> LicenseKeyInstance:
+    row = await get(session, who, instance_id)
+    row.name = name
+    await session.flush()
+    return row

@@ -1,0 +1,85 @@
+"""The rules of the public license routes, shared by the thin ASGI path and the FastAPI routes."""
+
+from __future__ import annotations
+
+from licensor.customer.schemas import CustomerBrief
+from licensor.kit.clock import utcnow
+from licensor.kit.errors import NotFound, Unprocessable
+from licensor.kit.ids import new_id
+from licensor.kit.secrets import Vault, constant_time_equal
+from licensor.license_key.keys import LOOKUP_PURPOSE, status_of
+from licensor.licenses.schemas import (
+    ActivateIn,
+    ActivateOut,
+    DeactivateIn,
+    ProductBrief,
+    ValidateIn,
+)
+from licensor.licenses.store import KeyRow, LicenseStore
+
+
+class LicenseChecks:
+    def __init__(self, store: LicenseStore, vault: Vault) -> None:
+        self.store = store
+        self.vault = vault
+
+    async def _find(self, license_key: str) -> KeyRow | None:
+        digest = self.vault.lookup_hash(license_key, LOOKUP_PURPOSE)
+        row = await self.store.find_key(digest)
+        if row is None or not constant_time_equal(row.key_hash, digest):
+            return None
+        return row
+
+    async def _require(self, license_key: str) -> KeyRow:
+        row = await self._find(license_key)
+        if row is None:
+            raise NotFound("license key not found", code="LICENSE_KEY_NOT_FOUND")
+        return row
+
+    async def validate(self, body: ValidateIn) -> bool:
+        row = await self._find(body.license_key)
+        if row is None or status_of(row.disabled, row.expires_at, utcnow()) != "active":
+            return False
+        if body.license_key_instance_id is None:
+            return True
+        return await self.store.has_instance(row.id, body.license_key_instance_id)
+
+    async def activate(self, body: ActivateIn) -> ActivateOut:
+        row = await self._require(body.license_key)
+        now = utcnow()
+        state = status_of(row.disabled, row.expires_at, now)
+        if state == "disabled":
+            raise Unprocessable("this license key is disabled", code="LICENSE_KEY_DISABLED")
+        if state == "expired":
+            raise Unprocessable("this license key has expired", code="LICENSE_KEY_EXPIRED")
+        instance_id = new_id("lki")
+        if not await self.store.activate(row, instance_id, body.name, now):
+            raise Unprocessable(
+                "this license key has reached its activations limit",
+                code="LICENSE_KEY_LIMIT_REACHED",
+            )
+        details = await self.store.details(row.customer_id, row.product_id)
+        if details is None:  # both rows are referenced by foreign keys
+            raise NotFound("license key not found", code="LICENSE_KEY_NOT_FOUND")
+        return ActivateOut(
+            id=instance_id,
+            business_id=row.business_id,
+            created_at=now,
+            license_key_id=row.id,
+            name=body.name,
+            customer=CustomerBrief(
+                customer_id=details.customer_id,
+                email=details.email,
+                name=details.name,
+                phone_number=details.phone_number,
+                metadata=details.metadata,
+            ),
+            product=ProductBrief(product_id=details.product_id, name=details.product_name),
+        )
+
+    async def deactivate(self, body: DeactivateIn) -> None:
+        row = await self._require(body.license_key)
+        if not await self.store.deactivate(row.id, body.license_key_instance_id):
+            raise NotFound(
+                "no such instance for this license key", code="LICENSE_KEY_INSTANCE_NOT_FOUND"
+            )

@@ -1,0 +1,10 @@
+"""SQLAlchemy models, one module per table."""
+
+from licensor.models.api_key import ApiKey
+from licensor.models.business import Business, User
+from licensor.models.customer import Customer
+from licensor.models.license_key import LicenseKey
+from licensor.models.license_key_instance import LicenseKeyInstance
+from licensor.models.product import Product
+
+__all__ = ["ApiKey", "Business", "Customer", "LicenseKey", "LicenseKeyInstance", "Product", "User"]

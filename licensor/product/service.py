@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from licensor.auth.dependencies import Principal
+from licensor.kit.errors import NotFound, Unprocessable
+from licensor.kit.ids import new_id
+from licensor.kit.repository import get_scoped
+from licensor.kit.schemas import provided
+from licensor.models import Business, Product
+from licensor.product.schemas import LicenseKeyDuration, ProductCreate, ProductUpdate
+
+
+async def brand_of(session: AsyncSession, business_id: str) -> str:
+    brand = await session.scalar(select(Business.brand_id).where(Business.id == business_id))
+    return brand or ""
+
+
+async def get(session: AsyncSession, who: Principal, product_id: str) -> Product:
+    row = await get_scoped(session, Product, product_id, who.business_id, who.mode)
+    if row is None:
+        raise NotFound(f"product {product_id} not found", code="PRODUCT_NOT_FOUND")
+    return row
+
+
+def _apply_duration(row: Product, duration: LicenseKeyDuration | None) -> None:
+    row.license_key_duration_count = duration.count if duration else None
+    row.license_key_duration_interval = duration.interval if duration else None
+
+
+async def create(session: AsyncSession, who: Principal, body: ProductCreate) -> Product:
+    data = body.model_dump(exclude={"license_key_duration", "metadata"})
+    row = Product(
+        id=new_id("pdt"), business_id=who.business_id, mode=who.mode, metadata_=body.metadata, **data
+    )
+    _apply_duration(row, body.license_key_duration)
+    session.add(row)
+    await session.flush()
+    return row
+
+
+async def update(
+    session: AsyncSession, who: Principal, product_id: str, body: ProductUpdate
+) -> Product:
+    row = await get(session, who, product_id)
+    changes = provided(body)
+    for required in ("name", "license_key_enabled", "key_format"):
+        if required in changes and changes[required] is None:
+            raise Unprocessable(f"{required} cannot be null")
+    if "license_key_duration" in changes:
+        _apply_duration(row, body.license_key_duration)
+        del changes["license_key_duration"]
+    if "metadata" in changes:
+        row.metadata_ = changes.pop("metadata") or {}
+    for field, value in changes.items():
+        setattr(row, field, value)
+    await session.flush()
+    return row

@@ -1,0 +1,52 @@
+"""Every HTTP test runs against real servers: one on SQLite, one on PostgreSQL.
+
+Backends come from LICENSOR_TEST_BACKENDS (default "sqlite,postgres"). Under CI=true a
+PostgreSQL that cannot be reached fails the run instead of skipping.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import ExitStack
+from pathlib import Path
+
+import pytest
+
+from tests.servers import Server, Tenant, fresh_postgres_database, postgres_available, start_server
+
+BACKENDS = [b.strip() for b in os.environ.get("LICENSOR_TEST_BACKENDS", "sqlite,postgres").split(",")]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "backend" in metafunc.fixturenames:
+        metafunc.parametrize("backend", BACKENDS, scope="session")
+
+
+@pytest.fixture(scope="session")
+def _postgres_checked() -> bool:
+    ok = postgres_available()
+    if not ok and os.environ.get("CI") == "true":
+        pytest.fail("PostgreSQL is required under CI=true but is not reachable", pytrace=False)
+    return ok
+
+
+@pytest.fixture(scope="session")
+def server(
+    backend: str, tmp_path_factory: pytest.TempPathFactory, _postgres_checked: bool
+) -> Iterator[Server]:
+    with ExitStack() as stack:
+        data_dir: Path = tmp_path_factory.mktemp(f"data-{backend}")
+        url = None
+        if backend == "postgres":
+            if not _postgres_checked:
+                pytest.skip("PostgreSQL not reachable")
+            url = stack.enter_context(fresh_postgres_database())
+        srv = start_server(backend, data_dir, url)
+        stack.callback(srv.stop)
+        yield srv
+
+
+@pytest.fixture
+def tenant(server: Server) -> Tenant:
+    return server.tenant()

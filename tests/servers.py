@@ -1,0 +1,171 @@
+"""Real servers for the tests: `licensor serve` processes on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from licensor.business import service as business_service
+from licensor.config import Settings
+from licensor.kit.context import AppContext
+
+PG_ADMIN_URL = os.environ.get(
+    "LICENSOR_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _pg_dsn(url: str) -> str:
+    return url.replace("postgresql+asyncpg://", "postgresql://", 1)
+
+
+def postgres_available() -> bool:
+    import asyncpg
+
+    async def probe() -> bool:
+        try:
+            conn = await asyncpg.connect(_pg_dsn(PG_ADMIN_URL), timeout=3)
+        except (OSError, asyncpg.PostgresError):
+            return False
+        await conn.close()
+        return True
+
+    return asyncio.run(probe())
+
+
+@contextmanager
+def fresh_postgres_database() -> Iterator[str]:
+    """A new, empty database for one test session; dropped afterwards."""
+    import asyncpg
+
+    name = f"licensor_test_{uuid.uuid4().hex[:12]}"
+
+    async def admin(sql: str) -> None:
+        conn = await asyncpg.connect(_pg_dsn(PG_ADMIN_URL))
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    try:
+        yield PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    finally:
+        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@dataclass
+class Tenant:
+    business_id: str
+    api_key: str
+    base_url: str
+
+    def http(self) -> httpx.Client:
+        return httpx.Client(
+            base_url=self.base_url, headers={"Authorization": f"Bearer {self.api_key}"}, timeout=30
+        )
+
+    def sdk(self):  # type: ignore[no-untyped-def]
+        from dodopayments import DodoPayments
+
+        warnings.filterwarnings("ignore", category=DeprecationWarning)
+        return DodoPayments(
+            bearer_token=self.api_key,
+            base_url=self.base_url,
+            max_retries=0,
+            _strict_response_validation=True,
+        )
+
+
+@dataclass
+class Server:
+    backend: str
+    settings: Settings
+    base_url: str
+    urls: list[str] = field(default_factory=list)
+    processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env["LICENSOR_DATA_DIR"] = str(self.settings.data_dir)
+        env["LICENSOR_DATABASE_URL"] = self.settings.resolved_database_url
+        return env
+
+    def tenant(self, mode: str = "test", name: str | None = None) -> Tenant:
+        async def make() -> Tenant:
+            ctx = AppContext.from_settings(self.settings)
+            try:
+                async with ctx.db.write_sessions() as session, session.begin():
+                    done = await business_service.bootstrap(
+                        session,
+                        ctx.vault,
+                        business_name=name or f"Biz {uuid.uuid4().hex[:8]}",
+                        owner_email=f"owner-{uuid.uuid4().hex[:8]}@example.test",
+                        mode=mode,
+                    )
+                    return Tenant(done.business.id, done.api_key.secret, self.base_url)
+            finally:
+                await ctx.close()
+
+        return asyncio.run(make())
+
+    def stop(self) -> None:
+        for proc in self.processes:
+            proc.terminate()
+        for proc in self.processes:
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def start_server(
+    backend: str, data_dir: Path, database_url: str | None, *, workers: int = 1, count: int = 1
+) -> Server:
+    """Migrate once, then start `count` independent server processes, each on its own port
+    (`urls`), all on the one database; `base_url` is the first."""
+    from licensor.kit import migrate
+
+    settings = Settings(data_dir=data_dir, database_url=database_url)
+    migrate.upgrade(settings.resolved_database_url)
+    ports = [free_port() for _ in range(count)]
+    urls = [f"http://127.0.0.1:{p}" for p in ports]
+    server = Server(backend, settings, urls[0], urls)
+    for port in ports:
+        cmd = [sys.executable, "-m", "licensor", "serve", "--no-migrate", "--port", str(port),
+               "--workers", str(workers)]
+        server.processes.append(subprocess.Popen(cmd, env=server.env()))
+    for url in urls:
+        wait_ready(url, server.processes)
+    return server
+
+
+def wait_ready(url: str, processes: list[subprocess.Popen[bytes]], timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if any(p.poll() is not None for p in processes):
+            raise RuntimeError("a server process exited during start-up")
+        try:
+            if httpx.get(url + "/health", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"server at {url} did not become ready")
