@@ -21,6 +21,7 @@ from licensor.licenses.router import router as licenses
 from licensor.licenses.service import LicenseChecks
 from licensor.licenses.store import open_store
 from licensor.product.router import router as products
+from licensor.signing.router import router as signing
 
 DESCRIPTION = """Licensor's management API. Its paths and JSON shapes follow Dodo Payments'
 license-key API, so Dodo's Python SDK works against it unchanged. Errors are always
@@ -48,7 +49,7 @@ def build_fastapi(settings: Settings) -> FastAPI:
         default_response_class=ORJSONResponse,
     )
     install_error_handlers(app)
-    for router in (customers, products, license_keys, instances, licenses):
+    for router in (customers, products, license_keys, instances, licenses, signing):
         app.include_router(router)
 
     @app.get("/health", tags=["Health"])

@@ -15,7 +15,9 @@ import pytest
 
 from tests.servers import Server, Tenant, fresh_postgres_database, postgres_available, start_server
 
-BACKENDS = [b.strip() for b in os.environ.get("LICENSOR_TEST_BACKENDS", "sqlite,postgres").split(",")]
+BACKENDS = [
+    b.strip() for b in os.environ.get("LICENSOR_TEST_BACKENDS", "sqlite,postgres").split(",")
+]
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -149,8 +149,17 @@ def start_server(
     urls = [f"http://127.0.0.1:{p}" for p in ports]
     server = Server(backend, settings, urls[0], urls)
     for port in ports:
-        cmd = [sys.executable, "-m", "licensor", "serve", "--no-migrate", "--port", str(port),
-               "--workers", str(workers)]
+        cmd = [
+            sys.executable,
+            "-m",
+            "licensor",
+            "serve",
+            "--no-migrate",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+        ]
         server.processes.append(subprocess.Popen(cmd, env=server.env()))
     for url in urls:
         wait_ready(url, server.processes)

@@ -26,7 +26,7 @@ class IssuedApiKey:
 def _check_mode(mode: str) -> Mode:
     if mode not in MODES:
         raise Unprocessable(f"mode must be one of {', '.join(MODES)}", code="INVALID_MODE")
-    return mode  # type: ignore[return-value]
+    return mode
 
 
 async def create_api_key(

@@ -15,12 +15,17 @@ from licensor.business import service as business_service
 from licensor.cli.common import apply_overrides, in_transaction, upgrade_database
 from licensor.kit.context import AppContext
 from licensor.kit.errors import LicensorError
+from licensor.signing import service as signing_service
 
 app = typer.Typer(help="Licensor, a self-hostable license-key server.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 keys_app = typer.Typer(help="Management API keys.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="api-keys")
+signing_app = typer.Typer(
+    help="Ed25519 signing keys (license files, signed answers).", no_args_is_help=True
+)
+app.add_typer(signing_app, name="signing-keys")
 
 err = Console(stderr=True)
 
@@ -53,8 +58,10 @@ def serve(
     settings = apply_overrides(data_dir, database_url)
     if migrate:
         upgrade_database(settings)
-    err.print(f"Licensor on http://{host or settings.host}:{port or settings.port} "
-              f"({'SQLite' if settings.is_sqlite else 'PostgreSQL'})")
+    err.print(
+        f"Licensor on http://{host or settings.host}:{port or settings.port} "
+        f"({'SQLite' if settings.is_sqlite else 'PostgreSQL'})"
+    )
     uvicorn.run(
         "licensor.app:create_app",
         factory=True,
@@ -134,8 +141,14 @@ def api_keys_list(
     async def work(ctx: AppContext, session: AsyncSession) -> list[list[str]]:
         rows = await business_service.list_api_keys(session, business_id)
         return [
-            [r.id, r.mode, r.name, r.display_prefix + "…", r.created_at.isoformat(),
-             r.revoked_at.isoformat() if r.revoked_at else ""]
+            [
+                r.id,
+                r.mode,
+                r.name,
+                r.display_prefix + "…",
+                r.created_at.isoformat(),
+                r.revoked_at.isoformat() if r.revoked_at else "",
+            ]
             for r in rows
         ]
 
@@ -161,5 +174,84 @@ def api_keys_revoke(
 
     try:
         err.print(f"revoked {in_transaction(settings, work)}")
+    except LicensorError as exc:
+        raise _fail(exc) from exc
+
+
+@signing_app.command("list")
+def signing_keys_list(
+    business_id: Annotated[str, typer.Option(help="Business id.")],
+    mode: Annotated[str, typer.Option(help="test or live.")] = "live",
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """List signing keys, current first (made on first use)."""
+    settings = apply_overrides(data_dir, database_url)
+
+    async def work(ctx: AppContext, session: AsyncSession) -> list[list[str]]:
+        await business_service.find_business(session, business_id)
+        await signing_service.current_key(session, ctx.vault, business_id, mode)
+        keys = await signing_service.list_keys(session, business_id, mode)
+        return [
+            [
+                k.kid,
+                "current" if i == 0 else "previous",
+                k.created_at.isoformat(),
+                signing_service.b64url(k.public_key),
+            ]
+            for i, k in enumerate(keys)
+        ]
+
+    try:
+        rows = in_transaction(settings, work)
+    except LicensorError as exc:
+        raise _fail(exc) from exc
+    table = Table("kid", "state", "created", "public key (base64url)")
+    for row in rows:
+        table.add_row(*row)
+    Console().print(table)
+
+
+@signing_app.command("rotate")
+def signing_keys_rotate(
+    business_id: Annotated[str, typer.Option(help="Business id.")],
+    mode: Annotated[str, typer.Option(help="test or live.")] = "live",
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Add a new current signing key; files signed by older keys still verify."""
+    settings = apply_overrides(data_dir, database_url)
+
+    async def work(ctx: AppContext, session: AsyncSession) -> str:
+        await business_service.find_business(session, business_id)
+        return (await signing_service.rotate(session, ctx.vault, business_id, mode)).kid
+
+    try:
+        typer.echo(json.dumps({"kid": in_transaction(settings, work)}))
+    except LicensorError as exc:
+        raise _fail(exc) from exc
+
+
+@signing_app.command("public")
+def signing_keys_public(
+    business_id: Annotated[str, typer.Option(help="Business id.")],
+    mode: Annotated[str, typer.Option(help="test or live.")] = "live",
+    fmt: Annotated[str, typer.Option("--format", help="jwks or pem.")] = "jwks",
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Print the public keys (JWKS, or PEM blocks with their kid), to ship with client software."""
+    settings = apply_overrides(data_dir, database_url)
+
+    async def work(ctx: AppContext, session: AsyncSession) -> str:
+        await business_service.find_business(session, business_id)
+        await signing_service.current_key(session, ctx.vault, business_id, mode)
+        keys = await signing_service.list_keys(session, business_id, mode)
+        if fmt == "pem":
+            return "".join(f"# kid: {k.kid}\n{signing_service.public_pem(k)}" for k in keys)
+        return json.dumps(signing_service.jwks(keys), indent=2)
+
+    try:
+        typer.echo(in_transaction(settings, work))
     except LicensorError as exc:
         raise _fail(exc) from exc

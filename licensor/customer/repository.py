@@ -16,7 +16,7 @@ def list_statement(
     name: str | None,
     created_at_gte: datetime | None,
     created_at_lte: datetime | None,
-) -> Select[tuple[Customer]]:
+) -> Select[Customer]:
     stmt = select(Customer).where(Customer.business_id == business_id, Customer.mode == mode)
     if email is not None:
         stmt = stmt.where(func.lower(Customer.email) == email.strip().lower())

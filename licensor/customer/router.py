@@ -47,9 +47,7 @@ async def list_customers(
     return ListResponse(items=[CustomerOut.model_validate(r) for r in rows])
 
 
-@router.get(
-    "/{customer_id}", response_model=CustomerOut, responses=error_responses(401, 404, 422)
-)
+@router.get("/{customer_id}", response_model=CustomerOut, responses=error_responses(401, 404, 422))
 async def get_customer(customer_id: str, who: Auth, session: ReadSession) -> CustomerOut:
     return CustomerOut.model_validate(await service.get(session, who, customer_id))
 

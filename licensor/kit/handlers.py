@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -25,7 +26,7 @@ HTTP_CODES = {
 }
 
 
-def describe_validation_errors(errors: list[object]) -> str:
+def describe_validation_errors(errors: Sequence[object]) -> str:
     parts = []
     for err in errors[:10]:
         if not isinstance(err, dict):
@@ -42,7 +43,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> Response:
-        body = {"code": "VALIDATION_ERROR", "message": describe_validation_errors(list(exc.errors()))}
+        body = {
+            "code": "VALIDATION_ERROR",
+            "message": describe_validation_errors(list(exc.errors())),
+        }
         return ORJSONResponse(body, status_code=422)
 
     @app.exception_handler(StarletteHTTPException)

@@ -4,10 +4,10 @@ from typing import Annotated, Generic, TypeVar
 
 from fastapi import Depends, Query
 from pydantic import BaseModel
-from sqlalchemy import Select
+
+from licensor.kit.repository import S
 
 T = TypeVar("T")
-R = TypeVar("R", bound=tuple[object, ...])
 
 
 class ListResponse(BaseModel, Generic[T]):
@@ -18,7 +18,7 @@ class PageParams(BaseModel):
     page_number: int
     page_size: int
 
-    def apply(self, stmt: Select[R]) -> Select[R]:
+    def apply(self, stmt: S) -> S:
         return stmt.limit(self.page_size).offset(self.page_number * self.page_size)
 
 

@@ -18,7 +18,7 @@ class Scoped(Protocol):
 
 
 M = TypeVar("M", bound=Scoped)
-R = TypeVar("R", bound=tuple[Any, ...])
+S = TypeVar("S", bound=Select[*tuple[Any, ...]])
 
 
 async def get_scoped(
@@ -34,8 +34,11 @@ async def get_scoped(
 
 
 def created_between(
-    stmt: Select[R], column: InstrumentedAttribute[datetime], gte: datetime | None, lte: datetime | None
-) -> Select[R]:
+    stmt: S,
+    column: InstrumentedAttribute[datetime],
+    gte: datetime | None,
+    lte: datetime | None,
+) -> S:
     if gte is not None:
         stmt = stmt.where(column >= gte)
     if lte is not None:

@@ -20,7 +20,7 @@ def list_statement(
     source: str | None,
     created_at_gte: datetime | None,
     created_at_lte: datetime | None,
-) -> Select[tuple[LicenseKey]]:
+) -> Select[LicenseKey]:
     stmt = select(LicenseKey).where(LicenseKey.business_id == business_id, LicenseKey.mode == mode)
     if customer_id is not None:
         stmt = stmt.where(LicenseKey.customer_id == customer_id)

@@ -17,13 +17,16 @@ def _printable(value: str) -> str:
     return value
 
 
-KeyText = Annotated[str, StringConstraints(min_length=1, max_length=512), AfterValidator(_printable)]
+KeyText = Annotated[
+    str, StringConstraints(min_length=1, max_length=512), AfterValidator(_printable)
+]
 Limit = Annotated[int, Field(ge=0, le=2_000_000_000)]
 
 
 class LicenseKeyCreate(Input):
     key: KeyText | None = Field(
-        default=None, description="The key to import; left out, one is generated in the product's format."
+        default=None,
+        description="The key to import; left out, one is generated in the product's format.",
     )
     customer_id: Id
     product_id: Id

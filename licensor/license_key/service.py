@@ -32,7 +32,7 @@ def to_out(row: LicenseKey, vault: Vault, brand_id: str) -> LicenseKeyOut:
         instances_count=row.instances_count,
         key=vault.decrypt(row.key_encrypted, row.id),
         product_id=row.product_id,
-        source=row.source,  # type: ignore[arg-type]
+        source=row.source,
         status=status_of(row.disabled, row.expires_at, utcnow()),
         activations_limit=row.activations_limit,
         expires_at=row.expires_at,
@@ -55,8 +55,10 @@ async def create(
     product = await product_service.get(session, who, body.product_id)
     sent = body.model_fields_set
     now = utcnow()
-    limit = body.activations_limit if "activations_limit" in sent else (
-        product.license_key_activations_limit
+    limit = (
+        body.activations_limit
+        if "activations_limit" in sent
+        else (product.license_key_activations_limit)
     )
     expires_at = body.expires_at
     if "expires_at" not in sent and product.license_key_duration_count is not None:
@@ -65,7 +67,11 @@ async def create(
         )
     imported = body.key is not None
     for _ in range(1 if imported else GENERATE_ATTEMPTS):
-        key = body.key if body.key is not None else generate_key(product.key_format, product.key_prefix)
+        key = (
+            body.key
+            if body.key is not None
+            else generate_key(product.key_format, product.key_prefix)
+        )
         key_hash = vault.lookup_hash(key, LOOKUP_PURPOSE)
         if not await repository.key_hash_taken(session, key_hash):
             break
@@ -102,12 +108,13 @@ async def update(
 ) -> LicenseKey:
     row = await get(session, who, key_id)
     sent = body.model_fields_set
-    if "activations_limit" in sent:
-        if not await repository.set_limit_if_fits(session, row.id, body.activations_limit):
-            raise Unprocessable(
-                "activations_limit is below the number of active instances",
-                code="ACTIVATION_LIMIT_LESS_THAN_CURRENT_AMOUNT",
-            )
+    if "activations_limit" in sent and not await repository.set_limit_if_fits(
+        session, row.id, body.activations_limit
+    ):
+        raise Unprocessable(
+            "activations_limit is below the number of active instances",
+            code="ACTIVATION_LIMIT_LESS_THAN_CURRENT_AMOUNT",
+        )
     if "disabled" in sent:
         row.disabled = bool(body.disabled)
     if "expires_at" in sent:

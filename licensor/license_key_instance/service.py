@@ -9,7 +9,7 @@ from licensor.kit.repository import get_scoped
 from licensor.models import LicenseKeyInstance
 
 
-def list_statement(who: Principal, license_key_id: str | None) -> Select[tuple[LicenseKeyInstance]]:
+def list_statement(who: Principal, license_key_id: str | None) -> Select[LicenseKeyInstance]:
     stmt = select(LicenseKeyInstance).where(
         LicenseKeyInstance.business_id == who.business_id, LicenseKeyInstance.mode == who.mode
     )

@@ -13,6 +13,7 @@ from typing import Any
 
 import orjson
 from pydantic import BaseModel, ValidationError
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from licensor.kit.errors import LicensorError
 from licensor.kit.handlers import describe_validation_errors
@@ -22,10 +23,6 @@ from licensor.licenses.service import LicenseChecks
 log = logging.getLogger("licensor")
 
 MAX_BODY = 64 * 1024
-Scope = dict[str, Any]
-Receive = Callable[[], Awaitable[dict[str, Any]]]
-Send = Callable[[dict[str, Any]], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 class _TooLarge(Exception):
@@ -62,7 +59,9 @@ class FastLicenseRoutes:
     def __init__(self, app: ASGIApp, checks: Callable[[], LicenseChecks]) -> None:
         self.app = app
         self.checks = checks
-        self.routes: dict[str, tuple[type[BaseModel], Callable[[Any], Awaitable[tuple[int, bytes | None]]]]] = {
+        self.routes: dict[
+            str, tuple[type[BaseModel], Callable[[Any], Awaitable[tuple[int, bytes | None]]]]
+        ] = {
             "/licenses/validate": (ValidateIn, self._validate),
             "/licenses/activate": (ActivateIn, self._activate),
             "/licenses/deactivate": (DeactivateIn, self._deactivate),
@@ -95,7 +94,9 @@ class FastLicenseRoutes:
             return
         except ValidationError as exc:
             errors = [dict(e) for e in exc.errors(include_url=False, include_input=False)]
-            await _respond(send, *_error(422, "VALIDATION_ERROR", describe_validation_errors(errors)))
+            await _respond(
+                send, *_error(422, "VALIDATION_ERROR", describe_validation_errors(errors))
+            )
             return
         try:
             status, payload = await handler(body)

@@ -145,7 +145,10 @@ class SqliteStore:
     async def activate(self, key: KeyRow, instance_id: str, name: str, now: datetime) -> bool:
         steps = [
             (TAKE_SEAT, (key.id,)),
-            (INSERT_INSTANCE, (instance_id, key.business_id, key.mode, key.id, name, _sqlite_time(now))),
+            (
+                INSERT_INSTANCE,
+                (instance_id, key.business_id, key.mode, key.id, name, _sqlite_time(now)),
+            ),
         ]
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._write_thread, self._write, steps)
@@ -201,8 +204,13 @@ class PostgresStore:
             if await conn.fetchrow(_sql(TAKE_SEAT, "numeric"), key.id) is None:
                 return False
             await conn.execute(
-                _sql(INSERT_INSTANCE, "numeric"), instance_id, key.business_id, key.mode, key.id,
-                name, now,
+                _sql(INSERT_INSTANCE, "numeric"),
+                instance_id,
+                key.business_id,
+                key.mode,
+                key.id,
+                name,
+                now,
             )
             return True
 

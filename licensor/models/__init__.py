@@ -6,5 +6,15 @@ from licensor.models.customer import Customer
 from licensor.models.license_key import LicenseKey
 from licensor.models.license_key_instance import LicenseKeyInstance
 from licensor.models.product import Product
+from licensor.models.signing_key import SigningKey
 
-__all__ = ["ApiKey", "Business", "Customer", "LicenseKey", "LicenseKeyInstance", "Product", "User"]
+__all__ = [
+    "ApiKey",
+    "Business",
+    "Customer",
+    "LicenseKey",
+    "LicenseKeyInstance",
+    "Product",
+    "SigningKey",
+    "User",
+]

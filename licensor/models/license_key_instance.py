@@ -21,8 +21,6 @@ class LicenseKeyInstance(Base):
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     business_id: Mapped[str] = mapped_column(ForeignKey("businesses.id", ondelete="CASCADE"))
     mode: Mapped[str] = mapped_column(String(4))
-    license_key_id: Mapped[str] = mapped_column(
-        ForeignKey("license_keys.id", ondelete="CASCADE")
-    )
+    license_key_id: Mapped[str] = mapped_column(ForeignKey("license_keys.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(300))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -46,9 +46,7 @@ async def get_product(product_id: str, who: Auth, session: ReadSession) -> Produ
     return (await _out(session, [await service.get(session, who, product_id)]))[0]
 
 
-@router.patch(
-    "/{product_id}", response_model=ProductOut, responses=error_responses(401, 404, 422)
-)
+@router.patch("/{product_id}", response_model=ProductOut, responses=error_responses(401, 404, 422))
 async def update_product(
     product_id: str, body: ProductUpdate, who: Auth, session: WriteSession
 ) -> ProductOut:

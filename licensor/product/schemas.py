@@ -73,7 +73,7 @@ class ProductOut(Output):
         if row.license_key_duration_count is not None and row.license_key_duration_interval:
             duration = LicenseKeyDuration(
                 count=row.license_key_duration_count,
-                interval=row.license_key_duration_interval,  # type: ignore[arg-type]
+                interval=row.license_key_duration_interval,
             )
         return cls(
             product_id=row.id,
@@ -88,7 +88,7 @@ class ProductOut(Output):
             license_key_activations_limit=row.license_key_activations_limit,
             license_key_duration=duration,
             license_key_activation_message=row.license_key_activation_message,
-            key_format=row.key_format,  # type: ignore[arg-type]
+            key_format=row.key_format,
             key_prefix=row.key_prefix,
             metadata=row.metadata_,
             created_at=row.created_at,

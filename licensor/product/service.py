@@ -32,7 +32,11 @@ def _apply_duration(row: Product, duration: LicenseKeyDuration | None) -> None:
 async def create(session: AsyncSession, who: Principal, body: ProductCreate) -> Product:
     data = body.model_dump(exclude={"license_key_duration", "metadata"})
     row = Product(
-        id=new_id("pdt"), business_id=who.business_id, mode=who.mode, metadata_=body.metadata, **data
+        id=new_id("pdt"),
+        business_id=who.business_id,
+        mode=who.mode,
+        metadata_=body.metadata,
+        **data,
     )
     _apply_duration(row, body.license_key_duration)
     session.add(row)
