@@ -5,8 +5,10 @@ from licensor.models.business import Business, User
 from licensor.models.customer import Customer
 from licensor.models.license_key import LicenseKey
 from licensor.models.license_key_instance import LicenseKeyInstance
+from licensor.models.plan import Plan
 from licensor.models.product import Product
 from licensor.models.signing_key import SigningKey
+from licensor.models.subscription import Subscription
 
 __all__ = [
     "ApiKey",
@@ -14,7 +16,9 @@ __all__ = [
     "Customer",
     "LicenseKey",
     "LicenseKeyInstance",
+    "Plan",
     "Product",
     "SigningKey",
+    "Subscription",
     "User",
 ]
