@@ -7,8 +7,10 @@ from collections.abc import Sequence
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import DataError, DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from licensor.kit.errors import LicensorError
 from licensor.kit.responses import ORJSONResponse
@@ -36,6 +38,14 @@ def describe_validation_errors(errors: Sequence[object]) -> str:
     return "; ".join(parts) or "invalid request"
 
 
+def _sqlstate(exc: DBAPIError) -> str:
+    for candidate in (exc.orig, getattr(exc.orig, "__cause__", None)):
+        code = getattr(candidate, "sqlstate", None) or getattr(candidate, "pgcode", None)
+        if isinstance(code, str):
+            return code
+    return ""
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(LicensorError)
     async def _licensor(_: Request, exc: LicensorError) -> Response:
@@ -57,9 +67,47 @@ def install_error_handlers(app: FastAPI) -> None:
             {"code": code, "message": message}, status_code=exc.status_code, headers=exc.headers
         )
 
+    @app.exception_handler(DBAPIError)
+    async def _database(_: Request, exc: DBAPIError) -> Response:
+        if isinstance(exc, DataError) or _sqlstate(exc).startswith("22"):
+            # A value the database cannot hold (out of range, bad encoding): bad input.
+            return ORJSONResponse(
+                {"code": "VALIDATION_ERROR", "message": "a value cannot be stored"}, status_code=422
+            )
+        log.exception("database error", exc_info=exc)
+        return ORJSONResponse(
+            {"code": "INTERNAL_ERROR", "message": "internal server error"}, status_code=500
+        )
+
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> Response:
         log.exception("unhandled error", exc_info=exc)
         return ORJSONResponse(
             {"code": "INTERNAL_ERROR", "message": "internal server error"}, status_code=500
         )
+
+
+class RejectNulBytes:
+    """Refuse a NUL byte anywhere in the path or query string (PostgreSQL cannot store one)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and (
+            "\x00" in scope["path"] or b"%00" in scope.get("query_string", b"")
+        ):
+            body = b'{"code":"VALIDATION_ERROR","message":"NUL characters are not allowed"}'
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 422,
+                    "headers": [
+                        (b"content-type", b"application/json"),
+                        (b"content-length", str(len(body)).encode()),
+                    ],
+                }
+            )
+            await send({"type": "http.response.body", "body": body})
+            return
+        await self.app(scope, receive, send)

@@ -6,7 +6,14 @@ import re
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
 from licensor.kit.clock import as_utc
 
@@ -22,15 +29,42 @@ def _email(value: str) -> str:
 
 Email = Annotated[str, StringConstraints(max_length=320), AfterValidator(_email)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
-Id = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+
+
+def _no_control(value: str) -> str:
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise ValueError("control characters are not allowed")
+    return value
+
+
+Id = Annotated[str, StringConstraints(min_length=1, max_length=64), AfterValidator(_no_control)]
 UTC = Annotated[datetime, AfterValidator(as_utc)]
-Metadata = dict[Annotated[str, StringConstraints(max_length=100)], str | float | bool]
+FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
+Metadata = dict[Annotated[str, StringConstraints(max_length=100)], str | FiniteFloat | bool]
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
 
 
 class Input(BaseModel):
-    """Request bodies: unknown fields are ignored, as Dodo does."""
+    """Request bodies: unknown fields are ignored, as Dodo does. No string may hold NUL,
+    which PostgreSQL cannot store."""
 
     model_config = ConfigDict(extra="ignore")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _reject_nul(cls, data: Any) -> Any:
+        if _has_nul(data):
+            raise ValueError("strings must not contain NUL characters")
+        return data
 
 
 class Output(BaseModel):
