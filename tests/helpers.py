@@ -1,0 +1,60 @@
+"""Small builders shared by the test modules: everything goes through the real HTTP API."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import httpx
+
+from tests.servers import Tenant
+
+
+def unique(prefix: str = "K") -> str:
+    return f"{prefix}-{uuid.uuid4().hex.upper()}"
+
+
+def make_product(tenant: Tenant, **fields: Any) -> str:
+    body = {"name": fields.pop("name", "Product"), **fields}
+    with tenant.http() as http:
+        resp = http.post("/products", json=body)
+    assert resp.status_code == 200, resp.text
+    product_id = resp.json()["product_id"]
+    assert isinstance(product_id, str)
+    return product_id
+
+
+def make_customer(tenant: Tenant, email: str = "buyer@example.test", name: str = "Buyer") -> str:
+    with tenant.http() as http:
+        resp = http.post("/customers", json={"email": email, "name": name})
+    assert resp.status_code == 200, resp.text
+    customer_id = resp.json()["customer_id"]
+    assert isinstance(customer_id, str)
+    return customer_id
+
+
+def make_key(
+    tenant: Tenant, customer_id: str, product_id: str, key: str | None = None, **fields: Any
+) -> dict[str, Any]:
+    """Create a key: imported when `key` is given, else generated in the product's format."""
+    body: dict[str, Any] = {"customer_id": customer_id, "product_id": product_id, **fields}
+    if key is not None:
+        body["key"] = key
+    with tenant.http() as http:
+        resp = http.post("/license_keys", json=body)
+    assert resp.status_code == 201, resp.text
+    out: dict[str, Any] = resp.json()
+    return out
+
+
+def setup_key(tenant: Tenant, **fields: Any) -> tuple[str, str, dict[str, Any]]:
+    """A product, a customer and one imported key: (product_id, customer_id, key)."""
+    product_id = make_product(tenant)
+    customer_id = make_customer(tenant)
+    return product_id, customer_id, make_key(tenant, customer_id, product_id, unique(), **fields)
+
+
+def activate(base_url: str, key: str, name: str = "laptop") -> httpx.Response:
+    return httpx.post(
+        base_url + "/licenses/activate", json={"license_key": key, "name": name}, timeout=30
+    )
