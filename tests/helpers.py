@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import httpx
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from tests.servers import Tenant
+from licensor.business import service as business_service
+from licensor.kit.context import AppContext
+from tests.servers import Server, Tenant
+
+T = TypeVar("T")
 
 
 def unique(prefix: str = "K") -> str:
@@ -58,3 +65,37 @@ def activate(base_url: str, key: str, name: str = "laptop") -> httpx.Response:
     return httpx.post(
         base_url + "/licenses/activate", json={"license_key": key, "name": name}, timeout=30
     )
+
+
+def in_db(server: Server, work: Callable[[AppContext, AsyncSession], Awaitable[T]]) -> T:
+    """Run `work` in one committed transaction on the server's database, as the CLI does."""
+
+    async def run() -> T:
+        ctx = AppContext.from_settings(server.settings)
+        try:
+            async with ctx.db.write_sessions() as session, session.begin():
+                return await work(ctx, session)
+        finally:
+            await ctx.close()
+
+    return asyncio.run(run())
+
+
+def issue_api_key(server: Server, business_id: str, mode: str) -> str:
+    """One more API key for an existing business, in the given mode; returns its secret."""
+
+    async def work(ctx: AppContext, session: AsyncSession) -> str:
+        issued = await business_service.create_api_key(session, ctx.vault, business_id, mode)
+        return issued.secret
+
+    return in_db(server, work)
+
+
+def revoke_all_api_keys(server: Server, business_id: str) -> int:
+    async def work(ctx: AppContext, session: AsyncSession) -> int:
+        rows = await business_service.list_api_keys(session, business_id)
+        for row in rows:
+            await business_service.revoke_api_key(session, business_id, row.id)
+        return len(rows)
+
+    return in_db(server, work)
