@@ -67,9 +67,9 @@ MANAGEMENT_CALLS = [
 )
 def test_401_for_missing_malformed_or_wrong_key(server: Server, authorization: str | None) -> None:
     headers = {} if authorization is None else {"Authorization": authorization}
-    for method, path, body in MANAGEMENT_CALLS:
-        resp = httpx.request(method, server.base_url + path, json=body, headers=headers)
-        expect_error(resp, 401, "UNAUTHORIZED")
+    with httpx.Client(base_url=server.base_url, headers=headers) as http:
+        for method, path, body in MANAGEMENT_CALLS:
+            expect_error(http.request(method, path, json=body), 401, "UNAUTHORIZED")
 
 
 def test_401_for_revoked_key_and_401_before_validation(server: Server) -> None:
