@@ -284,6 +284,9 @@ def test_status_is_computed_at_read_time(tenant: Tenant) -> None:
 LONG = "x" * 301
 BAD_BODIES: list[tuple[str, str, Any]] = [
     ("POST", "/customers", b"{not json"),
+    ("POST", "/customers", b"\xff\xfe not utf-8"),
+    ("POST", "/license_keys", b'{"key": "\xff"}'),
+    ("PATCH", "/license_keys/lic_x", b"\x80"),
     ("POST", "/customers", b""),
     ("POST", "/customers", b"[]"),
     ("POST", "/customers", b"null"),
@@ -349,6 +352,7 @@ def test_422_validation_error(tenant: Tenant, method: str, path: str, body: Any)
     "body",
     [
         b"{",
+        b"\xff\xfe",
         b"[]",
         b'{"license_key": "k"}',
         b'{"license_key": "", "name": "n"}',

@@ -25,6 +25,8 @@ HTTP_CODES = {
     415: "UNSUPPORTED_MEDIA_TYPE",
 }
 
+FASTAPI_BODY_PARSE_ERROR = "There was an error parsing the body"
+
 
 def describe_validation_errors(errors: Sequence[object]) -> str:
     parts = []
@@ -51,6 +53,11 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 400 and exc.detail == FASTAPI_BODY_PARSE_ERROR:
+            # FastAPI's answer to a body it cannot decode (e.g. not UTF-8): malformed JSON,
+            # so the documented 422 VALIDATION_ERROR, as the public routes already answer.
+            body = {"code": "VALIDATION_ERROR", "message": "body: not valid JSON (UTF-8)"}
+            return ORJSONResponse(body, status_code=422)
         code = HTTP_CODES.get(exc.status_code, "HTTP_ERROR")
         message = exc.detail if isinstance(exc.detail, str) else code.lower().replace("_", " ")
         return ORJSONResponse(
