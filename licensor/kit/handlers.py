@@ -7,8 +7,10 @@ from collections.abc import Sequence
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from licensor.kit.errors import LicensorError
 from licensor.kit.responses import ORJSONResponse
@@ -25,6 +27,8 @@ HTTP_CODES = {
     415: "UNSUPPORTED_MEDIA_TYPE",
 }
 
+# PostgreSQL refusing a character in text (NUL in a query parameter or path id): bad input.
+INVALID_TEXT_SQLSTATES = frozenset({"22021", "22P05"})
 FASTAPI_BODY_PARSE_ERROR = "There was an error parsing the body"
 
 
@@ -64,9 +68,36 @@ def install_error_handlers(app: FastAPI) -> None:
             {"code": code, "message": message}, status_code=exc.status_code, headers=exc.headers
         )
 
+    @app.exception_handler(DBAPIError)
+    async def _database(_: Request, exc: DBAPIError) -> Response:
+        if getattr(exc.orig, "sqlstate", None) in INVALID_TEXT_SQLSTATES:
+            body = {"code": "VALIDATION_ERROR", "message": "text must not contain NUL characters"}
+            return ORJSONResponse(body, status_code=422)
+        log.exception("database error", exc_info=exc)
+        return ORJSONResponse(
+            {"code": "INTERNAL_ERROR", "message": "internal server error"}, status_code=500
+        )
+
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> Response:
         log.exception("unhandled error", exc_info=exc)
         return ORJSONResponse(
             {"code": "INTERNAL_ERROR", "message": "internal server error"}, status_code=500
         )
+
+
+class RejectNulCharacters:
+    """A NUL in the path or query string is a 422 on every backend (PostgreSQL text cannot
+    hold NUL, so without this SQLite would answer and PostgreSQL would fail)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and (
+            "\x00" in scope["path"] or b"%00" in scope.get("query_string", b"")
+        ):
+            body = {"code": "VALIDATION_ERROR", "message": "text must not contain NUL characters"}
+            await ORJSONResponse(body, status_code=422)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)

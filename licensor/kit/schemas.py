@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Self
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
+import orjson
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    FiniteFloat,
+    StringConstraints,
+    model_validator,
+)
 
 from licensor.kit.clock import as_utc
 
@@ -24,13 +33,45 @@ Email = Annotated[str, StringConstraints(max_length=320), AfterValidator(_email)
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
 Id = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 UTC = Annotated[datetime, AfterValidator(as_utc)]
-Metadata = dict[Annotated[str, StringConstraints(max_length=100)], str | float | bool]
+# Finite floats only: JSON (and PostgreSQL) have no Infinity or NaN.
+Metadata = dict[Annotated[str, StringConstraints(max_length=100)], str | FiniteFloat | bool]
+
+
+def _json_safe(value: dict[str, Any]) -> dict[str, Any]:
+    try:
+        orjson.dumps(value)  # integers past 64 bits, nesting too deep
+        json.dumps(value, allow_nan=False)  # Infinity, NaN
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"not storable as JSON: {exc}") from exc
+    return value
+
+
+# A free-form JSON object that can be stored and returned (Python ints are unbounded).
+JsonObject = Annotated[dict[str, Any], AfterValidator(_json_safe)]
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
 
 
 class Input(BaseModel):
     """Request bodies: unknown fields are ignored, as Dodo does."""
 
     model_config = ConfigDict(extra="ignore")
+
+    @model_validator(mode="after")
+    def _no_nul_characters(self) -> Self:
+        # PostgreSQL text cannot hold NUL: refuse it here (422) rather than fail in the DB (500).
+        for name in type(self).model_fields:
+            if _has_nul(getattr(self, name)):
+                raise ValueError(f"{name} must not contain NUL characters")
+        return self
 
 
 class Output(BaseModel):
