@@ -20,8 +20,10 @@ class LicenseKeyDuration(BaseModel):
     count: int = Field(ge=1, le=10_000)
     interval: Interval
 
+
+class LicenseKeyDurationIn(LicenseKeyDuration):
     @model_validator(mode="after")
-    def _bounded(self) -> LicenseKeyDuration:
+    def _bounded(self) -> LicenseKeyDurationIn:
         # now + the duration must stay a valid datetime (year <= 9999)
         if self.interval == "Year" and self.count > MAX_DURATION_YEARS:
             raise ValueError(f"a key duration is at most {MAX_DURATION_YEARS} years")
@@ -35,7 +37,7 @@ class ProductCreate(Input):
     tax_category: str | None = Field(default=None, max_length=40)
     license_key_enabled: bool = True
     license_key_activations_limit: int | None = Field(default=None, ge=0, le=2_000_000_000)
-    license_key_duration: LicenseKeyDuration | None = None
+    license_key_duration: LicenseKeyDurationIn | None = None
     license_key_activation_message: str | None = Field(default=None, max_length=2000)
     key_format: KeyFormat = "base32"
     key_prefix: KeyPrefix | None = None
@@ -49,7 +51,7 @@ class ProductUpdate(Input):
     tax_category: str | None = Field(default=None, max_length=40)
     license_key_enabled: bool | None = None
     license_key_activations_limit: int | None = Field(default=None, ge=0, le=2_000_000_000)
-    license_key_duration: LicenseKeyDuration | None = None
+    license_key_duration: LicenseKeyDurationIn | None = None
     license_key_activation_message: str | None = Field(default=None, max_length=2000)
     key_format: KeyFormat | None = None
     key_prefix: KeyPrefix | None = None
