@@ -12,7 +12,7 @@ from licensor import __version__
 from licensor.config import Settings, get_settings
 from licensor.customer.router import router as customers
 from licensor.kit.context import AppContext
-from licensor.kit.handlers import RejectNulBytes, install_error_handlers
+from licensor.kit.handlers import RejectNulCharacters, install_error_handlers
 from licensor.kit.responses import ORJSONResponse
 from licensor.license_key.router import router as license_keys
 from licensor.license_key_instance.router import router as instances
@@ -49,7 +49,7 @@ def build_fastapi(settings: Settings) -> FastAPI:
         default_response_class=ORJSONResponse,
     )
     install_error_handlers(app)
-    app.add_middleware(RejectNulBytes)
+    app.add_middleware(RejectNulCharacters)
     for router in (customers, products, license_keys, instances, licenses, signing):
         app.include_router(router)
 

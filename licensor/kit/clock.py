@@ -11,4 +11,7 @@ def as_utc(value: datetime) -> datetime:
     """Naive datetimes are taken as UTC (the Dodo SDK may send them)."""
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError as exc:  # e.g. 0001-01-01T00:00:00+01:00: a 422, not a 500
+        raise ValueError("datetime is out of range once converted to UTC") from exc

@@ -27,6 +27,10 @@ HTTP_CODES = {
     415: "UNSUPPORTED_MEDIA_TYPE",
 }
 
+# PostgreSQL refusing a character in text (NUL in a query parameter or path id): bad input.
+INVALID_TEXT_SQLSTATES = frozenset({"22021", "22P05"})
+FASTAPI_BODY_PARSE_ERROR = "There was an error parsing the body"
+
 
 def describe_validation_errors(errors: Sequence[object]) -> str:
     parts = []
@@ -36,14 +40,6 @@ def describe_validation_errors(errors: Sequence[object]) -> str:
         loc = ".".join(str(p) for p in err.get("loc", ()) if p not in ("body",))
         parts.append(f"{loc or 'body'}: {err.get('msg', 'invalid')}")
     return "; ".join(parts) or "invalid request"
-
-
-def _sqlstate(exc: DBAPIError) -> str:
-    for candidate in (exc.orig, getattr(exc.orig, "__cause__", None)):
-        code = getattr(candidate, "sqlstate", None) or getattr(candidate, "pgcode", None)
-        if isinstance(code, str):
-            return code
-    return ""
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -61,6 +57,11 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 400 and exc.detail == FASTAPI_BODY_PARSE_ERROR:
+            # FastAPI's answer to a body it cannot decode (e.g. not UTF-8): malformed JSON,
+            # so the documented 422 VALIDATION_ERROR, as the public routes already answer.
+            body = {"code": "VALIDATION_ERROR", "message": "body: not valid JSON (UTF-8)"}
+            return ORJSONResponse(body, status_code=422)
         code = HTTP_CODES.get(exc.status_code, "HTTP_ERROR")
         message = exc.detail if isinstance(exc.detail, str) else code.lower().replace("_", " ")
         return ORJSONResponse(
@@ -69,11 +70,14 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(DBAPIError)
     async def _database(_: Request, exc: DBAPIError) -> Response:
-        if isinstance(exc, DataError) or _sqlstate(exc).startswith("22"):
-            # A value the database cannot hold (out of range, bad encoding): bad input.
-            return ORJSONResponse(
-                {"code": "VALIDATION_ERROR", "message": "a value cannot be stored"}, status_code=422
-            )
+        sqlstate = str(getattr(exc.orig, "sqlstate", None) or "")
+        if sqlstate in INVALID_TEXT_SQLSTATES:
+            body = {"code": "VALIDATION_ERROR", "message": "text must not contain NUL characters"}
+            return ORJSONResponse(body, status_code=422)
+        if isinstance(exc, DataError) or sqlstate.startswith("22"):
+            # Class 22 is "data exception": a value the database cannot hold is bad input.
+            body = {"code": "VALIDATION_ERROR", "message": "a value cannot be stored"}
+            return ORJSONResponse(body, status_code=422)
         log.exception("database error", exc_info=exc)
         return ORJSONResponse(
             {"code": "INTERNAL_ERROR", "message": "internal server error"}, status_code=500
@@ -87,8 +91,9 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
 
-class RejectNulBytes:
-    """Refuse a NUL byte anywhere in the path or query string (PostgreSQL cannot store one)."""
+class RejectNulCharacters:
+    """A NUL in the path or query string is a 422 on every backend (PostgreSQL text cannot
+    hold NUL, so without this SQLite would answer and PostgreSQL would fail)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -97,17 +102,7 @@ class RejectNulBytes:
         if scope["type"] == "http" and (
             "\x00" in scope["path"] or b"%00" in scope.get("query_string", b"")
         ):
-            body = b'{"code":"VALIDATION_ERROR","message":"NUL characters are not allowed"}'
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 422,
-                    "headers": [
-                        (b"content-type", b"application/json"),
-                        (b"content-length", str(len(body)).encode()),
-                    ],
-                }
-            )
-            await send({"type": "http.response.body", "body": body})
+            body = {"code": "VALIDATION_ERROR", "message": "text must not contain NUL characters"}
+            await ORJSONResponse(body, status_code=422)(scope, receive, send)
             return
         await self.app(scope, receive, send)

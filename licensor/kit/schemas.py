@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Self
 
+import orjson
 from pydantic import (
     AfterValidator,
     BaseModel,
     ConfigDict,
-    Field,
+    FiniteFloat,
     StringConstraints,
     model_validator,
 )
@@ -39,8 +41,21 @@ def _no_control(value: str) -> str:
 
 Id = Annotated[str, StringConstraints(min_length=1, max_length=64), AfterValidator(_no_control)]
 UTC = Annotated[datetime, AfterValidator(as_utc)]
-FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
+# Finite floats only: JSON (and PostgreSQL) have no Infinity or NaN.
 Metadata = dict[Annotated[str, StringConstraints(max_length=100)], str | FiniteFloat | bool]
+
+
+def _json_safe(value: dict[str, Any]) -> dict[str, Any]:
+    try:
+        orjson.dumps(value)  # integers past 64 bits, nesting too deep
+        json.dumps(value, allow_nan=False)  # Infinity, NaN
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"not storable as JSON: {exc}") from exc
+    return value
+
+
+# A free-form JSON object that can be stored and returned (Python ints are unbounded).
+JsonObject = Annotated[dict[str, Any], AfterValidator(_json_safe)]
 
 
 def _has_nul(value: Any) -> bool:
@@ -54,17 +69,17 @@ def _has_nul(value: Any) -> bool:
 
 
 class Input(BaseModel):
-    """Request bodies: unknown fields are ignored, as Dodo does. No string may hold NUL,
-    which PostgreSQL cannot store."""
+    """Request bodies: unknown fields are ignored, as Dodo does."""
 
     model_config = ConfigDict(extra="ignore")
 
-    @model_validator(mode="before")
-    @classmethod
-    def _reject_nul(cls, data: Any) -> Any:
-        if _has_nul(data):
-            raise ValueError("strings must not contain NUL characters")
-        return data
+    @model_validator(mode="after")
+    def _no_nul_characters(self) -> Self:
+        # PostgreSQL text cannot hold NUL: refuse it here (422) rather than fail in the DB (500).
+        for name in type(self).model_fields:
+            if _has_nul(getattr(self, name)):
+                raise ValueError(f"{name} must not contain NUL characters")
+        return self
 
 
 class Output(BaseModel):

@@ -62,9 +62,14 @@ async def create(
     )
     expires_at = body.expires_at
     if "expires_at" not in sent and product.license_key_duration_count is not None:
-        expires_at = expiry_after(
-            now, product.license_key_duration_count, product.license_key_duration_interval or "Day"
-        )
+        try:
+            expires_at = expiry_after(
+                now,
+                product.license_key_duration_count,
+                product.license_key_duration_interval or "Day",
+            )
+        except (OverflowError, ValueError) as exc:  # a duration stored before it was bounded
+            raise Unprocessable("the product's key duration ends after year 9999") from exc
     imported = body.key is not None
     for _ in range(1 if imported else GENERATE_ATTEMPTS):
         key = (

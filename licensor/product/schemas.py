@@ -3,9 +3,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, Field, StringConstraints, model_validator
 
-from licensor.kit.schemas import Input, Metadata, Name, Output
+from licensor.kit.schemas import Input, JsonObject, Metadata, Name, Output
 from licensor.models import Product
 
 Interval = Literal["Day", "Week", "Month", "Year"]
@@ -13,19 +13,31 @@ KeyFormat = Literal["base32", "uuid", "hex64"]
 KeyPrefix = Annotated[str, StringConstraints(pattern=r"^[A-Z0-9]{1,12}$")]
 
 
+MAX_DURATION_YEARS = 1000
+
+
 class LicenseKeyDuration(BaseModel):
     count: int = Field(ge=1, le=10_000)
     interval: Interval
 
 
+class LicenseKeyDurationIn(LicenseKeyDuration):
+    @model_validator(mode="after")
+    def _bounded(self) -> LicenseKeyDurationIn:
+        # now + the duration must stay a valid datetime (year <= 9999)
+        if self.interval == "Year" and self.count > MAX_DURATION_YEARS:
+            raise ValueError(f"a key duration is at most {MAX_DURATION_YEARS} years")
+        return self
+
+
 class ProductCreate(Input):
     name: Name
     description: str | None = Field(default=None, max_length=5000)
-    price: dict[str, Any] | None = None
+    price: JsonObject | None = None
     tax_category: str | None = Field(default=None, max_length=40)
     license_key_enabled: bool = True
     license_key_activations_limit: int | None = Field(default=None, ge=0, le=2_000_000_000)
-    license_key_duration: LicenseKeyDuration | None = None
+    license_key_duration: LicenseKeyDurationIn | None = None
     license_key_activation_message: str | None = Field(default=None, max_length=2000)
     key_format: KeyFormat = "base32"
     key_prefix: KeyPrefix | None = None
@@ -35,11 +47,11 @@ class ProductCreate(Input):
 class ProductUpdate(Input):
     name: Name | None = None
     description: str | None = Field(default=None, max_length=5000)
-    price: dict[str, Any] | None = None
+    price: JsonObject | None = None
     tax_category: str | None = Field(default=None, max_length=40)
     license_key_enabled: bool | None = None
     license_key_activations_limit: int | None = Field(default=None, ge=0, le=2_000_000_000)
-    license_key_duration: LicenseKeyDuration | None = None
+    license_key_duration: LicenseKeyDurationIn | None = None
     license_key_activation_message: str | None = Field(default=None, max_length=2000)
     key_format: KeyFormat | None = None
     key_prefix: KeyPrefix | None = None
