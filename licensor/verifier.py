@@ -261,9 +261,7 @@ def parse_envelope(text: str | bytes) -> dict[str, Any]:
 
 
 def _check_signature(envelope: dict[str, Any], enc: bytes, keys: list[PublicKey]) -> None:
-    candidates = [k for k in keys if k.kid == envelope["kid"]] or [
-        k for k in keys if k.kid is None
-    ]
+    candidates = [k for k in keys if k.kid == envelope["kid"]] or [k for k in keys if k.kid is None]
     if not candidates:
         raise UnknownKey(f"no public key with kid {envelope['kid']!r}")
     signature = _b64decode(envelope["sig"], "the signature")

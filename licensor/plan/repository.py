@@ -8,9 +8,7 @@ from licensor.models import Plan, Subscription
 
 def list_statement(business_id: str, mode: str) -> Select[Plan]:
     return (
-        select(Plan)
-        .where(Plan.business_id == business_id, Plan.mode == mode)
-        .order_by(Plan.code)
+        select(Plan).where(Plan.business_id == business_id, Plan.mode == mode).order_by(Plan.code)
     )
 
 

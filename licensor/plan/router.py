@@ -24,7 +24,7 @@ async def create_plan(body: PlanCreate, who: Auth, session: WriteSession) -> Pla
 
 @router.get("", response_model=ListResponse[PlanOut], responses=error_responses(401, 422))
 async def list_plans(who: Auth, session: ReadSession, page: Page) -> ListResponse[PlanOut]:
-    rows = (await session.scalars(page.apply(repository.list_statement(who.business_id, who.mode))))
+    rows = await session.scalars(page.apply(repository.list_statement(who.business_id, who.mode)))
     return ListResponse(items=[PlanOut.model_validate(r) for r in rows.all()])
 
 

@@ -28,7 +28,9 @@ def lookup_hash(vault: Vault, code: str) -> bytes:
     return vault.lookup_hash(normalize(code), PURPOSE)
 
 
-async def issue(session: AsyncSession, vault: Vault, sub: Subscription) -> tuple[str, ActivationCode]:
+async def issue(
+    session: AsyncSession, vault: Vault, sub: Subscription
+) -> tuple[str, ActivationCode]:
     """A new live code for the subscription (the previous one, if any, is revoked)."""
     if sub.seat_reconciliation is None:
         raise Unprocessable(
@@ -74,7 +76,9 @@ async def ensure_for_cloud(session: AsyncSession, vault: Vault, sub: Subscriptio
         await issue(session, vault, sub)
 
 
-async def show(session: AsyncSession, vault: Vault, sub: Subscription) -> tuple[str, ActivationCode]:
+async def show(
+    session: AsyncSession, vault: Vault, sub: Subscription
+) -> tuple[str, ActivationCode]:
     live = await repository.live_code(session, sub.id)
     if live is None:
         raise NotFound(

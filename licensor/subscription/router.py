@@ -80,7 +80,9 @@ async def show_activation_code(
 ) -> ActivationCodeOut:
     sub = await service.get(session, who, sub_id)
     code, row = await codes.show(session, ctx.vault, sub)
-    return ActivationCodeOut(subscription_id=sub.id, activation_code=code, created_at=row.created_at)
+    return ActivationCodeOut(
+        subscription_id=sub.id, activation_code=code, created_at=row.created_at
+    )
 
 
 @router.post(
@@ -95,7 +97,9 @@ async def regenerate_activation_code(
 ) -> ActivationCodeOut:
     sub = await service.get(session, who, sub_id)
     code, row = await codes.issue(session, ctx.vault, sub)
-    return ActivationCodeOut(subscription_id=sub.id, activation_code=code, created_at=row.created_at)
+    return ActivationCodeOut(
+        subscription_id=sub.id, activation_code=code, created_at=row.created_at
+    )
 
 
 @router.delete(
