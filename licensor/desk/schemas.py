@@ -40,7 +40,7 @@ Seats = Annotated[int, Field(ge=1, le=10_000_000)]
 class LicenseFields(Input):
     """Every field is optional in the schema: the service names all missing ones at once."""
 
-    license_type: LicenseType | None = None
+    license_type: Annotated[LicenseType | None, _Blank] = None
     name: Text300 = Field(default=None, description="Licensee name.")
     company: Text300 = Field(default=None, description="Licensee company.")
     email: MaybeEmail = Field(default=None, description="Licensee email.")
