@@ -5,7 +5,6 @@ constants live in `licensor.verifier`, so the writer and the reader cannot drift
 from __future__ import annotations
 
 import os
-import textwrap
 from collections.abc import Callable
 from typing import Any
 
@@ -69,7 +68,7 @@ def encode(
         "sig": fmt.b64encode(signature),
     }
     body = fmt.b64encode(fmt.canonical_json(envelope))
-    lines = textwrap.wrap(body, fmt.LINE_WIDTH, break_on_hyphens=False)
+    lines = [body[i : i + fmt.LINE_WIDTH] for i in range(0, len(body), fmt.LINE_WIDTH)]
     return "\n".join([fmt.BEGIN, *lines, fmt.END]) + "\n"
 
 
