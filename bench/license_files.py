@@ -77,12 +77,16 @@ def main() -> None:
         ),
     )
     best_sign, best_files = max(sign_rates), max(file_rates)
-    print(f"python {platform.python_version()}, cryptography {cryptography.__version__}, "
-          f"{os.cpu_count()} cores, one process, {args.files} files x {args.rounds} rounds")
+    print(
+        f"python {platform.python_version()}, cryptography {cryptography.__version__}, "
+        f"{os.cpu_count()} cores, one process, {args.files} files x {args.rounds} rounds"
+    )
     print(f"file size: {len(sample)} bytes ({'encrypted' if args.encrypted else 'plain'})")
     print(f"raw Ed25519 sign ({len(message)}-byte message): {best_sign:,.0f} /s per core")
-    print(f"signed license files minted:             {best_files:,.0f} files/s per core "
-          f"({best_files / best_sign:.0%} of the raw sign rate)")
+    print(
+        f"signed license files minted:             {best_files:,.0f} files/s per core "
+        f"({best_files / best_sign:.0%} of the raw sign rate)"
+    )
     print(f"license files verified (verifier.py):    {verify_rate:,.0f} files/s per core")
 
 

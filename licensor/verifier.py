@@ -175,7 +175,8 @@ def _from_jwk(jwk: Mapping[str, Any]) -> PublicKey:
 
 
 _PEM_BLOCK = re.compile(
-    r"(?:#\s*kid:\s*(?P<kid>\S+)\s*\n)?(?P<pem>-----BEGIN PUBLIC KEY-----.+?-----END PUBLIC KEY-----)",
+    r"(?:#\s*kid:\s*(?P<kid>\S+)\s*\n)?"
+    r"(?P<pem>-----BEGIN PUBLIC KEY-----.+?-----END PUBLIC KEY-----)",
     re.S,
 )
 

@@ -89,8 +89,13 @@ def test_bad_subscriptions(
     http = tenant.http()
     p = plan(http)
     c = customer(http)
-    body = {"customer_id": c["customer_id"], "plan_code": p["code"], "users_count": 5,
-            "starts_at": STARTS, **override}
+    body = {
+        "customer_id": c["customer_id"],
+        "plan_code": p["code"],
+        "users_count": 5,
+        "starts_at": STARTS,
+        **override,
+    }
     error(http.post("/subscriptions", json=body), status, code)
 
 
@@ -99,12 +104,26 @@ def test_external_id_is_unique_per_tenant(server: Server) -> None:
     http = one.http()
     p, c, s = setup(http)
     again = {"external_id": s["external_id"]}
-    error(http.post("/subscriptions", json={"customer_id": c["customer_id"], "plan_code": p["code"],
-                                             "users_count": 1, "starts_at": STARTS, **again}),
-          409, "SUBSCRIPTION_EXTERNAL_ID_TAKEN")
+    error(
+        http.post(
+            "/subscriptions",
+            json={
+                "customer_id": c["customer_id"],
+                "plan_code": p["code"],
+                "users_count": 1,
+                "starts_at": STARTS,
+                **again,
+            },
+        ),
+        409,
+        "SUBSCRIPTION_EXTERNAL_ID_TAKEN",
+    )
     other = setup(two.http())[2]
-    error(http.patch(f"/subscriptions/{s['id']}", json={"external_id": None, "users_count": None}),
-          422, "VALIDATION_ERROR")
+    error(
+        http.patch(f"/subscriptions/{s['id']}", json={"external_id": None, "users_count": None}),
+        422,
+        "VALIDATION_ERROR",
+    )
     ok(two.http().patch(f"/subscriptions/{other['id']}", json=again))
     error(two.http().get(f"/subscriptions/{s['id']}"), 404, "SUBSCRIPTION_NOT_FOUND")
 
@@ -112,12 +131,19 @@ def test_external_id_is_unique_per_tenant(server: Server) -> None:
 def test_activation_code_routes(tenant: Tenant) -> None:
     http = tenant.http()
     _, _, legacy = setup(http)
-    error(http.post(f"/subscriptions/{legacy['id']}/activation_code"), 422,
-          "SUBSCRIPTION_NOT_CLOUD_COMPATIBLE")
-    error(http.get(f"/subscriptions/{legacy['id']}/activation_code"), 404,
-          "ACTIVATION_CODE_NOT_FOUND")
-    error(http.delete(f"/subscriptions/{legacy['id']}/activation_code"), 404,
-          "ACTIVATION_CODE_NOT_FOUND")
+    error(
+        http.post(f"/subscriptions/{legacy['id']}/activation_code"),
+        422,
+        "SUBSCRIPTION_NOT_CLOUD_COMPATIBLE",
+    )
+    error(
+        http.get(f"/subscriptions/{legacy['id']}/activation_code"), 404, "ACTIVATION_CODE_NOT_FOUND"
+    )
+    error(
+        http.delete(f"/subscriptions/{legacy['id']}/activation_code"),
+        404,
+        "ACTIVATION_CODE_NOT_FOUND",
+    )
     _, _, offline = setup(http, cloud_licensing="Offline", seat_reconciliation=False)
     assert offline["has_activation_code"] is False
     made = ok(http.post(f"/subscriptions/{offline['id']}/activation_code"), 201)
@@ -130,8 +156,17 @@ def test_activation_code_routes(tenant: Tenant) -> None:
 def test_cloud_subscription_without_end_date_cannot_activate(tenant: Tenant) -> None:
     http = tenant.http()
     p, c, _ = setup(http)
-    s = subscription(http, c["customer_id"], p["code"], expires_at=None, cloud_licensing="Yes",
-                     seat_reconciliation=True)
+    s = subscription(
+        http,
+        c["customer_id"],
+        p["code"],
+        expires_at=None,
+        cloud_licensing="Yes",
+        seat_reconciliation=True,
+    )
     code = ok(http.get(f"/subscriptions/{s['id']}/activation_code"))["activation_code"]
-    error(http.post("/cloud/activate", json={"activation_code": code, "instance_id": "i"}), 409,
-          "SUBSCRIPTION_WITHOUT_END_DATE")
+    error(
+        http.post("/cloud/activate", json={"activation_code": code, "instance_id": "i"}),
+        409,
+        "SUBSCRIPTION_WITHOUT_END_DATE",
+    )

@@ -13,7 +13,9 @@ from tests.desk_helpers import error, ok, setup
 from tests.servers import Tenant
 
 
-def cloud(tenant: Tenant, users: int = 10) -> tuple[httpx.Client, httpx.Client, dict[str, Any], str]:
+def cloud(
+    tenant: Tenant, users: int = 10
+) -> tuple[httpx.Client, httpx.Client, dict[str, Any], str]:
     http = tenant.http()
     _, _, s = setup(http, cloud_licensing="Yes", seat_reconciliation=True, users_count=users)
     code = ok(http.get(f"/subscriptions/{s['id']}/activation_code"))["activation_code"]
@@ -39,8 +41,11 @@ def test_activation_code_shape_and_regeneration(tenant: Tenant) -> None:
     assert ok(http.get(f"/subscriptions/{s['id']}"))["has_activation_code"] is True
     new = ok(http.post(f"/subscriptions/{s['id']}/activation_code"), 201)["activation_code"]
     assert new != code
-    got = error(public.post("/cloud/activate", json={"activation_code": code, "instance_id": "i"}),
-                403, "ACTIVATION_CODE_REVOKED")
+    got = error(
+        public.post("/cloud/activate", json={"activation_code": code, "instance_id": "i"}),
+        403,
+        "ACTIVATION_CODE_REVOKED",
+    )
     assert "revoked" in got["message"]
     ok(public.post("/cloud/activate", json={"activation_code": new.lower(), "instance_id": "i"}))
 
@@ -58,7 +63,9 @@ def test_activate_returns_a_signed_online_cloud_license(tenant: Tenant) -> None:
     lic = ok(http.get(f"/licenses/{held['license_id']}"))
     assert lic["issued_by"] == "cloud"
     assert lic["notes"] == []
-    again = ok(public.post("/cloud/activate", json={"activation_code": code, "instance_id": "gl-1"}))
+    again = ok(
+        public.post("/cloud/activate", json={"activation_code": code, "instance_id": "gl-1"})
+    )
     assert again["license_id"] == held["license_id"]
 
 
@@ -78,15 +85,19 @@ def test_seat_links_keep_history_and_compute_overage(tenant: Tenant) -> None:
 
 @pytest.mark.parametrize(
     "change",
-    [{"users_count": 20}, {"expires_at": (datetime.now(UTC) + timedelta(days=730)).isoformat()},
-     "plan"],
+    [
+        {"users_count": 20},
+        {"expires_at": (datetime.now(UTC) + timedelta(days=730)).isoformat()},
+        "plan",
+    ],
 )
 def test_a_changed_subscription_gets_a_new_license(tenant: Tenant, change: Any) -> None:
     http, public, s, code = cloud(tenant)
     held = ok(public.post("/cloud/activate", json={"activation_code": code, "instance_id": "gl-1"}))
     if change == "plan":
-        other = ok(http.post("/plans", json={"code": f"ult-{s['id'][-6:]}", "name": "Ultimate"}),
-                   201)
+        other = ok(
+            http.post("/plans", json={"code": f"ult-{s['id'][-6:]}", "name": "Ultimate"}), 201
+        )
         change = {"plan_code": other["code"]}
     ok(http.patch(f"/subscriptions/{s['id']}", json=change))
     ref = {"license_key": held["license_key"], "instance_id": "gl-1"}
@@ -105,46 +116,83 @@ def test_a_changed_subscription_gets_a_new_license(tenant: Tenant, change: Any) 
 
 
 def test_wrong_codes_and_unknown_instances(tenant: Tenant) -> None:
-    http, public, s, code = cloud(tenant)
-    error(public.post("/cloud/activate", json={"activation_code": "X" * 24, "instance_id": "i"}),
-          404, "ACTIVATION_CODE_INVALID")
-    error(public.post("/cloud/activate", json={"activation_code": "", "instance_id": "i"}),
-          422, "VALIDATION_ERROR")
+    _http, public, _s, code = cloud(tenant)
+    error(
+        public.post("/cloud/activate", json={"activation_code": "X" * 24, "instance_id": "i"}),
+        404,
+        "ACTIVATION_CODE_INVALID",
+    )
+    error(
+        public.post("/cloud/activate", json={"activation_code": "", "instance_id": "i"}),
+        422,
+        "VALIDATION_ERROR",
+    )
     error(public.post("/cloud/activate", json={"activation_code": code}), 422, "VALIDATION_ERROR")
-    error(report(public, {"activation_code": code, "instance_id": "never"}, 1, 1), 404,
-          "INSTANCE_NOT_ACTIVATED")
+    error(
+        report(public, {"activation_code": code, "instance_id": "never"}, 1, 1),
+        404,
+        "INSTANCE_NOT_ACTIVATED",
+    )
     held = ok(public.post("/cloud/activate", json={"activation_code": code, "instance_id": "a"}))
-    error(report(public, {"license_key": held["license_key"], "instance_id": "b"}, 1, 1), 404,
-          "INSTANCE_NOT_ACTIVATED")
-    error(report(public, {"license_key": "NOPE-NOPE", "instance_id": "a"}, 1, 1), 404,
-          "LICENSE_KEY_INVALID")
+    error(
+        report(public, {"license_key": held["license_key"], "instance_id": "b"}, 1, 1),
+        404,
+        "INSTANCE_NOT_ACTIVATED",
+    )
+    error(
+        report(public, {"license_key": "NOPE-NOPE", "instance_id": "a"}, 1, 1),
+        404,
+        "LICENSE_KEY_INVALID",
+    )
     error(report(public, {"instance_id": "a"}, 1, 1), 422, "LICENSE_REFERENCE_MISSING")
-    error(report(public, {"license_key": held["license_key"], "instance_id": "a"}, 5, 4), 422,
-          "INVALID_USAGE")
-    error(report(public, {"license_key": held["license_key"], "instance_id": "a"}, -1, 4), 422,
-          "VALIDATION_ERROR")
+    error(
+        report(public, {"license_key": held["license_key"], "instance_id": "a"}, 5, 4),
+        422,
+        "INVALID_USAGE",
+    )
+    error(
+        report(public, {"license_key": held["license_key"], "instance_id": "a"}, -1, 4),
+        422,
+        "VALIDATION_ERROR",
+    )
 
 
 def test_desk_license_key_is_not_an_activated_instance(tenant: Tenant) -> None:
-    http, public, s, code = cloud(tenant)
-    from tests.desk_helpers import legacy_body, setup as make
+    http, public, _s, _code = cloud(tenant)
+    from tests.desk_helpers import legacy_body
+    from tests.desk_helpers import setup as make
 
     p, c, s2 = make(http)
     lic = ok(http.post("/licenses", json=legacy_body(p, c, s2)), 201)
-    error(report(public, {"license_key": lic["license_key"], "instance_id": "a"}, 1, 1), 404,
-          "INSTANCE_NOT_ACTIVATED")
+    error(
+        report(public, {"license_key": lic["license_key"], "instance_id": "a"}, 1, 1),
+        404,
+        "INSTANCE_NOT_ACTIVATED",
+    )
 
 
 def test_cancelled_and_non_cloud_subscriptions(tenant: Tenant) -> None:
     http, public, s, code = cloud(tenant)
     held = ok(public.post("/cloud/activate", json={"activation_code": code, "instance_id": "a"}))
     ok(http.patch(f"/subscriptions/{s['id']}", json={"cloud_licensing": "Offline"}))
-    error(report(public, {"license_key": held["license_key"], "instance_id": "a"}, 1, 1), 409,
-          "CLOUD_LICENSING_NOT_ENABLED")
-    error(public.post("/cloud/activate", json={"activation_code": code, "instance_id": "b"}),
-          409, "CLOUD_LICENSING_NOT_ENABLED")
+    error(
+        report(public, {"license_key": held["license_key"], "instance_id": "a"}, 1, 1),
+        409,
+        "CLOUD_LICENSING_NOT_ENABLED",
+    )
+    error(
+        public.post("/cloud/activate", json={"activation_code": code, "instance_id": "b"}),
+        409,
+        "CLOUD_LICENSING_NOT_ENABLED",
+    )
     ok(http.delete(f"/subscriptions/{s['id']}"))
-    error(public.post("/cloud/activate", json={"activation_code": code, "instance_id": "b"}),
-          403, "ACTIVATION_CODE_REVOKED")
-    error(report(public, {"license_key": held["license_key"], "instance_id": "a"}, 1, 1), 403,
-          "SUBSCRIPTION_CANCELLED")
+    error(
+        public.post("/cloud/activate", json={"activation_code": code, "instance_id": "b"}),
+        403,
+        "ACTIVATION_CODE_REVOKED",
+    )
+    error(
+        report(public, {"license_key": held["license_key"], "instance_id": "a"}, 1, 1),
+        403,
+        "SUBSCRIPTION_CANCELLED",
+    )

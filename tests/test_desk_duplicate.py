@@ -44,15 +44,16 @@ def test_duplicate_prefills_from_the_original_with_overrides(tenant: Tenant) -> 
 def test_duplicate_needs_a_note(tenant: Tenant) -> None:
     http = tenant.http()
     *_, lic = _legacy(http)
-    got = error(http.post(f"/licenses/{lic['id']}/duplicate", json={}), 422,
-                "LICENSE_FIELDS_MISSING")
+    got = error(
+        http.post(f"/licenses/{lic['id']}/duplicate", json={}), 422, "LICENSE_FIELDS_MISSING"
+    )
     assert got["fields"] == ["notes"]
 
 
 def test_changing_the_customer_keeps_the_licensee(tenant: Tenant) -> None:
     """The seed's bug: a new customer must not overwrite name, email and company."""
     http = tenant.http()
-    p, c, _, lic = _legacy(http)
+    p, _c, _, lic = _legacy(http)
     other = customer(http, name="Olga Other", metadata={"company": "Other GmbH"})
     sub = subscription(http, other["customer_id"], p["code"])
     body = {**NOTE, "customer_id": other["customer_id"], "subscription_id": sub["id"]}
@@ -96,8 +97,11 @@ def test_duplicate_as_offline_cloud_checks_the_subscription(tenant: Tenant) -> N
     http = tenant.http()
     *_, lic = _legacy(http)
     body = {**NOTE, "license_type": "offline_cloud"}
-    error(http.post(f"/licenses/{lic['id']}/duplicate", json=body), 422,
-          "SUBSCRIPTION_NOT_CLOUD_COMPATIBLE")
+    error(
+        http.post(f"/licenses/{lic['id']}/duplicate", json=body),
+        422,
+        "SUBSCRIPTION_NOT_CLOUD_COMPATIBLE",
+    )
 
 
 @pytest.mark.parametrize(
@@ -123,7 +127,8 @@ def test_only_legacy_licenses_can_be_duplicated(tenant: Tenant) -> None:
     offline = ok(
         http.post("/licenses", json={**legacy_body(p, c, s), "license_type": "offline_cloud"}), 201
     )
-    got = error(http.post(f"/licenses/{offline['id']}/duplicate", json=NOTE), 409,
-                "LICENSE_NOT_DUPLICABLE")
+    got = error(
+        http.post(f"/licenses/{offline['id']}/duplicate", json=NOTE), 409, "LICENSE_NOT_DUPLICABLE"
+    )
     assert "offline_cloud" in got["message"]
     error(http.post("/licenses/dlc_missing/duplicate", json=NOTE), 404, "LICENSE_NOT_FOUND")

@@ -48,8 +48,11 @@ def test_offline_cloud_file_and_encryption(tenant: Tenant) -> None:
         v.verify_license_file(sealed, jwks(tenant))
     got = v.verify_license_file(sealed, jwks(tenant), license_key=lic["license_key"])
     assert got.type == "offline_cloud"
-    error(http.get(f"/licenses/{lic['id']}/file", params={"encrypted": "maybe"}), 422,
-          "VALIDATION_ERROR")
+    error(
+        http.get(f"/licenses/{lic['id']}/file", params={"encrypted": "maybe"}),
+        422,
+        "VALIDATION_ERROR",
+    )
 
 
 def _cli(server: Server, *args: str) -> str:
@@ -82,12 +85,22 @@ def test_files_signed_before_a_rotation_still_verify(
     assert v.verify_license_file(before, keys).kid == old_kid
     assert v.verify_license_file(after, keys).kid == new_kid
     # the CLI verifier, with the PEM export and with the JWKS document
-    pem = _cli(server, "signing-keys", "public", "--business-id", tenant.business_id,
-               "--mode", "test", "--format", "pem")
+    pem = _cli(
+        server,
+        "signing-keys",
+        "public",
+        "--business-id",
+        tenant.business_id,
+        "--mode",
+        "test",
+        "--format",
+        "pem",
+    )
     (tmp_path / "keys.pem").write_text(pem)
     (tmp_path / "old.license").write_text(before)
-    out = _cli(server, "verify", str(tmp_path / "old.license"), "--public-key",
-               str(tmp_path / "keys.pem"))
+    out = _cli(
+        server, "verify", str(tmp_path / "old.license"), "--public-key", str(tmp_path / "keys.pem")
+    )
     assert lic["id"] in out
     only_new = {"keys": [k for k in keys["keys"] if k["kid"] == new_kid]}
     with pytest.raises(v.UnknownKey):

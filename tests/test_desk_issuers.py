@@ -18,19 +18,56 @@ from licensor.kit.context import AppContext
 from tests.desk_helpers import EXPIRES, STARTS, offline_setup
 from tests.servers import Server, Tenant
 
-BASE = ["license_type", "name", "company", "email", "users_count", "plan_code", "starts_at",
-        "expires_at"]
+BASE = [
+    "license_type",
+    "name",
+    "company",
+    "email",
+    "users_count",
+    "plan_code",
+    "starts_at",
+    "expires_at",
+]
 REQUIRED = {
-    ("legacy", "staff"): ["license_type", "customer_id", "name", "company", "email",
-                          "subscription_id", "users_count", "plan_code", "starts_at",
-                          "expires_at", "notes"],
+    ("legacy", "staff"): [
+        "license_type",
+        "customer_id",
+        "name",
+        "company",
+        "email",
+        "subscription_id",
+        "users_count",
+        "plan_code",
+        "starts_at",
+        "expires_at",
+        "notes",
+    ],
     ("legacy", "cloud"): BASE,
-    ("offline_cloud", "staff"): ["license_type", "customer_id", "name", "company", "email",
-                                 "subscription_id", "users_count", "plan_code", "starts_at",
-                                 "expires_at", "notes"],
-    ("offline_cloud", "cloud"): ["license_type", "customer_id", "name", "company", "email",
-                                 "subscription_id", "users_count", "plan_code", "starts_at",
-                                 "expires_at"],
+    ("offline_cloud", "staff"): [
+        "license_type",
+        "customer_id",
+        "name",
+        "company",
+        "email",
+        "subscription_id",
+        "users_count",
+        "plan_code",
+        "starts_at",
+        "expires_at",
+        "notes",
+    ],
+    ("offline_cloud", "cloud"): [
+        "license_type",
+        "customer_id",
+        "name",
+        "company",
+        "email",
+        "subscription_id",
+        "users_count",
+        "plan_code",
+        "starts_at",
+        "expires_at",
+    ],
 }
 
 
@@ -57,17 +94,28 @@ def test_required_fields_per_type_and_issuer(
         _issue(server, tenant, {"license_type": license_type}, kind)
     expected = [f for f in REQUIRED[(license_type, kind)] if f != "license_type"]
     assert caught.value.fields == expected
-    assert desk.required_fields(license_type, desk.Issuer(kind, "x")) == REQUIRED[  # type: ignore[arg-type]
-        (license_type, kind)
-    ]
+    assert (
+        desk.required_fields(license_type, desk.Issuer(kind, "x"))
+        == REQUIRED[  # type: ignore[arg-type]
+            (license_type, kind)
+        ]
+    )
 
 
 def test_a_non_staff_legacy_license_needs_no_customer_subscription_or_note(
     server: Server, tenant: Tenant
 ) -> None:
     p, _, _ = offline_setup(tenant.http())
-    body = {"license_type": "legacy", "name": "Lee", "company": "Acme", "email": "l@a.test",
-            "users_count": 3, "plan_code": p["code"], "starts_at": STARTS, "expires_at": EXPIRES}
+    body = {
+        "license_type": "legacy",
+        "name": "Lee",
+        "company": "Acme",
+        "email": "l@a.test",
+        "users_count": 3,
+        "plan_code": p["code"],
+        "starts_at": STARTS,
+        "expires_at": EXPIRES,
+    }
     license_id = _issue(server, tenant, body, "cloud")
     got = tenant.http().get(f"/licenses/{license_id}").json()
     assert (got["issued_by"], got["customer_id"], got["notes"]) == ("cloud", None, [])

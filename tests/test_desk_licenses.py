@@ -78,7 +78,11 @@ def test_legacy_license_is_created_with_the_subscription_name_filled_in(tenant: 
     assert lic["subscription_id"] == s["id"]
     assert lic["subscription_external_id"] == s["external_id"]
     assert lic["subscription_name"] == s["name"]
-    assert (lic["name"], lic["company"], lic["email"]) == ("Lee Licensee", "Acme Ltd", "lee@acme.test")
+    assert (lic["name"], lic["company"], lic["email"]) == (
+        "Lee Licensee",
+        "Acme Ltd",
+        "lee@acme.test",
+    )
     assert lic["features"] == ["sso", "audit"]
     assert [n["text"] for n in lic["notes"]] == [body["notes"]]
     assert lic["notes"][0]["author"].startswith("api_key:")
@@ -105,7 +109,7 @@ def test_unknown_subscription_is_named(tenant: Tenant) -> None:
 
 def test_another_tenants_subscription_is_unknown(server: Any) -> None:
     one, two = server.tenant(), server.tenant()
-    p, c, s = setup(one.http())
+    _p, _c, s = setup(one.http())
     http = two.http()
     p2, c2, _ = setup(http)
     body = {**legacy_body(p2, c2, s), "subscription_id": s["id"]}
@@ -170,13 +174,18 @@ def test_offline_cloud_license_on_a_cloud_licensing_no_subscription(tenant: Tena
     [
         ({"cloud_licensing": "Offline"}, False, "SUBSCRIPTION_NOT_CLOUD_COMPATIBLE"),
         ({}, False, "SUBSCRIPTION_NOT_CLOUD_COMPATIBLE"),
-        ({"cloud_licensing": "Yes", "seat_reconciliation": True}, False,
-         "SUBSCRIPTION_CLOUD_LICENSING_NOT_OFFLINE"),
+        (
+            {"cloud_licensing": "Yes", "seat_reconciliation": True},
+            False,
+            "SUBSCRIPTION_CLOUD_LICENSING_NOT_OFFLINE",
+        ),
         ({"seat_reconciliation": True}, True, "SUBSCRIPTION_CLOUD_LICENSING_NOT_OFFLINE"),
-        ({"cloud_licensing": "Offline", "seat_reconciliation": True}, False,
-         "ACTIVATION_CODE_MISSING"),
-        ({"cloud_licensing": "No", "seat_reconciliation": False}, False,
-         "ACTIVATION_CODE_MISSING"),
+        (
+            {"cloud_licensing": "Offline", "seat_reconciliation": True},
+            False,
+            "ACTIVATION_CODE_MISSING",
+        ),
+        ({"cloud_licensing": "No", "seat_reconciliation": False}, False, "ACTIVATION_CODE_MISSING"),
     ],
 )
 def test_offline_cloud_preconditions(

@@ -205,8 +205,9 @@ assert not outside, outside
 assert getattr(sys.modules.get("_openssl"), "__file__", None) is None
 text = open(sys.argv[2]).read()
 got = verifier.verify_license_file(text, json.load(open(sys.argv[3])), check_times=False)
+loaded = {m.split(".")[0] for m in sys.modules} - set(sys.stdlib_module_names)
 print(json.dumps({"id": got.id, "users": got.users_count, "kid": got.kid,
-                  "modules": sorted({m.split(".")[0] for m in sys.modules} - set(sys.stdlib_module_names))}))
+                  "modules": sorted(loaded)}))
 try:
     verifier.verify_license_file(text.replace("A", "B", 1), json.load(open(sys.argv[3])))
 except verifier.VerificationError as exc:
@@ -224,8 +225,14 @@ def test_runs_with_only_stdlib_and_cryptography(tmp_path: Path) -> None:
     site = sysconfig.get_paths()["purelib"]
     env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(alone)}
     done = subprocess.run(
-        [sys.executable, "-S", str(tmp_path / "check.py"), site, str(tmp_path / "license.txt"),
-         str(tmp_path / "jwks.json")],
+        [
+            sys.executable,
+            "-S",
+            str(tmp_path / "check.py"),
+            site,
+            str(tmp_path / "license.txt"),
+            str(tmp_path / "jwks.json"),
+        ],
         env=env,
         cwd=alone,
         capture_output=True,

@@ -36,9 +36,7 @@ licenses_app = typer.Typer(
 )
 
 LicenseId = Annotated[str, typer.Argument(help="License id (dlc_…).")]
-Author = Annotated[
-    str | None, typer.Option(help="Who issues it (default: your login name).")
-]
+Author = Annotated[str | None, typer.Option(help="Who issues it (default: your login name).")]
 Opt = Annotated[str | None, typer.Option()]
 
 

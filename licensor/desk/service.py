@@ -86,8 +86,8 @@ async def to_out(session: AsyncSession, vault: Vault, rows: list[DeskLicense]) -
     return [
         LicenseOut(
             id=r.id,
-            license_type=r.license_type,  # type: ignore[arg-type]
-            issued_by=r.issued_by,  # type: ignore[arg-type]
+            license_type=r.license_type,
+            issued_by=r.issued_by,
             license_key=vault.decrypt(r.key_encrypted, r.id),
             name=r.licensee_name,
             company=r.licensee_company,
@@ -216,7 +216,9 @@ async def issue(
     missing = missing_fields(body, issuer)
     if missing:
         raise FieldsMissing(body.license_type, missing)
-    assert body.license_type is not None and body.starts_at and body.expires_at
+    assert body.license_type is not None
+    assert body.starts_at
+    assert body.expires_at
     if body.expires_at <= body.starts_at:
         raise Unprocessable("expires_at must be after starts_at", code="INVALID_TERM")
     plan = await plan_service.by_code(session, who, body.plan_code or "")

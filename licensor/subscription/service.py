@@ -50,7 +50,7 @@ async def to_out(session: AsyncSession, rows: list[Subscription]) -> list[Subscr
             expires_at=r.expires_at,
             external_id=r.external_id,
             name=r.name,
-            cloud_licensing=r.cloud_licensing,  # type: ignore[arg-type]
+            cloud_licensing=r.cloud_licensing,
             seat_reconciliation=r.seat_reconciliation,
             cancelled_at=r.cancelled_at,
             has_activation_code=r.id in coded,
