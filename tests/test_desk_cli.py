@@ -153,7 +153,9 @@ def test_desk_through_the_cli(server: Server, tenant: Tenant, tmp_path: Path) ->
     verified = cli_json(server, "verify", str(target), "--public-key", str(jwks))
     assert verified["id"] == lic["id"]
     assert verified["licensee"]["company"] == "Acme"
-    target.write_text(target.read_text().replace("A", "B", 1))
+    lines = target.read_text().split("\n")
+    lines[1] = lines[1][:10] + ("B" if lines[1][10] != "B" else "C") + lines[1][11:]
+    target.write_text("\n".join(lines))
     bad = cli(server, "verify", str(target), "--public-key", str(jwks), fails=True)
     assert "error" in bad.stderr
 

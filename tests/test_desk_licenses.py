@@ -34,9 +34,14 @@ STAFF_FIELDS = [
 ]
 
 
+NOT_TEXT = ("users_count", "starts_at", "expires_at")  # a number or a time has no blank form
+DROPS = [(f, how) for f in STAFF_FIELDS for how in ("absent", "null", "blank")]
+
+
 @pytest.mark.parametrize("license_type", ["legacy", "offline_cloud"])
-@pytest.mark.parametrize("dropped", STAFF_FIELDS)
-@pytest.mark.parametrize("how", ["absent", "null", "blank"])
+@pytest.mark.parametrize(
+    ("dropped", "how"), [d for d in DROPS if not (d[1] == "blank" and d[0] in NOT_TEXT)]
+)
 def test_each_required_field_is_named_when_missing(
     tenant: Tenant, license_type: str, dropped: str, how: str
 ) -> None:
@@ -47,8 +52,6 @@ def test_each_required_field_is_named_when_missing(
         del body[dropped]
     elif how == "null":
         body[dropped] = None
-    elif dropped in ("users_count", "starts_at", "expires_at"):
-        pytest.skip("a number or a time has no blank form")
     else:
         body[dropped] = "   "
     got = error(http.post("/licenses", json=body), 422, "LICENSE_FIELDS_MISSING")
