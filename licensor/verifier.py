@@ -372,6 +372,10 @@ def verify_license_file(
             moment = moment.replace(tzinfo=UTC)
         if moment < payload.starts_at:
             raise NotYetValid(f"the license starts at {payload.starts_at.isoformat()}")
-        if moment > payload.expires_at + grace:
+        try:
+            expired = moment - grace > payload.expires_at
+        except OverflowError:  # a grace period longer than the calendar
+            expired = False
+        if expired:
             raise Expired(f"the license expired at {payload.expires_at.isoformat()}")
     return payload

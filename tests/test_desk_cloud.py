@@ -145,6 +145,14 @@ def test_wrong_codes_and_unknown_instances(tenant: Tenant) -> None:
         "LICENSE_KEY_INVALID",
     )
     error(report(public, {"instance_id": "a"}, 1, 1), 422, "LICENSE_REFERENCE_MISSING")
+    late = {
+        "license_key": held["license_key"],
+        "instance_id": "a",
+        "billable_users_count": 1,
+        "max_historical_users_count": 1,
+        "timestamp": "9999-12-31T23:59:59-01:00",
+    }
+    error(public.post("/cloud/seat_links", json=late), 422, "VALIDATION_ERROR")
     error(
         report(public, {"license_key": held["license_key"], "instance_id": "a"}, 5, 4),
         422,

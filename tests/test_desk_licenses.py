@@ -129,6 +129,13 @@ def test_another_tenants_subscription_is_unknown(server: Any) -> None:
         ("email", "not-an-email", 422, "VALIDATION_ERROR"),
         ("license_type", "platinum", 422, "VALIDATION_ERROR"),
         ("starts_at", "yesterday", 422, "VALIDATION_ERROR"),
+        ("expires_at", "9999-12-31T23:59:59-01:00", 422, "VALIDATION_ERROR"),
+        ("starts_at", "0001-01-01T00:00:00+01:00", 422, "VALIDATION_ERROR"),
+        ("users_count", True, 422, "VALIDATION_ERROR"),
+        ("users_count", "25", 422, "VALIDATION_ERROR"),
+        ("plan_code", 5, 422, "VALIDATION_ERROR"),
+        ("subscription_id", "x" * 101, 422, "VALIDATION_ERROR"),
+        ("notes", "n" * 10_001, 422, "VALIDATION_ERROR"),
     ],
 )
 def test_bad_values_are_refused(

@@ -105,6 +105,14 @@ def test_time_window_with_grace() -> None:
     assert v.verify_license_file(FILE, KEYS, now=after, check_times=False).id
 
 
+def test_extreme_dates_do_not_overflow() -> None:
+    far = mint(KEY, expires_at="9999-12-31T23:59:59+00:00")
+    assert v.verify_license_file(far, KEYS, now=NOW, grace=timedelta(days=30)).id
+    assert v.verify_license_file(FILE, KEYS, now=NOW, grace=timedelta.max).id
+    early = mint(KEY, starts_at="0001-01-01T00:00:00+01:00")
+    assert v.verify_license_file(early, KEYS, now=NOW).starts_at.year == 1
+
+
 def test_encrypted_file_needs_its_license_key() -> None:
     sealed = mint(KEY, license_key="AAAAA-BBBBB")
     assert b"Acme" not in base64.b64decode("".join(sealed.splitlines()[1:-1]))

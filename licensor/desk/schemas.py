@@ -5,7 +5,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, StringConstraints
 
-from licensor.kit.schemas import UTC, Email, Id, Input, Output
+from licensor.desk.times import UTCTime
+from licensor.kit.schemas import Email, Id, Input, Output
 
 LicenseType = Literal["legacy", "offline_cloud", "online_cloud"]
 IssuedBy = Literal["staff", "cloud"]
@@ -34,7 +35,7 @@ NoteText = Annotated[
     Annotated[str, StringConstraints(strip_whitespace=True, max_length=10_000)] | None, _Blank
 ]
 MaybeEmail = Annotated[Email | None, _Blank]
-Seats = Annotated[int, Field(ge=1, le=10_000_000)]
+Seats = Annotated[int, Field(strict=True, ge=1, le=10_000_000)]
 
 
 class LicenseFields(Input):
@@ -46,8 +47,8 @@ class LicenseFields(Input):
     email: MaybeEmail = Field(default=None, description="Licensee email.")
     users_count: Seats | None = None
     plan_code: Text64 = None
-    starts_at: UTC | None = None
-    expires_at: UTC | None = None
+    starts_at: UTCTime | None = None
+    expires_at: UTCTime | None = None
     customer_id: Annotated[Id | None, _Blank] = None
     subscription_id: Text100 = Field(
         default=None, description="Licensor's `sub_…` id or the billing system's id."
