@@ -204,3 +204,32 @@ def test_cancelled_and_non_cloud_subscriptions(tenant: Tenant) -> None:
         403,
         "SUBSCRIPTION_CANCELLED",
     )
+
+
+def test_concurrent_activations_and_regenerations(tenant: Tenant) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    http, public, s, code = cloud(tenant)
+    body = {"activation_code": code, "instance_id": "same"}
+
+    def activate(_: int) -> httpx.Response:
+        with httpx.Client(base_url=tenant.base_url, timeout=60) as client:
+            return client.post("/cloud/activate", json=body)
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(activate, range(8)))
+    assert [r.status_code for r in answers] == [200] * 8, [r.text for r in answers]
+    assert len({r.json()["license_id"] for r in answers}) == 1
+
+    def regenerate(_: int) -> httpx.Response:
+        with tenant.http() as client:
+            return client.post(f"/subscriptions/{s['id']}/activation_code")
+
+    with ThreadPoolExecutor(6) as pool:
+        made = list(pool.map(regenerate, range(6)))
+    assert [r.status_code for r in made] == [201] * 6
+    live = ok(http.get(f"/subscriptions/{s['id']}/activation_code"))["activation_code"]
+    for r in made:
+        other = r.json()["activation_code"]
+        got = public.post("/cloud/activate", json={"activation_code": other, "instance_id": "z"})
+        assert got.status_code == (200 if other == live else 403), got.text

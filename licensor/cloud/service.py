@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from licensor.cloud import repository
@@ -124,25 +125,38 @@ async def _hold(
 async def activate(session: AsyncSession, vault: Vault, code: str, instance_id: str) -> Held:
     sub = await _subscription_of_code(session, vault, code)
     _check_usable(sub)
-    instance = await repository.instance(session, sub.id, instance_id)
+    instance = await repository.instance(session, sub.id, instance_id, lock=True)
     if instance is None:
-        plan = await session.get(Plan, sub.plan_id)
-        assert plan is not None
-        instance_row_id = new_id("ins")
-        row = await _issue(session, vault, sub, plan, instance_row_id)
-        instance = CloudInstance(
-            id=instance_row_id,
-            business_id=sub.business_id,
-            mode=sub.mode,
-            subscription_id=sub.id,
-            instance_id=instance_id,
-            license_id=row.id,
-            activated_at=utcnow(),
-            last_seen_at=utcnow(),
-        )
-        session.add(instance)
-        await session.flush()
+        try:
+            async with session.begin_nested():
+                instance = await _new_instance(session, vault, sub, instance_id)
+        except IntegrityError:  # a concurrent activation of the same instance won
+            instance = await repository.instance(session, sub.id, instance_id, lock=True)
+            if instance is None:
+                raise
     return await _hold(session, vault, sub, instance)
+
+
+async def _new_instance(
+    session: AsyncSession, vault: Vault, sub: Subscription, instance_id: str
+) -> CloudInstance:
+    plan = await session.get(Plan, sub.plan_id)
+    assert plan is not None
+    instance_row_id = new_id("ins")
+    row = await _issue(session, vault, sub, plan, instance_row_id)
+    instance = CloudInstance(
+        id=instance_row_id,
+        business_id=sub.business_id,
+        mode=sub.mode,
+        subscription_id=sub.id,
+        instance_id=instance_id,
+        license_id=row.id,
+        activated_at=utcnow(),
+        last_seen_at=utcnow(),
+    )
+    session.add(instance)
+    await session.flush()
+    return instance
 
 
 async def _instance_of(
@@ -182,6 +196,7 @@ async def seat_link(session: AsyncSession, vault: Vault, body: SeatLinkIn) -> tu
         )
     sub, instance = await _instance_of(session, vault, body)
     _check_usable(sub)
+    await session.refresh(instance, with_for_update=True)  # one re-issue per change
     held = await _hold(session, vault, sub, instance)
     link = SeatLink(
         id=new_id("seat"),

@@ -39,6 +39,7 @@ async def issue(
         )
     if sub.cancelled_at is not None:
         raise Unprocessable(f"subscription {sub.id} is cancelled", code="SUBSCRIPTION_CANCELLED")
+    await session.refresh(sub, with_for_update=True)  # one live code, even when concurrent
     await revoke(session, sub)
     code = "".join(secrets.choice(ALPHABET) for _ in range(LENGTH))
     row_id = new_id("act")
