@@ -161,6 +161,9 @@ def test_desk_through_the_cli(server: Server, tenant: Tenant, tmp_path: Path) ->
 
     noted = cli_json(server, "licenses", "note", lic["id"], "Sent again", *biz)
     assert [n["text"] for n in noted["notes"]][-1] == "Sent again"
+    listed = cli_json(server, "licenses", "list", "--subscription-id", sub["id"], *biz)
+    assert {x["id"] for x in listed} == {lic["id"], legacy["id"], dup["id"]}
+    assert cli_json(server, "subscriptions", "get", "A-S00099", *biz)["id"] == sub["id"]
     usage = cli_json(server, "subscriptions", "usage", sub["id"], *biz)
     assert usage == []
     gone = cli(server, "licenses", "get", "dlc_missing", *biz, fails=True)

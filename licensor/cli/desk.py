@@ -26,7 +26,7 @@ from licensor.cli.desk_common import (
     parse,
     run_as,
 )
-from licensor.desk import licensefile
+from licensor.desk import licensefile, repository
 from licensor.desk import service as desk
 from licensor.desk.schemas import LicenseCreate, LicenseDuplicate, LicenseOut
 from licensor.kit.context import AppContext
@@ -96,6 +96,33 @@ def licenses_get(
     async def work(ctx: AppContext, session: AsyncSession, who: Principal) -> LicenseOut:
         row = await desk.get(session, who, license_id)
         return (await desk.to_out(session, ctx.vault, [row]))[0]
+
+    echo_json(run_as(business_id, mode, data_dir, database_url, work))
+
+
+@licenses_app.command("list")
+def licenses_list(
+    business_id: BusinessId,
+    customer_id: Opt = None,
+    subscription_id: Annotated[str | None, typer.Option(help="Licensor sub_… id.")] = None,
+    license_type: Opt = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="How many, newest first.")] = 50,
+    mode: Mode = "test",
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """List licenses, newest first."""
+
+    async def work(ctx: AppContext, session: AsyncSession, who: Principal) -> list[LicenseOut]:
+        stmt = repository.list_statement(
+            who.business_id,
+            who.mode,
+            customer_id=customer_id,
+            subscription_id=subscription_id,
+            license_type=license_type,
+        )
+        rows = list((await session.scalars(stmt.limit(limit))).all())
+        return await desk.to_out(session, ctx.vault, rows)
 
     echo_json(run_as(business_id, mode, data_dir, database_url, work))
 

@@ -159,6 +159,23 @@ def subscriptions_list(
     echo_json(run_as(business_id, mode, data_dir, database_url, work))
 
 
+@subscriptions_app.command("get")
+def subscriptions_get(
+    subscription_id: Annotated[str, typer.Argument(help="sub_… id or billing id.")],
+    business_id: BusinessId,
+    mode: Mode = "test",
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Show a subscription."""
+
+    async def work(ctx: AppContext, session: AsyncSession, who: Principal) -> Any:
+        row = await subscription_service.resolve(session, who, subscription_id)
+        return (await subscription_service.to_out(session, [row]))[0]
+
+    echo_json(run_as(business_id, mode, data_dir, database_url, work))
+
+
 @subscriptions_app.command("update")
 def subscriptions_update(
     subscription_id: Annotated[str, typer.Argument(help="Subscription id (sub_…).")],
