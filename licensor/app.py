@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from licensor import __version__
 from licensor.config import Settings, get_settings
 from licensor.customer.router import router as customers
+from licensor.desk.app import router as license_desk
 from licensor.kit.context import AppContext
 from licensor.kit.handlers import RejectNulCharacters, install_error_handlers
 from licensor.kit.responses import ORJSONResponse
@@ -52,6 +53,7 @@ def build_fastapi(settings: Settings) -> FastAPI:
     app.add_middleware(RejectNulCharacters)
     for router in (customers, products, license_keys, instances, licenses, signing):
         app.include_router(router)
+    app.include_router(license_desk)
 
     @app.get("/health", tags=["Health"])
     async def health() -> dict[str, Any]:

@@ -12,6 +12,7 @@ from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from licensor.business import service as business_service
+from licensor.cli import desk as desk_cli
 from licensor.cli.common import apply_overrides, in_transaction, upgrade_database
 from licensor.kit.context import AppContext
 from licensor.kit.errors import LicensorError
@@ -26,6 +27,7 @@ signing_app = typer.Typer(
     help="Ed25519 signing keys (license files, signed answers).", no_args_is_help=True
 )
 app.add_typer(signing_app, name="signing-keys")
+desk_cli.register(app)
 
 err = Console(stderr=True)
 

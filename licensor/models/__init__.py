@@ -3,6 +3,13 @@
 from licensor.models.api_key import ApiKey
 from licensor.models.business import Business, User
 from licensor.models.customer import Customer
+from licensor.models.license_desk import (
+    ActivationCode,
+    CloudInstance,
+    DeskLicense,
+    LicenseNote,
+    SeatLink,
+)
 from licensor.models.license_key import LicenseKey
 from licensor.models.license_key_instance import LicenseKeyInstance
 from licensor.models.plan import Plan
@@ -22,3 +29,4 @@ __all__ = [
     "Subscription",
     "User",
 ]
+__all__ += ["ActivationCode", "CloudInstance", "DeskLicense", "LicenseNote", "SeatLink"]
