@@ -3,8 +3,11 @@
 from licensor.models.api_key import ApiKey
 from licensor.models.business import Business, User
 from licensor.models.customer import Customer
+from licensor.models.instance_key import InstanceKey
 from licensor.models.license_key import LicenseKey
 from licensor.models.license_key_instance import LicenseKeyInstance
+from licensor.models.member_token import MemberToken
+from licensor.models.org_member import OrgMember
 from licensor.models.plan import Plan
 from licensor.models.product import Product
 from licensor.models.signing_key import SigningKey
@@ -14,8 +17,11 @@ __all__ = [
     "ApiKey",
     "Business",
     "Customer",
+    "InstanceKey",
     "LicenseKey",
     "LicenseKeyInstance",
+    "MemberToken",
+    "OrgMember",
     "Plan",
     "Product",
     "SigningKey",
