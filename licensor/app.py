@@ -11,6 +11,8 @@ from fastapi import FastAPI
 from licensor import __version__
 from licensor.config import Settings, get_settings
 from licensor.customer.router import router as customers
+from licensor.instance_keys.asgi import InstanceCheckinRoute
+from licensor.instance_keys.router import router as instance_keys
 from licensor.kit.context import AppContext
 from licensor.kit.handlers import install_error_handlers
 from licensor.kit.responses import ORJSONResponse
@@ -20,6 +22,7 @@ from licensor.licenses.fast import FastLicenseRoutes
 from licensor.licenses.router import router as licenses
 from licensor.licenses.service import LicenseChecks
 from licensor.licenses.store import open_store
+from licensor.orgs.router import router as orgs
 from licensor.product.router import router as products
 from licensor.signing.router import router as signing
 
@@ -51,6 +54,8 @@ def build_fastapi(settings: Settings) -> FastAPI:
     install_error_handlers(app)
     for router in (customers, products, license_keys, instances, licenses, signing):
         app.include_router(router)
+    app.include_router(orgs)
+    app.include_router(instance_keys)
 
     @app.get("/health", tags=["Health"])
     async def health() -> dict[str, Any]:
@@ -64,4 +69,5 @@ def create_app(settings: Settings | None = None) -> Any:
     api = build_fastapi(settings)
     if not settings.fast_path:
         return api
-    return FastLicenseRoutes(api, lambda: api.state.license_checks)
+    fast = FastLicenseRoutes(api, lambda: api.state.license_checks)
+    return InstanceCheckinRoute(fast, api.state)
