@@ -130,7 +130,8 @@ class SqliteCheckinStore:
         self._record = _sql(RECORD, "qmark")
 
     async def find(self, key_hash: bytes, now: datetime) -> CheckinRow | None:
-        r = self._reader.execute(self._find, (key_hash, _sqlite_time(now))).fetchone()
+        # qmark parameters go in textual order: the subquery's time comes first
+        r = self._reader.execute(self._find, (_sqlite_time(now), key_hash)).fetchone()
         return None if r is None else _row(r)
 
     async def signing_key(self, business_id: str, mode: str) -> tuple[str, bytes] | None:
