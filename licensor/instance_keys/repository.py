@@ -6,6 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from licensor.models import InstanceKey
+from licensor.orgs.schemas import plausible_id
 
 
 async def keys_of(session: AsyncSession, org_id: str) -> list[InstanceKey]:
@@ -18,7 +19,7 @@ async def keys_of(session: AsyncSession, org_id: str) -> list[InstanceKey]:
 
 
 async def key(session: AsyncSession, org_id: str, key_id: str) -> InstanceKey | None:
-    if len(key_id) > 64:
+    if not plausible_id(key_id):
         return None
     row = await session.get(InstanceKey, key_id)
     return row if row is not None and row.customer_id == org_id else None

@@ -19,6 +19,7 @@ from licensor.kit.deps import Ctx
 from licensor.kit.errors import Forbidden, NotFound, Unauthorized
 from licensor.kit.secrets import constant_time_equal
 from licensor.models import Customer, MemberToken, OrgMember
+from licensor.orgs.schemas import plausible_id
 from licensor.orgs.secrets import PREFIXES, TOKEN_PURPOSE
 
 _bearer = HTTPBearer(
@@ -70,7 +71,7 @@ async def authenticate_member(
         if x_organization_id is not None and x_organization_id != member.customer_id:
             other = (
                 await session.get(Customer, x_organization_id)
-                if len(x_organization_id) <= 64
+                if plausible_id(x_organization_id)
                 else None
             )
             if (

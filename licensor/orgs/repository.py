@@ -6,12 +6,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from licensor.models import Customer, MemberToken, OrgMember
+from licensor.orgs.schemas import plausible_id
 
 
 async def organisation(
     session: AsyncSession, business_id: str, mode: str, org_id: str
 ) -> Customer | None:
-    if len(org_id) > 64:
+    if not plausible_id(org_id):
         return None
     row = await session.get(Customer, org_id)
     if row is None or row.business_id != business_id or row.mode != mode:
@@ -20,7 +21,7 @@ async def organisation(
 
 
 async def member(session: AsyncSession, org_id: str, member_id: str) -> OrgMember | None:
-    if len(member_id) > 64:
+    if not plausible_id(member_id):
         return None
     row = await session.get(OrgMember, member_id)
     return row if row is not None and row.customer_id == org_id else None
@@ -67,6 +68,6 @@ async def tokens_of(session: AsyncSession, member_id: str) -> list[MemberToken]:
 
 
 async def token(session: AsyncSession, token_id: str) -> MemberToken | None:
-    if len(token_id) > 64:
+    if not plausible_id(token_id):
         return None
     return await session.get(MemberToken, token_id)

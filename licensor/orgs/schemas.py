@@ -5,7 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, StringConstraints
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    StringConstraints,
+    field_validator,
+)
 from pydantic.alias_generators import to_camel
 
 from licensor.kit.schemas import Email, Id, Name
@@ -14,6 +21,11 @@ Role = Literal["owner", "admin", "member"]
 GrantableRole = Literal["admin", "member"]
 Password = Annotated[str, StringConstraints(min_length=8, max_length=1024)]
 Secret = Annotated[str, StringConstraints(min_length=1, max_length=300)]
+
+
+def plausible_id(value: str) -> bool:
+    """Ids are short and printable: anything else cannot exist (and never reaches SQL)."""
+    return 0 < len(value) <= 64 and "\x00" not in value
 
 
 def _iso(value: datetime) -> str:
@@ -28,6 +40,13 @@ class CamelIn(BaseModel):
     """Request bodies: camelCase (snake_case accepted too); unknown fields are ignored."""
 
     model_config = ConfigDict(extra="ignore", alias_generator=to_camel, validate_by_name=True)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value: object) -> object:
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("must not contain NUL characters")
+        return value
 
 
 class CamelOut(BaseModel):

@@ -239,6 +239,7 @@ def test_bad_keys_are_401(tenant: Tenant, authorization: str | None) -> None:
     [
         (b"not json", 422),
         (b"[1]", 422),
+        (b'{"instanceId": "a\\u0000"}', 422),
         (b'{"version": 3}', 422),
         (b'{"instanceId": "' + b"x" * 201 + b'"}', 422),
         (b'{"version": "\xff"}', 422),

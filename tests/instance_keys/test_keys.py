@@ -116,6 +116,7 @@ def test_revoke_unknown_key_is_404(base_url: str, org: Org, key_id: str) -> None
         b'{"instanceName": ""}',
         b'{"instanceName": "' + b"x" * 201 + b'"}',
         b"[1, 2]",
+        b'{"instanceName": "a\\u0000b"}',
         b"not json",
         b'{"instanceName": "\xff\xfe"}',
     ],
