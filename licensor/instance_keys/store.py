@@ -52,7 +52,7 @@ class PlanRow:
     id: str
     code: str
     name: str
-    features: list[str]
+    features: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,13 +95,27 @@ def _time(value: Any) -> datetime | None:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+_parsed: dict[tuple[Any, ...], CheckinRow] = {}
+
+
 def _row(r: Any) -> CheckinRow:
+    """Parse a result row; identical rows (the same database content) parse once."""
+    raw = tuple(r)
+    found = _parsed.get(raw)
+    if found is None:
+        if len(_parsed) >= 4096:
+            _parsed.clear()
+        found = _parsed[raw] = _parse(raw)
+    return found
+
+
+def _parse(r: tuple[Any, ...]) -> CheckinRow:
     subscription = None
     if r[7] is not None and r[12] is not None:
         features = r[15]
         if isinstance(features, str | bytes):
             features = orjson.loads(features)
-        plan = PlanRow(r[12], r[13], r[14], [str(f) for f in features or []])
+        plan = PlanRow(r[12], r[13], r[14], tuple(str(f) for f in features or ()))
         starts = _time(r[8])
         assert starts is not None
         subscription = SubscriptionRow(r[7], starts, _time(r[9]), _time(r[10]), int(r[11]), plan)
