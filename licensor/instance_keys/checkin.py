@@ -159,15 +159,14 @@ class Checkins:
         grace = timedelta(seconds=self.settings.checkin_grace_seconds)
         payload = answer(row, body, now, grace)
         kid, private = await self._signer(row.business_id, row.mode)
-        signature = private.sign(canonical(payload))
-        return orjson.dumps(
-            {
-                "license": payload,
-                "kid": kid,
-                "alg": "EdDSA",
-                "signature": signing_service.b64url(signature),
-            }
-        )
+        signed = canonical(payload)
+        tail = {
+            "kid": kid,
+            "alg": "EdDSA",
+            "signature": signing_service.b64url(private.sign(signed)),
+        }
+        # the license goes out in its canonical form: the bytes that were signed
+        return b'{"license":' + signed + b"," + orjson.dumps(tail)[1:]
 
     async def close(self) -> None:
         await self.store.close()
