@@ -12,6 +12,7 @@ from licensor import __version__
 from licensor.config import Settings, get_settings
 from licensor.customer.router import router as customers
 from licensor.instance_keys.asgi import InstanceCheckinRoute
+from licensor.instance_keys.checkin import close_checkins
 from licensor.instance_keys.router import router as instance_keys
 from licensor.kit.context import AppContext
 from licensor.kit.handlers import install_error_handlers
@@ -41,6 +42,7 @@ def build_fastapi(settings: Settings) -> FastAPI:
         try:
             yield
         finally:
+            await close_checkins(app.state)
             await store.close()
             await ctx.close()
 

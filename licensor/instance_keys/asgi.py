@@ -2,7 +2,7 @@
 
 A self-hosted instance's check-in costs one header lookup, at most one small body
 parse, one raw query, one Ed25519 signature and one orjson dump. Every other request,
-and the lifespan, falls through; at shutdown the check-in store is closed.
+and the lifespan, falls through (the app's lifespan closes the check-in store).
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from typing import Any
 
 import orjson
 from pydantic import ValidationError
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from licensor.instance_keys.checkin import checkins_for, close_checkins
+from licensor.instance_keys.checkin import checkins_for
 from licensor.instance_keys.schemas import CheckinIn
 from licensor.kit.errors import LicensorError
 from licensor.kit.handlers import describe_validation_errors
@@ -72,9 +72,6 @@ class InstanceCheckinRoute:
         self.state = state  # the FastAPI app's state: holds the context and the service
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "lifespan":
-            await self.app(scope, self._lifespan(receive), send)
-            return
         if scope["type"] != "http" or scope["path"] != PATH or scope["method"] != "POST":
             await self.app(scope, receive, send)
             return
@@ -98,12 +95,3 @@ class InstanceCheckinRoute:
             log.exception("unhandled error on %s", PATH)
             status, payload = 500, _error("INTERNAL_ERROR", "internal server error")
         await _respond(send, status, payload)
-
-    def _lifespan(self, receive: Receive) -> Receive:
-        async def wrapped() -> Message:
-            message = await receive()
-            if message["type"] == "lifespan.shutdown":
-                await close_checkins(self.state)
-            return message
-
-        return wrapped
