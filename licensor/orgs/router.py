@@ -218,4 +218,8 @@ async def transfer_ownership(
     body: TransferIn, caller: MemberAuth, session: WriteSession
 ) -> MemberOut:
     require_role(caller, "owner")
-    return member_out(await service.transfer_ownership(session, caller.org_id, body.member_id))
+    return member_out(
+        await service.transfer_ownership(
+            session, caller.org_id, body.member_id, by=caller.member_id
+        )
+    )

@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from licensor.kit.clock import utcnow
-from licensor.kit.errors import BadRequest, Conflict, NotFound, Unauthorized
+from licensor.kit.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
 from licensor.kit.ids import new_id
 from licensor.kit.secrets import Vault
 from licensor.models import Customer, MemberToken, OrgMember
@@ -141,10 +141,18 @@ async def remove_member(session: AsyncSession, org_id: str, member_id: str) -> O
     return row
 
 
-async def transfer_ownership(session: AsyncSession, org_id: str, new_owner_id: str) -> OrgMember:
-    """Demote the owner to admin, then promote the new one, in the caller's transaction."""
-    target = await find_member(session, org_id, new_owner_id)
+async def transfer_ownership(
+    session: AsyncSession, org_id: str, new_owner_id: str, *, by: str | None = None
+) -> OrgMember:
+    """Demote the owner to admin, then promote the new one, in the caller's transaction.
+
+    `by`: the member asking, who must still be the owner once the owner row is locked
+    (a concurrent transfer may have moved ownership since the request was authenticated).
+    """
     current = await repository.owner(session, org_id, lock=True)
+    if by is not None and (current is None or current.id != by):
+        raise Forbidden("only the organisation's owner may do this", code="ROLE_REQUIRED")
+    target = await find_member(session, org_id, new_owner_id)
     if current is not None and current.id == target.id:
         return target
     if target.password_hash is None:

@@ -237,3 +237,33 @@ def test_personal_tokens_and_logout(tenant: Tenant) -> None:
     again = httpx.get(base + "/auth/tokens", headers=bearer(org.tokens["member"]))
     assert again.status_code == 401
     assert again.json()["code"] == "TOKEN_REVOKED"
+
+
+def test_concurrent_owner_changes_leave_exactly_one_owner(tenant: Tenant) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    org_id = new_org(tenant)
+    url = f"{tenant.base_url}{API}/organizations/{org_id}/owner"
+    auth = {"Authorization": f"Bearer {tenant.api_key}"}
+
+    def add(i: int) -> int:
+        body = {"email": f"racer{i}@example.test"}
+        return httpx.post(url, json=body, headers=auth, timeout=60).status_code
+
+    with ThreadPoolExecutor(8) as pool:
+        statuses = sorted(pool.map(add, range(8)))
+    assert statuses == [201] + [409] * 7
+
+    org = org_with_people(tenant)
+    transfer = tenant.base_url + API + "/organization/transfer-ownership"
+
+    def hand_over(role: str) -> int:
+        body = {"memberId": org.member_ids[role]}
+        r = httpx.post(transfer, json=body, headers=bearer(org.tokens["owner"]), timeout=60)
+        return r.status_code
+
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(hand_over, ["admin", "member"]))
+    assert sorted(results) == [200, 403]  # the loser is no longer the owner
+    people = members(tenant.base_url, org.tokens["admin"]).values()
+    assert [m["role"] for m in people].count("owner") == 1
