@@ -17,6 +17,7 @@ import os
 import re
 import shlex
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -103,15 +104,21 @@ def wait_ready(url: str, proc: subprocess.Popen[bytes]) -> None:
     raise SystemExit(f"{url} did not start")
 
 
-def wrk(cmd: list[str]) -> tuple[float, str, str]:
+def to_ms(text: str) -> float:
+    value, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text).groups()  # type: ignore[union-attr]
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
+
+
+def wrk(cmd: list[str]) -> tuple[float, float, float]:
+    """req/s, p50 ms, p99 ms of one wrk run."""
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    p50 = re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1)  # type: ignore[union-attr]
-    p99 = re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1)  # type: ignore[union-attr]
     if "Non-2xx" in out or "Socket errors" in out:
         print(out)
         raise SystemExit("wrk saw errors: the numbers would not be valid")
-    return rps, p50, p99
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    p50 = re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1)  # type: ignore[union-attr]
+    p99 = re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1)  # type: ignore[union-attr]
+    return rps, to_ms(p50), to_ms(p99)
 
 
 def main() -> None:
@@ -120,6 +127,9 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="alternating runs of each app; medians reported"
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed (Debian: apt-get install -y wrk)")
@@ -152,7 +162,7 @@ def main() -> None:
         "bare ASGI constant JSON": f"http://127.0.0.1:{base_port}/",
     }
     procs = [subprocess.Popen(cmd, env=env, cwd=ROOT) for cmd in servers.values()]
-    results: dict[str, tuple[float, str, str]] = {}
+    runs: dict[str, list[tuple[float, float, float]]] = {name: [] for name in urls}
     commands: dict[str, str] = {}
     try:
         for proc, url in zip(procs, urls.values(), strict=True):
@@ -163,13 +173,15 @@ def main() -> None:
         if check.status_code != 200 or not check.json()["license"]["active"]:
             raise SystemExit(f"the check-in does not work: {check.text}")
         for name, url in urls.items():
-            cmd = [
+            commands[name] = shlex.join([
                 "wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{args.duration}s",
                 "--latency", "-s", str(lua), url,
-            ]  # fmt: skip
-            subprocess.run([*cmd[:3], "-d2s", *cmd[4:]], capture_output=True, check=True)  # warm
-            results[name] = wrk(cmd)
-            commands[name] = shlex.join(cmd)
+            ])  # fmt: skip
+            warm = ["wrk", "-t1", "-c8", "-d2s", "-s", str(lua), url]
+            subprocess.run(warm, capture_output=True, check=True)
+        for _ in range(args.rounds):  # alternate, so both see the same background load
+            for name in urls:
+                runs[name].append(wrk(shlex.split(commands[name])))
     finally:
         for proc in procs:
             proc.terminate()
@@ -177,10 +189,18 @@ def main() -> None:
             proc.wait(timeout=15)
         shutil.rmtree(work, ignore_errors=True)
 
-    print(f"\n{args.workers} uvicorn workers, SQLite, wrk -t{args.threads} -c{args.connections}")
-    print(f"{'app':<28}{'req/s':>10}{'p50':>10}{'p99':>10}")
+    results = {
+        name: tuple(statistics.median(r[i] for r in rs) for i in range(3))
+        for name, rs in runs.items()
+    }
+    print(
+        f"\n{args.workers} uvicorn workers, SQLite, wrk -t{args.threads} -c{args.connections} "
+        f"-d{args.duration}s, median of {args.rounds} alternating runs"
+    )
+    print(f"{'app':<28}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}   runs (req/s)")
     for name, (rps, p50, p99) in results.items():
-        print(f"{name:<28}{rps:>10.0f}{p50:>10}{p99:>10}")
+        each = ", ".join(f"{r[0]:.0f}" for r in runs[name])
+        print(f"{name:<28}{rps:>10.0f}{p50:>10.2f}{p99:>10.2f}   {each}")
     ratio = results["check-in (licensor serve)"][0] / results["bare ASGI constant JSON"][0]
     print(f"\ncheck-in / baseline = {ratio:.2f}")
     print("\nserver commands:")
