@@ -133,6 +133,9 @@ def _connect(path: str) -> sqlite3.Connection:
     return conn
 
 
+_MISSING = object()
+
+
 class SqliteCheckinStore:
     def __init__(self, url: str) -> None:
         path = sqlite_path(url)
@@ -142,11 +145,30 @@ class SqliteCheckinStore:
         self._find = _sql(CHECKIN, "qmark")
         self._signing = _sql(SIGNING_KEY, "qmark")
         self._record = _sql(RECORD, "qmark")
+        self._version: int | None = None
+        self._cache: dict[tuple[bytes, str], CheckinRow | None] = {}
 
     async def find(self, key_hash: bytes, now: datetime) -> CheckinRow | None:
+        """One query per key and second while no other connection commits anything.
+
+        `PRAGMA data_version` changes whenever another connection (any process) commits,
+        so a revocation or a plan change empties this cache before the next check-in.
+        """
+        version = self._reader.execute("PRAGMA data_version").fetchone()[0]
+        if version != self._version:
+            self._version = version
+            self._cache.clear()
+        at = _sqlite_time(now)
+        found = self._cache.get((key_hash, at), _MISSING)
+        if found is not _MISSING:
+            return found  # type: ignore[return-value]
         # qmark parameters go in textual order: the subquery's time comes first
-        r = self._reader.execute(self._find, (_sqlite_time(now), key_hash)).fetchone()
-        return None if r is None else _row(r)
+        r = self._reader.execute(self._find, (at, key_hash)).fetchone()
+        row = None if r is None else _row(r)
+        if len(self._cache) >= 4096:
+            self._cache.clear()
+        self._cache[(key_hash, at)] = row
+        return row
 
     async def signing_key(self, business_id: str, mode: str) -> tuple[str, bytes] | None:
         r = self._reader.execute(self._signing, (business_id, mode)).fetchone()

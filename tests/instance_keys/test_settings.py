@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 import httpx
 import pytest
 
-from tests.instance_keys.helpers import make_plan, now, subscribe
+from tests.instance_keys.helpers import change_subscription, make_plan, now, subscribe
 from tests.instance_keys.test_checkin import VALIDATE, Instance, verify
 from tests.servers import Server, start_server
 
@@ -44,3 +44,30 @@ def test_grace_setting_and_fastapi_route(server: Server, slow_server: Server) ->
     bad = httpx.post(url, content=b"[1]", headers={"Authorization": f"Bearer {instance.key}"})
     assert bad.status_code == 422
     assert set(bad.json()) == {"code", "message"}
+
+
+def test_other_process_sees_revocation_and_plan_change_at_once(server: Server) -> None:
+    """Each process caches check-in rows per second while nothing commits; another
+    process's commit (here: the test's own server and the ORM) must empty that cache."""
+    tenant = server.tenant()
+    instance = Instance(server, tenant)
+    basic = make_plan(server, tenant, "basic", ["core"])
+    pro = make_plan(server, tenant, "pro", ["core", "sso"])
+    sub = subscribe(server, tenant, instance.org_id, basic, starts_at=now() - timedelta(days=1))
+    other = start_server(server.backend, server.settings.data_dir, server.settings.database_url)
+    try:
+        url = other.base_url + VALIDATE
+        headers = {"Authorization": f"Bearer {instance.key}"}
+        for _ in range(3):  # warm that process's caches
+            assert httpx.post(url, headers=headers).json()["license"]["active"] is True
+        change_subscription(server, sub, plan_id=pro)
+        lic = httpx.post(url, headers=headers).json()["license"]
+        assert lic["subscription"]["plan"]["id"] == pro
+        revoked = httpx.delete(
+            f"{server.base_url}/api/v1/licensing/keys/{instance.key_id}", headers=instance.owner
+        )
+        assert revoked.status_code == 200
+        lic = httpx.post(url, headers=headers).json()["license"]
+        assert (lic["active"], lic["status"]) == (False, "key_revoked")
+    finally:
+        other.stop()
