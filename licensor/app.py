@@ -12,6 +12,9 @@ from licensor import __version__
 from licensor.config import Settings, get_settings
 from licensor.customer.router import router as customers
 from licensor.desk.app import router as license_desk
+from licensor.instance_keys.asgi import InstanceCheckinRoute
+from licensor.instance_keys.checkin import close_checkins
+from licensor.instance_keys.router import router as instance_keys
 from licensor.kit.context import AppContext
 from licensor.kit.handlers import RejectNulCharacters, install_error_handlers
 from licensor.kit.responses import ORJSONResponse
@@ -21,6 +24,7 @@ from licensor.licenses.fast import FastLicenseRoutes
 from licensor.licenses.router import router as licenses
 from licensor.licenses.service import LicenseChecks
 from licensor.licenses.store import open_store
+from licensor.orgs.router import router as orgs
 from licensor.product.router import router as products
 from licensor.signing.router import router as signing
 
@@ -39,6 +43,7 @@ def build_fastapi(settings: Settings) -> FastAPI:
         try:
             yield
         finally:
+            await close_checkins(app.state)
             await store.close()
             await ctx.close()
 
@@ -54,6 +59,8 @@ def build_fastapi(settings: Settings) -> FastAPI:
     for router in (customers, products, license_keys, instances, licenses, signing):
         app.include_router(router)
     app.include_router(license_desk)
+    app.include_router(orgs)
+    app.include_router(instance_keys)
 
     @app.get("/health", tags=["Health"])
     async def health() -> dict[str, Any]:
@@ -67,4 +74,5 @@ def create_app(settings: Settings | None = None) -> Any:
     api = build_fastapi(settings)
     if not settings.fast_path:
         return api
-    return FastLicenseRoutes(api, lambda: api.state.license_checks)
+    fast = FastLicenseRoutes(api, lambda: api.state.license_checks)
+    return InstanceCheckinRoute(fast, api.state)
