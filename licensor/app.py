@@ -11,6 +11,8 @@ from fastapi import FastAPI
 from licensor import __version__
 from licensor.config import Settings, get_settings
 from licensor.customer.router import router as customers
+from licensor.delivery.router import router as delivery
+from licensor.delivery.worker import BackgroundWorker, announce_mail, mail_health
 from licensor.kit.context import AppContext
 from licensor.kit.handlers import install_error_handlers
 from licensor.kit.responses import ORJSONResponse
@@ -35,9 +37,12 @@ def build_fastapi(settings: Settings) -> FastAPI:
         store = await open_store(settings.resolved_database_url, settings.db_pool_size)
         app.state.ctx = ctx
         app.state.license_checks = LicenseChecks(store, ctx.vault)
+        app.state.mail_worker = announce_mail(ctx) and BackgroundWorker(ctx)
         try:
             yield
         finally:
+            if app.state.mail_worker:
+                await app.state.mail_worker.close()
             await store.close()
             await ctx.close()
 
@@ -49,12 +54,13 @@ def build_fastapi(settings: Settings) -> FastAPI:
         default_response_class=ORJSONResponse,
     )
     install_error_handlers(app)
-    for router in (customers, products, license_keys, instances, licenses, signing):
+    for router in (customers, products, license_keys, instances, licenses, signing, delivery):
         app.include_router(router)
 
     @app.get("/health", tags=["Health"])
     async def health() -> dict[str, Any]:
-        return {"status": "ok", "version": __version__}
+        mail = await mail_health(app.state.ctx, bool(app.state.mail_worker))
+        return {"status": "ok", "version": __version__, "mail": mail}
 
     return app
 

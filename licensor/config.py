@@ -6,6 +6,7 @@ import base64
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -25,6 +26,25 @@ class Settings(BaseSettings):
     # Serve validate/activate/deactivate from the thin ASGI path (the FastAPI routes stay for docs).
     fast_path: bool = True
     db_pool_size: int = 10
+    # License email (docs/email-delivery.md). No smtp_host: jobs wait in the outbox.
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_tls: Literal["none", "starttls", "tls"] = "none"
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_timeout: float = 30.0
+    mail_from: str = "licenses@localhost"
+    mail_domain: str | None = None  # Message-ID domain when the business sets none
+    mail_worker: bool = True  # run the delivery worker inside `licensor serve`
+    mail_max_attempts: int = 8
+    mail_retry_base_seconds: float = 30.0
+    mail_retry_max_seconds: float = 3600.0
+    mail_lease_seconds: float = 120.0
+    mail_poll_seconds: float = 2.0
+
+    @property
+    def smtp_configured(self) -> bool:
+        return bool(self.smtp_host)
 
     @property
     def resolved_database_url(self) -> str:

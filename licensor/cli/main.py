@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from licensor.business import service as business_service
 from licensor.cli.common import apply_overrides, in_transaction, upgrade_database
+from licensor.cli.delivery import licenses_app, mail_settings_app, worker
 from licensor.kit.context import AppContext
 from licensor.kit.errors import LicensorError
 from licensor.signing import service as signing_service
@@ -26,6 +27,9 @@ signing_app = typer.Typer(
     help="Ed25519 signing keys (license files, signed answers).", no_args_is_help=True
 )
 app.add_typer(signing_app, name="signing-keys")
+app.add_typer(licenses_app, name="licenses")
+app.add_typer(mail_settings_app, name="mail-settings")
+app.command("worker")(worker)
 
 err = Console(stderr=True)
 

@@ -3,8 +3,10 @@
 from licensor.models.api_key import ApiKey
 from licensor.models.business import Business, User
 from licensor.models.customer import Customer
+from licensor.models.email_job import EmailJob
 from licensor.models.license_key import LicenseKey
 from licensor.models.license_key_instance import LicenseKeyInstance
+from licensor.models.mail_settings import MailSettings
 from licensor.models.plan import Plan
 from licensor.models.product import Product
 from licensor.models.signing_key import SigningKey
@@ -14,8 +16,10 @@ __all__ = [
     "ApiKey",
     "Business",
     "Customer",
+    "EmailJob",
     "LicenseKey",
     "LicenseKeyInstance",
+    "MailSettings",
     "Plan",
     "Product",
     "SigningKey",
