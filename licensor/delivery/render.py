@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import re
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
@@ -13,6 +14,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 KINDS = ("key", "file", "activation_code")
+TEMPLATE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
 _env = Environment(
     loader=FileSystemLoader(TEMPLATES),
@@ -64,11 +66,14 @@ class Letter:
 
 
 def template_exists(name: str) -> bool:
+    if not TEMPLATE_NAME.match(name):
+        return False
     return all((TEMPLATES / f"{name}.{part}").is_file() for part in ("subject.txt", "txt", "html"))
 
 
 def render_parts(template: str, context: dict[str, Any]) -> tuple[str, str, str]:
     """Subject (one line), plain text and HTML of a template."""
+    context = {"business_name": "", "footer": None, "reply_to": None, **context}
     subject = _env.get_template(f"{template}.subject.txt").render(context)
     subject = " ".join(subject.split())[:250]
     text = _env.get_template(f"{template}.txt").render(context)
