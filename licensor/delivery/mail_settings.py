@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from licensor.delivery import repository
 from licensor.delivery.schemas import MailSettingsIn, MailSettingsOut
 from licensor.kit.clock import utcnow
+from licensor.kit.errors import Conflict
 from licensor.kit.ids import new_id
 from licensor.models import MailSettings
 
@@ -36,10 +38,20 @@ async def put(
 ) -> MailSettingsOut:
     """Replace the settings as a whole (a field left out is cleared)."""
     row = await repository.mail_settings(session, business_id, mode)
+    values = body.model_dump()
     if row is None:
-        row = MailSettings(id=new_id("mst"), business_id=business_id, mode=mode)
+        row = MailSettings(id=new_id("mst"), business_id=business_id, mode=mode, **values)
         session.add(row)
-    for field, value in body.model_dump().items():
+        try:
+            async with session.begin_nested():
+                await session.flush()
+        except IntegrityError as exc:  # a concurrent first PUT created the row
+            raise Conflict(
+                "the mail settings were changed at the same time; try again",
+                code="CONCURRENT_UPDATE",
+            ) from exc
+        return to_out(business_id, mode, row)
+    for field, value in values.items():
         setattr(row, field, value)
     row.updated_at = utcnow()
     await session.flush()

@@ -8,6 +8,7 @@ from licensor.delivery.schemas import DeliveryCreate, DeliveryOut, MailSettingsI
 from licensor.kit.deps import Ctx, ReadSession, WriteSession
 from licensor.kit.errors import error_responses
 from licensor.kit.pagination import ListResponse
+from licensor.license_key import service as license_key_service
 
 router = APIRouter(tags=["License Delivery"])
 
@@ -47,7 +48,7 @@ async def list_deliveries(id: str, who: Auth, session: ReadSession) -> ListRespo
 async def resend_delivery(
     id: str, delivery_id: str, who: Auth, ctx: Ctx, session: WriteSession
 ) -> DeliveryOut:
-    await service.list_for_license_key(session, who, id)  # 404 for another tenant's key
+    await license_key_service.get(session, who, id)  # 404 for another tenant's key
     return service.to_out(await service.resend(session, ctx.vault, who, id, delivery_id))
 
 
@@ -56,7 +57,9 @@ async def get_mail_settings(who: Auth, session: ReadSession) -> MailSettingsOut:
     return await mail_settings.get(session, who.business_id, who.mode)
 
 
-@router.put("/mail_settings", response_model=MailSettingsOut, responses=error_responses(401, 422))
+@router.put(
+    "/mail_settings", response_model=MailSettingsOut, responses=error_responses(401, 409, 422)
+)
 async def put_mail_settings(
     body: MailSettingsIn, who: Auth, session: WriteSession
 ) -> MailSettingsOut:

@@ -98,7 +98,10 @@ class Worker:
                 job.id, job.message_id, job.template, job.recipient, context, attachments
             )
             message = build_message(letter, sender, job.created_at)
-            await smtp_send(self.settings, message, sender.email, job.recipient)
+            # The whole attempt ends well within the lease, so no other worker takes the
+            # job while this one may still be talking to the SMTP server.
+            async with asyncio.timeout(max(1.0, self.settings.mail_lease_seconds * 0.75)):
+                await smtp_send(self.settings, message, sender.email, job.recipient)
         except Exception as exc:  # every failure is recorded on the job, never lost
             await self._record_failure(job, token, describe(exc))
             return
