@@ -32,6 +32,7 @@ class Settings(BaseSettings):
     smtp_tls: Literal["none", "starttls", "tls"] = "none"
     smtp_username: str | None = None
     smtp_password: str | None = None
+    smtp_ca_file: str | None = None  # PEM bundle to verify the SMTP server's certificate
     smtp_timeout: float = 30.0
     mail_from: str = "licenses@localhost"
     mail_domain: str | None = None  # Message-ID domain when the business sets none

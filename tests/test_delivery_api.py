@@ -143,6 +143,15 @@ def test_recipient_rules(shop: Tenant, mail_server: Server) -> None:
         assert ok.status_code == 202, ok.text
         assert ok.json()["redirected"] is True
 
+        disabled = issue_key(client, unique())
+        assert (
+            client.patch(f"/license_keys/{disabled.key_id}", json={"disabled": True}).status_code
+            == 200
+        )
+        response = client.post(f"/license_keys/{disabled.key_id}/deliveries")
+        assert response.status_code == 422
+        assert response.json()["code"] == "LICENSE_KEY_DISABLED"
+
         assert client.post("/license_keys/lic_missing/deliveries").json()["code"] == (
             "LICENSE_KEY_NOT_FOUND"
         )

@@ -172,3 +172,39 @@ def test_cli_send_list_resend_and_settings(quiet_server: tuple[Server, Path]) ->
     assert again["resend_of"] == sent["id"]
     assert again["recipient"] == "cli@buyer.test"
     assert again["status"] == "queued"
+
+
+def test_cli_issue_key_queues_its_email_in_the_same_transaction(
+    quiet_server: tuple[Server, Path],
+) -> None:
+    server, _ = quiet_server
+    tenant = server.tenant()
+    with tenant.http() as client:
+        customer = client.post("/customers", json={"email": "new@buyer.test", "name": "N"})
+        product = client.post("/products", json={"name": "Gadget"})
+    ids = [
+        "--business-id",
+        tenant.business_id,
+        "--mode",
+        "test",
+        "--customer-id",
+        customer.json()["customer_id"],
+        "--product-id",
+        product.json()["product_id"],
+    ]
+    quiet = cli_json(server, "licenses", "issue-key", *ids)
+    assert "delivery" not in quiet
+    assert deliveries(tenant, quiet["id"]) == []
+
+    # A refused recipient rolls the whole transaction back: no key is left behind.
+    refused = cli(server, "licenses", "issue-key", *ids, "--to", "x@other.test")
+    assert refused.returncode == 1
+    assert "REASON_REQUIRED" in refused.stderr
+    with tenant.http() as client:
+        keys = client.get("/license_keys", params={"customer_id": customer.json()["customer_id"]})
+    assert [k["id"] for k in keys.json()["items"]] == [quiet["id"]]
+
+    sent = cli_json(server, "licenses", "issue-key", *ids, "--send")
+    assert sent["delivery"]["status"] == "queued"
+    assert sent["delivery"]["license_id"] == sent["id"]
+    assert [d["id"] for d in deliveries(tenant, sent["id"])] == [sent["delivery"]["id"]]

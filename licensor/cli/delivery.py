@@ -22,6 +22,8 @@ from licensor.delivery.schemas import DeliveryCreate, MailSettingsIn
 from licensor.delivery.worker import Worker
 from licensor.kit.context import AppContext
 from licensor.kit.errors import LicensorError, NotFound, Unprocessable
+from licensor.license_key import service as license_key_service
+from licensor.license_key.schemas import LicenseKeyCreate
 from licensor.models import LicenseKey
 
 licenses_app = typer.Typer(help="Licenses: email delivery.", no_args_is_help=True)
@@ -115,6 +117,40 @@ def resend(
         who = await _owner_of(session, license_id)
         job = await service.resend(session, ctx.vault, who, license_id, delivery_id)
         return service.to_out(job).model_dump(mode="json")
+
+    typer.echo(json.dumps(_run((data_dir, database_url), work)))
+
+
+@licenses_app.command("issue-key")
+def issue_key(
+    business_id: Annotated[str, typer.Option(help="Business id.")],
+    customer_id: Annotated[str, typer.Option(help="Customer id (cus_…).")],
+    product_id: Annotated[str, typer.Option(help="Product id (pdt_…).")],
+    mode: Annotated[str, typer.Option(help="test or live.")] = "live",
+    send: Annotated[bool, typer.Option(help="Email it to the licensee.")] = False,
+    to: Annotated[str | None, typer.Option(help="Another recipient (needs --reason).")] = None,
+    reason: Annotated[str | None, typer.Option(help="Why it goes to another address.")] = None,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Create a license key; with --send, its email is queued in the same transaction."""
+    if mode not in ("test", "live"):
+        raise _fail(Unprocessable("mode must be one of test, live", code="INVALID_MODE"))
+    try:
+        body = DeliveryCreate(to=to, reason=reason)
+        create = LicenseKeyCreate(customer_id=customer_id, product_id=product_id)
+    except ValueError as exc:
+        raise _fail(Unprocessable(str(exc).splitlines()[-1].strip())) from exc
+
+    async def work(ctx: AppContext, session: AsyncSession) -> dict[str, object]:
+        await business_service.find_business(session, business_id)
+        who = Principal(business_id=business_id, mode=mode, api_key_id="cli")  # type: ignore[arg-type]
+        row = await license_key_service.create(session, ctx.vault, who, create)
+        out: dict[str, object] = {"id": row.id, "key": ctx.vault.decrypt(row.key_encrypted, row.id)}
+        if send or to is not None:
+            job = await service.send_license_key(session, ctx.vault, who, row.id, body)
+            out["delivery"] = service.to_out(job).model_dump(mode="json")
+        return out
 
     typer.echo(json.dumps(_run((data_dir, database_url), work)))
 

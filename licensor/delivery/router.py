@@ -8,7 +8,6 @@ from licensor.delivery.schemas import DeliveryCreate, DeliveryOut, MailSettingsI
 from licensor.kit.deps import Ctx, ReadSession, WriteSession
 from licensor.kit.errors import error_responses
 from licensor.kit.pagination import ListResponse
-from licensor.license_key import service as license_key_service
 
 router = APIRouter(tags=["License Delivery"])
 
@@ -48,7 +47,7 @@ async def list_deliveries(id: str, who: Auth, session: ReadSession) -> ListRespo
 async def resend_delivery(
     id: str, delivery_id: str, who: Auth, ctx: Ctx, session: WriteSession
 ) -> DeliveryOut:
-    await license_key_service.get(session, who, id)  # 404 for another tenant's key
+    await service.sendable_key(session, who, id)  # 404 for another tenant's key
     return service.to_out(await service.resend(session, ctx.vault, who, id, delivery_id))
 
 

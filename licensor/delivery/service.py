@@ -153,11 +153,21 @@ async def key_context(session: AsyncSession, vault: Vault, row: LicenseKey) -> d
     }
 
 
+async def sendable_key(session: AsyncSession, who: Principal, key_id: str) -> LicenseKey:
+    row = await license_key_service.get(session, who, key_id)
+    if row.disabled:
+        raise Unprocessable(
+            f"license key {key_id} is disabled: enable it before sending it",
+            code="LICENSE_KEY_DISABLED",
+        )
+    return row
+
+
 async def send_license_key(
     session: AsyncSession, vault: Vault, who: Principal, key_id: str, body: DeliveryCreate
 ) -> EmailJob:
     """Email a core license key to its customer, or (with a reason) to another address."""
-    row = await license_key_service.get(session, who, key_id)
+    row = await sendable_key(session, who, key_id)
     context = await key_context(session, vault, row)
     return await enqueue_license_email(
         session,

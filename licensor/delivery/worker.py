@@ -49,6 +49,7 @@ async def smtp_send(settings: Settings, message: object, sender: str, recipient:
         password=settings.smtp_password or None,
         use_tls=settings.smtp_tls == "tls",
         start_tls=settings.smtp_tls == "starttls",
+        cert_bundle=settings.smtp_ca_file or None,
         timeout=settings.smtp_timeout,
     )
 
