@@ -258,3 +258,36 @@ def test_health_reports_mail(mail_server: Server) -> None:
     health = httpx.get(mail_server.base_url + "/health").json()
     assert health["mail"]["configured"] is True
     assert health["mail"]["worker"] is True
+
+
+def test_bad_input_is_a_4xx_never_a_500(shop: Tenant) -> None:
+    with shop.http() as client:
+        issued = issue_key(client, unique())
+        path = f"/license_keys/{issued.key_id}/deliveries"
+        for body in (
+            {"to": "a\x00b@other.test", "reason": "x"},
+            {"to": unique("other.test"), "reason": "nul \x00 here"},
+            {"to": ["a@b.test"]},
+            {"reason": 5},
+            [],
+        ):
+            response = client.post(path, json=body)
+            assert response.status_code == 422, (body, response.text)
+            assert response.json()["code"] == "VALIDATION_ERROR"
+        for body in (
+            {"footer": "a\x00b"},
+            {"sender_name": "Evil\r\nBcc: x@y.test"},
+            {"reply_to": "x\x01@y.test"},
+        ):
+            response = client.put("/mail_settings", json=body)
+            assert response.status_code == 422, (body, response.text)
+        for url in (
+            f"{path}/eml_%00/resend",
+            f"{path}/{'e' * 300}/resend",
+            "/license_keys/%00/deliveries",
+            f"/license_keys/{'l' * 300}/deliveries",
+        ):
+            response = client.post(url)
+            assert response.status_code == 404, (url, response.text)
+        assert client.get(f"/license_keys/{'l' * 300}/deliveries").status_code == 404
+        assert client.delete(path).status_code == 405

@@ -48,7 +48,8 @@ def _fail(exc: LicensorError) -> typer.Exit:
 
 async def _owner_of(session: AsyncSession, key_id: str) -> Principal:
     """The CLI is the operator: a license key's own business and mode."""
-    row = await session.get(LicenseKey, key_id) if len(key_id) <= 64 else None
+    usable = len(key_id) <= 64 and key_id.isprintable()
+    row = await session.get(LicenseKey, key_id) if usable else None
     if row is None:
         raise NotFound(f"license key {key_id} not found", code="LICENSE_KEY_NOT_FOUND")
     return Principal(business_id=row.business_id, mode=row.mode, api_key_id="cli")  # type: ignore[arg-type]

@@ -27,13 +27,34 @@ def _domains(values: list[str]) -> list[str]:
     return sorted(set(values))
 
 
+def _no_controls(value: str) -> str:
+    """One line of printable text: also keeps NUL out of PostgreSQL and CR/LF out of headers."""
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+def _no_nul(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
 Domain = Annotated[str, StringConstraints(max_length=253), AfterValidator(_domain)]
+Address = Annotated[Email, AfterValidator(_no_controls)]
+Line = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=200), AfterValidator(_no_controls)
+]
 Domains = Annotated[list[Domain], Field(max_length=200), AfterValidator(_domains)]
-Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+Reason = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=2000),
+    AfterValidator(_no_nul),
+]
 
 
 class DeliveryCreate(Input):
-    to: Email | None = Field(
+    to: Address | None = Field(
         default=None,
         description="Send to this address instead of the licensee's; needs a `reason`.",
     )
@@ -63,12 +84,12 @@ class DeliveryOut(Output):
 
 
 class MailSettingsIn(Input):
-    sender_name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = (
+    sender_name: Line | None = None
+    sender_email: Address | None = None
+    reply_to: Address | None = None
+    footer: Annotated[str, StringConstraints(max_length=4000), AfterValidator(_no_nul)] | None = (
         None
     )
-    sender_email: Email | None = None
-    reply_to: Email | None = None
-    footer: Annotated[str, StringConstraints(max_length=4000)] | None = None
     domain: Domain | None = Field(
         default=None, description="The business's domain, used in Message-IDs."
     )

@@ -153,8 +153,14 @@ async def key_context(session: AsyncSession, vault: Vault, row: LicenseKey) -> d
     }
 
 
+async def license_key(session: AsyncSession, who: Principal, key_id: str) -> LicenseKey:
+    if not key_id.isprintable():  # NUL would reach PostgreSQL as a 500
+        raise NotFound(f"license key {key_id!r} not found", code="LICENSE_KEY_NOT_FOUND")
+    return await license_key_service.get(session, who, key_id)
+
+
 async def sendable_key(session: AsyncSession, who: Principal, key_id: str) -> LicenseKey:
-    row = await license_key_service.get(session, who, key_id)
+    row = await license_key(session, who, key_id)
     if row.disabled:
         raise Unprocessable(
             f"license key {key_id} is disabled: enable it before sending it",
@@ -184,7 +190,8 @@ async def send_license_key(
 
 
 async def get_job(session: AsyncSession, who: Principal, license_id: str, job_id: str) -> EmailJob:
-    job = await session.get(EmailJob, job_id) if len(job_id) <= 64 else None
+    usable = len(job_id) <= 64 and job_id.isprintable()
+    job = await session.get(EmailJob, job_id) if usable else None
     if (
         job is None
         or job.business_id != who.business_id
@@ -226,7 +233,7 @@ async def resend(
 async def list_for_license_key(
     session: AsyncSession, who: Principal, key_id: str
 ) -> list[EmailJob]:
-    row = await license_key_service.get(session, who, key_id)
+    row = await license_key(session, who, key_id)
     return await repository.list_for_license(session, who.business_id, who.mode, row.id)
 
 
