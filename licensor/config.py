@@ -8,6 +8,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SECRET_FILE = "secret.key"
@@ -28,20 +29,20 @@ class Settings(BaseSettings):
     db_pool_size: int = 10
     # License email (docs/email-delivery.md). No smtp_host: jobs wait in the outbox.
     smtp_host: str | None = None
-    smtp_port: int = 25
+    smtp_port: int = Field(default=25, ge=1, le=65535)
     smtp_tls: Literal["none", "starttls", "tls"] = "none"
     smtp_username: str | None = None
     smtp_password: str | None = None
     smtp_ca_file: str | None = None  # PEM bundle to verify the SMTP server's certificate
-    smtp_timeout: float = 30.0
+    smtp_timeout: float = Field(default=30.0, gt=0)
     mail_from: str = "licenses@localhost"
     mail_domain: str | None = None  # Message-ID domain when the business sets none
     mail_worker: bool = True  # run the delivery worker inside `licensor serve`
-    mail_max_attempts: int = 8
-    mail_retry_base_seconds: float = 30.0
-    mail_retry_max_seconds: float = 3600.0
-    mail_lease_seconds: float = 120.0
-    mail_poll_seconds: float = 2.0
+    mail_max_attempts: int = Field(default=8, ge=1, le=100)
+    mail_retry_base_seconds: float = Field(default=30.0, gt=0)
+    mail_retry_max_seconds: float = Field(default=3600.0, gt=0)
+    mail_lease_seconds: float = Field(default=120.0, ge=1)
+    mail_poll_seconds: float = Field(default=2.0, gt=0)
 
     @property
     def smtp_configured(self) -> bool:

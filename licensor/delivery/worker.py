@@ -20,6 +20,7 @@ import uuid
 from datetime import datetime, timedelta
 
 import aiosmtplib
+from sqlalchemy.exc import SQLAlchemyError
 
 from licensor.config import Settings
 from licensor.delivery import repository
@@ -142,6 +143,8 @@ class Worker:
 class BackgroundWorker:
     """The worker as a task of the server's lifespan."""
 
+    grace_seconds = 10.0  # at shutdown, time for the message in flight to finish
+
     def __init__(self, ctx: AppContext) -> None:
         self.stop = asyncio.Event()
         self.task = asyncio.create_task(Worker(ctx).run_forever(self.stop))
@@ -149,19 +152,23 @@ class BackgroundWorker:
     async def close(self) -> None:
         self.stop.set()
         try:
-            await asyncio.wait_for(self.task, timeout=self.task_grace)
+            await asyncio.wait_for(self.task, timeout=self.grace_seconds)
         except TimeoutError:
             self.task.cancel()
 
-    task_grace = 10.0
-
 
 async def mail_health(ctx: AppContext, worker_running: bool) -> dict[str, object]:
-    async with ctx.db.read_sessions() as session:
-        counts = await repository.count_by_status(session)
-    return {
+    report: dict[str, object] = {
         "configured": ctx.settings.smtp_configured,
         "worker": worker_running,
+    }
+    try:
+        async with ctx.db.read_sessions() as session:
+            counts = await repository.count_by_status(session)
+    except (SQLAlchemyError, OSError) as exc:  # health must answer even then
+        return {**report, "queued": None, "failed": None, "error": type(exc).__name__}
+    return {
+        **report,
         "queued": counts.get("queued", 0) + counts.get("sending", 0),
         "failed": counts.get("failed", 0),
     }
