@@ -53,10 +53,10 @@ class SinkHandler:
             refusal = queue.pop(0) if queue else None
         if refusal is not None:
             return refusal
-        if self.delay:
-            await asyncio.sleep(self.delay)
-        with self.lock:
+        with self.lock:  # taken in: like a real MTA, it goes out even if the reply is lost
             self.received.append(Received(list(envelope.rcpt_tos), message))
+        if self.delay:  # a slow server: the client waits this long for the 250
+            await asyncio.sleep(self.delay)
         return "250 Message accepted for delivery"
 
     def to(self, address: str) -> list[Received]:

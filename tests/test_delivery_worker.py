@@ -127,7 +127,10 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 
 def test_kill_9_mid_batch_loses_nothing(outbox: Outbox) -> None:
     with SmtpSink() as sink:
-        sink.handler.delay = 0.4
+        # The server takes each message in at once but answers 250 only after a second:
+        # killing the worker right after the 4th message arrived kills it while it
+        # waits for that answer, so the 4th is in flight: taken in, not recorded as sent.
+        sink.handler.delay = 1.0
         message_ids = queue_licenses(outbox, 12)
         env = outbox.env(sink, LICENSOR_MAIL_LEASE_SECONDS="2")
         first = start_worker(env)
@@ -136,9 +139,12 @@ def test_kill_9_mid_batch_loses_nothing(outbox: Outbox) -> None:
         finally:
             first.kill()  # SIGKILL: no clean-up of any kind
             first.wait()
-        in_flight = {j.message_id for j in outbox.jobs() if j.status == "sending"}
+        jobs = outbox.jobs()
+        in_flight = {j.message_id for j in jobs if j.status == "sending"}
+        taken_in = {r.message_id for r in sink.handler.received}
         assert len(in_flight) <= 1  # a worker holds one job at a time
-        assert len(sink.handler.received) < 12  # killed in the middle of the batch
+        assert len(taken_in) < 12  # killed in the middle of the batch
+        assert {j.message_id for j in jobs if j.status == "sent"} <= taken_in
 
         second = start_worker(env)
         try:
@@ -153,8 +159,10 @@ def test_kill_9_mid_batch_loses_nothing(outbox: Outbox) -> None:
         counts = Counter(r.message_id for r in sink.handler.received)
         assert set(counts) == set(message_ids)  # every email arrived: none lost
         duplicates = {mid for mid, n in counts.items() if n > 1}
-        assert duplicates <= in_flight  # only the message in flight at the kill
-        assert all(n <= 2 for n in counts.values())
+        assert duplicates <= in_flight  # only the message in flight, with its Message-ID
+        if in_flight <= taken_in:  # the usual case: the kill came while it awaited its 250
+            assert duplicates == in_flight
+        assert max(counts.values()) <= 2
 
 
 def test_two_workers_never_send_the_same_job(outbox: Outbox) -> None:
