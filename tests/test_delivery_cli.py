@@ -208,3 +208,42 @@ def test_cli_issue_key_queues_its_email_in_the_same_transaction(
     assert sent["delivery"]["status"] == "queued"
     assert sent["delivery"]["license_id"] == sent["id"]
     assert [d["id"] for d in deliveries(tenant, sent["id"])] == [sent["delivery"]["id"]]
+
+
+@pytest.fixture
+def postgres_ok(_postgres_checked: bool) -> bool:
+    return _postgres_checked
+
+
+def test_worker_can_be_left_out_of_serve(backend: str, tmp_path: Path, postgres_ok: bool) -> None:
+    with ExitStack() as stack, SmtpSink() as sink:
+        url = None
+        if backend == "postgres":
+            if not postgres_ok:
+                pytest.skip("PostgreSQL not reachable")
+            url = stack.enter_context(fresh_postgres_database())
+        server, stderr = start_server_with(
+            backend, tmp_path, url, sink.env(LICENSOR_MAIL_WORKER="false")
+        )
+        stack.callback(server.stop)
+        assert "SMTP is not configured" not in stderr.read_text()
+        tenant = server.tenant()
+        with tenant.http() as client:
+            issued = issue_key(client, "later@buyer.test")
+            assert client.post(f"/license_keys/{issued.key_id}/deliveries").status_code == 202
+        mail = httpx.get(server.base_url + "/health").json()["mail"]
+        assert mail == {"configured": True, "worker": False, "queued": 1, "failed": 0}
+        time.sleep(1.5)
+        assert sink.handler.received == []
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "licensor", "worker"], env={**server.env(), **sink.env()}
+        )
+        try:
+            wait_for(lambda: sink.handler.to("later@buyer.test"), what="the worker's email")
+        finally:
+            worker.terminate()
+            assert worker.wait(timeout=15) == 0  # SIGTERM: a clean stop
+        wait_for(
+            lambda: httpx.get(server.base_url + "/health").json()["mail"]["queued"] == 0,
+            what="the queue to drain",
+        )
