@@ -26,14 +26,11 @@ from licensor.cli.desk_common import (
     parse,
     run_as,
 )
+from licensor.cli.groups import licenses_app
 from licensor.desk import licensefile, repository
 from licensor.desk import service as desk
 from licensor.desk.schemas import LicenseCreate, LicenseDuplicate, LicenseOut
 from licensor.kit.context import AppContext
-
-licenses_app = typer.Typer(
-    help="The license desk: issue, duplicate, download.", no_args_is_help=True
-)
 
 LicenseId = Annotated[str, typer.Argument(help="License id (dlc_…).")]
 Author = Annotated[str | None, typer.Option(help="Who issues it (default: your login name).")]
