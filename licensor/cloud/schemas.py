@@ -5,8 +5,7 @@ from typing import Annotated
 
 from pydantic import Field, StringConstraints
 
-from licensor.desk.times import UTCTime
-from licensor.kit.schemas import Input, Output
+from licensor.kit.schemas import UTC, Input, Output
 
 Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 InstanceId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -33,7 +32,7 @@ class SeatLinkIn(Input):
     license_key: Code | None = Field(default=None, description="The key of the license held.")
     activation_code: Code | None = Field(default=None, description="Or the activation code.")
     instance_id: InstanceId
-    timestamp: UTCTime
+    timestamp: UTC
     billable_users_count: Count
     max_historical_users_count: Count
 

@@ -5,8 +5,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, StringConstraints
 
-from licensor.desk.times import UTCTime
-from licensor.kit.schemas import Email, Id, Input, Output
+from licensor.kit.schemas import UTC, Email, Id, Input, Output
 
 LicenseType = Literal["legacy", "offline_cloud", "online_cloud"]
 IssuedBy = Literal["staff", "cloud"]
@@ -47,8 +46,8 @@ class LicenseFields(Input):
     email: MaybeEmail = Field(default=None, description="Licensee email.")
     users_count: Seats | None = None
     plan_code: Text64 = None
-    starts_at: UTCTime | None = None
-    expires_at: UTCTime | None = None
+    starts_at: UTC | None = None
+    expires_at: UTC | None = None
     customer_id: Annotated[Id | None, _Blank] = None
     subscription_id: Text100 = Field(
         default=None, description="Licensor's `sub_…` id or the billing system's id."

@@ -5,8 +5,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints
 
-from licensor.desk.times import UTCTime
-from licensor.kit.schemas import Id, Input, Output
+from licensor.kit.schemas import UTC, Id, Input, Output
 
 CloudLicensing = Literal["Yes", "Offline", "No"]
 ExternalId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
@@ -18,8 +17,8 @@ class SubscriptionCreate(Input):
     customer_id: Id
     plan_code: Annotated[str, StringConstraints(min_length=1, max_length=64)]
     users_count: Seats
-    starts_at: UTCTime
-    expires_at: UTCTime | None = None
+    starts_at: UTC
+    expires_at: UTC | None = None
     external_id: ExternalId | None = Field(
         default=None, description="The billing system's subscription id (e.g. Zuora's)."
     )
@@ -35,8 +34,8 @@ class SubscriptionCreate(Input):
 class SubscriptionUpdate(Input):
     plan_code: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
     users_count: Seats | None = None
-    starts_at: UTCTime | None = None
-    expires_at: UTCTime | None = None
+    starts_at: UTC | None = None
+    expires_at: UTC | None = None
     external_id: ExternalId | None = None
     name: SubName | None = None
     cloud_licensing: CloudLicensing | None = None
