@@ -140,6 +140,24 @@ def set_role(
     err.print(f"{member_id} is now {_run(data_dir, database_url, work)}")
 
 
+@app.command("remove-member")
+def remove_member(
+    org_id: OrgId,
+    member_id: Annotated[str, typer.Argument(help="Member id, mem_…")],
+    business_id: BusinessId,
+    mode: Mode = "test",
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Remove a member (not the owner); their tokens stop working."""
+
+    async def work(ctx: AppContext, session: AsyncSession) -> str:
+        await service.find_org(session, business_id, mode, org_id)
+        return (await service.remove_member(session, org_id, member_id)).email
+
+    err.print(f"removed {_run(data_dir, database_url, work)}")
+
+
 @app.command("transfer")
 def transfer(
     org_id: OrgId,

@@ -71,6 +71,9 @@ def test_cli_manages_people_and_keys(server: Server, cli) -> None:  # type: igno
     assert check.json()["license"]["status"] == "key_revoked"
 
     assert "MEMBER_INVITED" in cli("transfer", org_id, helper["id"], *biz, ok=False)
+    assert "OWNER_BY_TRANSFER" in cli("remove-member", org_id, owner["id"], *biz, ok=False)
+    cli("remove-member", org_id, helper["id"], *biz)
+    assert "h@example.test" not in cli("members", org_id, *biz)
     assert "ORGANIZATION_NOT_FOUND" in cli("keys", "cus_nope", *biz, ok=False)
     other = server.tenant()
     wrong = ["--business-id", other.business_id]
