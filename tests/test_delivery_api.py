@@ -281,12 +281,11 @@ def test_bad_input_is_a_4xx_never_a_500(shop: Tenant) -> None:
         ):
             response = client.put("/mail_settings", json=body)
             assert response.status_code == 422, (body, response.text)
-        for url in (
-            f"{path}/eml_%00/resend",
-            f"{path}/{'e' * 300}/resend",
-            "/license_keys/%00/deliveries",
-            f"/license_keys/{'l' * 300}/deliveries",
-        ):
+        for url in (f"{path}/eml_%00/resend", "/license_keys/%00/deliveries"):
+            response = client.post(url)  # NUL in a path is refused before routing
+            assert response.status_code == 422, (url, response.text)
+            assert response.json()["code"] == "VALIDATION_ERROR"
+        for url in (f"{path}/{'e' * 300}/resend", f"/license_keys/{'l' * 300}/deliveries"):
             response = client.post(url)
             assert response.status_code == 404, (url, response.text)
         assert client.get(f"/license_keys/{'l' * 300}/deliveries").status_code == 404
