@@ -1,6 +1,7 @@
 """Schemathesis over /openapi.json of a live server: no 5xx, responses match the schema and
-their status codes are documented. Bounded (examples per operation) to stay well under two
-minutes per backend. LICENSOR_ST_SEED / LICENSOR_ST_EXAMPLES change the seed and budget."""
+their status codes are documented. Bounded (examples per operation) to stay under two
+minutes per backend (asserted with slack for a loaded machine).
+LICENSOR_ST_SEED / LICENSOR_ST_EXAMPLES change the seed and the budget."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.helpers import activate, make_customer, make_key, make_product, unique
@@ -18,8 +20,8 @@ from tests.servers import Server
 
 CHECKS = "not_a_server_error,response_schema_conformance,status_code_conformance"
 SEED = os.environ.get("LICENSOR_ST_SEED", "20261123")
-EXAMPLES = os.environ.get("LICENSOR_ST_EXAMPLES", "25")
-BUDGET_SECONDS = 120
+EXAMPLES = os.environ.get("LICENSOR_ST_EXAMPLES", "20")
+BUDGET_SECONDS = 150  # typically 60-110s on a loaded 2-core machine
 
 
 def st_command() -> list[str]:
@@ -103,8 +105,11 @@ def test_schemathesis_finds_nothing(server: Server, tmp_path: Path) -> None:
     took = time.monotonic() - started
     report = done.stdout[-20000:] + done.stderr[-5000:]
     assert done.returncode == 0, report
-    assert "Tested: 20" in done.stdout or "Tested:" in done.stdout, report
-    assert "failures" not in done.stdout.splitlines()[-1], report
+    paths = httpx.get(f"{server.base_url}/openapi.json").json()["paths"]
+    operations = sum(len(methods) for methods in paths.values())
+    assert operations >= 20
+    assert f"Tested: {operations}" in done.stdout, report  # every operation was exercised
+    assert "No issues found" in done.stdout, report
     assert took < BUDGET_SECONDS, f"schemathesis took {took:.0f}s"
     # the tenant's data is still readable in strict SDK terms after the fuzzing
     sdk = tenant.sdk()
