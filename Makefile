@@ -26,8 +26,8 @@ test-sqlite: install
 	LICENSOR_TEST_BACKENDS=sqlite $(BIN)/pytest -q
 
 lint: install
-	$(BIN)/ruff check licensor tests bench
-	$(BIN)/ruff format --check licensor tests bench
+	$(BIN)/ruff check licensor tests $(wildcard bench)
+	$(BIN)/ruff format --check licensor tests $(wildcard bench)
 	$(BIN)/mypy
 
 bench: install

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DataError, DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -70,8 +70,13 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(DBAPIError)
     async def _database(_: Request, exc: DBAPIError) -> Response:
-        if getattr(exc.orig, "sqlstate", None) in INVALID_TEXT_SQLSTATES:
+        sqlstate = str(getattr(exc.orig, "sqlstate", None) or "")
+        if sqlstate in INVALID_TEXT_SQLSTATES:
             body = {"code": "VALIDATION_ERROR", "message": "text must not contain NUL characters"}
+            return ORJSONResponse(body, status_code=422)
+        if isinstance(exc, DataError) or sqlstate.startswith("22"):
+            # Class 22 is "data exception": a value the database cannot hold is bad input.
+            body = {"code": "VALIDATION_ERROR", "message": "a value cannot be stored"}
             return ORJSONResponse(body, status_code=422)
         log.exception("database error", exc_info=exc)
         return ORJSONResponse(

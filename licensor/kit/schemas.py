@@ -31,7 +31,15 @@ def _email(value: str) -> str:
 
 Email = Annotated[str, StringConstraints(max_length=320), AfterValidator(_email)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
-Id = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+
+
+def _no_control(value: str) -> str:
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise ValueError("control characters are not allowed")
+    return value
+
+
+Id = Annotated[str, StringConstraints(min_length=1, max_length=64), AfterValidator(_no_control)]
 UTC = Annotated[datetime, AfterValidator(as_utc)]
 # Finite floats only: JSON (and PostgreSQL) have no Infinity or NaN.
 Metadata = dict[Annotated[str, StringConstraints(max_length=100)], str | FiniteFloat | bool]
