@@ -93,7 +93,7 @@ def test_schemathesis_finds_nothing(server: Server, tmp_path: Path) -> None:
         "--seed",
         SEED,
         "--workers",
-        "2",
+        "1",  # with 2, CPython 3.11's ast.parse in hypothesis raced ("AST constructor recursion")
         "--request-timeout",
         "30",
         "--output-truncate",
