@@ -11,6 +11,12 @@ from fastapi import FastAPI
 from licensor import __version__
 from licensor.config import Settings, get_settings
 from licensor.customer.router import router as customers
+from licensor.delivery.router import router as delivery
+from licensor.delivery.worker import BackgroundWorker, announce_mail, mail_health
+from licensor.desk.app import router as license_desk
+from licensor.instance_keys.asgi import InstanceCheckinRoute
+from licensor.instance_keys.checkin import close_checkins
+from licensor.instance_keys.router import router as instance_keys
 from licensor.kit.context import AppContext
 from licensor.kit.handlers import RejectNulCharacters, install_error_handlers
 from licensor.kit.responses import ORJSONResponse
@@ -20,6 +26,7 @@ from licensor.licenses.fast import FastLicenseRoutes
 from licensor.licenses.router import router as licenses
 from licensor.licenses.service import LicenseChecks
 from licensor.licenses.store import open_store
+from licensor.orgs.router import router as orgs
 from licensor.product.router import router as products
 from licensor.signing.router import router as signing
 
@@ -35,9 +42,13 @@ def build_fastapi(settings: Settings) -> FastAPI:
         store = await open_store(settings.resolved_database_url, settings.db_pool_size)
         app.state.ctx = ctx
         app.state.license_checks = LicenseChecks(store, ctx.vault)
+        app.state.mail_worker = announce_mail(ctx) and BackgroundWorker(ctx)
         try:
             yield
         finally:
+            await close_checkins(app.state)
+            if app.state.mail_worker:
+                await app.state.mail_worker.close()
             await store.close()
             await ctx.close()
 
@@ -50,12 +61,14 @@ def build_fastapi(settings: Settings) -> FastAPI:
     )
     install_error_handlers(app)
     app.add_middleware(RejectNulCharacters)
-    for router in (customers, products, license_keys, instances, licenses, signing):
+    routers = (customers, products, license_keys, instances, licenses, signing, delivery)
+    for router in (*routers, license_desk, orgs, instance_keys):
         app.include_router(router)
 
     @app.get("/health", tags=["Health"])
     async def health() -> dict[str, Any]:
-        return {"status": "ok", "version": __version__}
+        mail = await mail_health(app.state.ctx, bool(app.state.mail_worker))
+        return {"status": "ok", "version": __version__, "mail": mail}
 
     return app
 
@@ -65,4 +78,5 @@ def create_app(settings: Settings | None = None) -> Any:
     api = build_fastapi(settings)
     if not settings.fast_path:
         return api
-    return FastLicenseRoutes(api, lambda: api.state.license_checks)
+    fast = FastLicenseRoutes(api, lambda: api.state.license_checks)
+    return InstanceCheckinRoute(fast, api.state)

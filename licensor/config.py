@@ -6,7 +6,9 @@ import base64
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SECRET_FILE = "secret.key"
@@ -25,6 +27,26 @@ class Settings(BaseSettings):
     # Serve validate/activate/deactivate from the thin ASGI path (the FastAPI routes stay for docs).
     fast_path: bool = True
     db_pool_size: int = 10
+    # License email (docs/email-delivery.md). No smtp_host: jobs wait in the outbox.
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_tls: Literal["none", "starttls", "tls"] = "none"
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_ca_file: str | None = None  # PEM bundle to verify the SMTP server's certificate
+    smtp_timeout: float = Field(default=30.0, gt=0)
+    mail_from: str = "licenses@localhost"
+    mail_domain: str | None = None  # Message-ID domain when the business sets none
+    mail_worker: bool = True  # run the delivery worker inside `licensor serve`
+    mail_max_attempts: int = Field(default=8, ge=1, le=100)
+    mail_retry_base_seconds: float = Field(default=30.0, gt=0)
+    mail_retry_max_seconds: float = Field(default=3600.0, gt=0)
+    mail_lease_seconds: float = Field(default=120.0, ge=1)
+    mail_poll_seconds: float = Field(default=2.0, gt=0)
+
+    @property
+    def smtp_configured(self) -> bool:
+        return bool(self.smtp_host)
 
     @property
     def resolved_database_url(self) -> str:

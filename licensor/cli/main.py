@@ -12,7 +12,10 @@ from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from licensor.business import service as business_service
+from licensor.cli import desk as desk_cli
 from licensor.cli.common import apply_overrides, in_transaction, upgrade_database
+from licensor.cli.delivery import mail_settings_app, worker
+from licensor.cli.orgs import app as orgs_app
 from licensor.kit.context import AppContext
 from licensor.kit.errors import LicensorError
 from licensor.signing import service as signing_service
@@ -26,6 +29,10 @@ signing_app = typer.Typer(
     help="Ed25519 signing keys (license files, signed answers).", no_args_is_help=True
 )
 app.add_typer(signing_app, name="signing-keys")
+desk_cli.register(app)
+app.add_typer(orgs_app, name="orgs")
+app.add_typer(mail_settings_app, name="mail-settings")
+app.command("worker")(worker)
 
 err = Console(stderr=True)
 

@@ -40,7 +40,16 @@ def _no_control(value: str) -> str:
 
 
 Id = Annotated[str, StringConstraints(min_length=1, max_length=64), AfterValidator(_no_control)]
-UTC = Annotated[datetime, AfterValidator(as_utc)]
+
+
+def _utc(value: datetime) -> datetime:
+    try:
+        return as_utc(value)
+    except OverflowError as exc:  # e.g. 9999-12-31T23:59:59-01:00 has no UTC equivalent
+        raise ValueError("the time is out of range once converted to UTC") from exc
+
+
+UTC = Annotated[datetime, AfterValidator(_utc)]
 # Finite floats only: JSON (and PostgreSQL) have no Infinity or NaN.
 Metadata = dict[Annotated[str, StringConstraints(max_length=100)], str | FiniteFloat | bool]
 

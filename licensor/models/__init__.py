@@ -3,21 +3,43 @@
 from licensor.models.api_key import ApiKey
 from licensor.models.business import Business, User
 from licensor.models.customer import Customer
+from licensor.models.email_job import EmailJob
+from licensor.models.instance_key import InstanceKey
+from licensor.models.license_desk import (
+    ActivationCode,
+    CloudInstance,
+    DeskLicense,
+    LicenseNote,
+    SeatLink,
+)
 from licensor.models.license_key import LicenseKey
 from licensor.models.license_key_instance import LicenseKeyInstance
+from licensor.models.mail_settings import MailSettings
+from licensor.models.member_token import MemberToken
+from licensor.models.org_member import OrgMember
 from licensor.models.plan import Plan
 from licensor.models.product import Product
 from licensor.models.signing_key import SigningKey
 from licensor.models.subscription import Subscription
 
 __all__ = [
+    "ActivationCode",
     "ApiKey",
     "Business",
+    "CloudInstance",
     "Customer",
+    "DeskLicense",
+    "EmailJob",
+    "InstanceKey",
     "LicenseKey",
     "LicenseKeyInstance",
+    "LicenseNote",
+    "MailSettings",
+    "MemberToken",
+    "OrgMember",
     "Plan",
     "Product",
+    "SeatLink",
     "SigningKey",
     "Subscription",
     "User",

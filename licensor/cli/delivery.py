@@ -1,0 +1,246 @@
+"""`licensor licenses send|deliveries|resend`, `licensor mail-settings`, `licensor worker`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import signal
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+from rich.console import Console
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from licensor.auth.dependencies import Principal
+from licensor.business import service as business_service
+from licensor.cli.common import apply_overrides, in_transaction
+from licensor.cli.groups import licenses_app
+from licensor.delivery import mail_settings, service
+from licensor.delivery.schemas import DeliveryCreate, MailSettingsIn
+from licensor.delivery.worker import Worker
+from licensor.kit.context import AppContext
+from licensor.kit.errors import LicensorError, NotFound, Unprocessable
+from licensor.license_key import service as license_key_service
+from licensor.license_key.schemas import LicenseKeyCreate
+from licensor.models import LicenseKey
+
+mail_settings_app = typer.Typer(help="A business's license email settings.", no_args_is_help=True)
+
+err = Console(stderr=True)
+T = TypeVar("T")
+
+DataDir = Annotated[
+    Path | None, typer.Option("--data-dir", help="Data folder (env LICENSOR_DATA_DIR).")
+]
+DatabaseUrl = Annotated[
+    str | None,
+    typer.Option("--database-url", help="SQLAlchemy URL (env LICENSOR_DATABASE_URL)."),
+]
+
+
+def _fail(exc: LicensorError) -> typer.Exit:
+    err.print(f"[red]error[/red] {exc.code}: {exc.message}")
+    return typer.Exit(code=1)
+
+
+async def _owner_of(session: AsyncSession, key_id: str) -> Principal:
+    """The CLI is the operator: a license key's own business and mode."""
+    usable = len(key_id) <= 64 and key_id.isprintable()
+    row = await session.get(LicenseKey, key_id) if usable else None
+    if row is None:
+        raise NotFound(f"license key {key_id} not found", code="LICENSE_KEY_NOT_FOUND")
+    return Principal(business_id=row.business_id, mode=row.mode, api_key_id="cli")  # type: ignore[arg-type]
+
+
+def _run(
+    settings_args: tuple[Path | None, str | None],
+    work: Callable[[AppContext, AsyncSession], Awaitable[T]],
+) -> T:
+    settings = apply_overrides(*settings_args)
+    try:
+        return in_transaction(settings, work)
+    except LicensorError as exc:
+        raise _fail(exc) from exc
+
+
+@licenses_app.command("send")
+def send(
+    license_id: Annotated[str, typer.Argument(help="License key id (lic_…).")],
+    to: Annotated[str | None, typer.Option(help="Another recipient (needs --reason).")] = None,
+    reason: Annotated[str | None, typer.Option(help="Why it goes to another address.")] = None,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Queue the license email to the licensee (or, with --to and --reason, elsewhere)."""
+    try:
+        body = DeliveryCreate(to=to, reason=reason)
+    except ValueError as exc:
+        raise _fail(Unprocessable(str(exc).splitlines()[-1].strip())) from exc
+
+    async def work(ctx: AppContext, session: AsyncSession) -> dict[str, object]:
+        who = await _owner_of(session, license_id)
+        job = await service.send_license_key(session, ctx.vault, who, license_id, body)
+        return service.to_out(job).model_dump(mode="json")
+
+    typer.echo(json.dumps(_run((data_dir, database_url), work)))
+
+
+@licenses_app.command("deliveries")
+def deliveries(
+    license_id: Annotated[str, typer.Argument(help="License key id (lic_…).")],
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Show a license's emails (status, attempts, last error), one JSON object a line."""
+
+    async def work(ctx: AppContext, session: AsyncSession) -> list[dict[str, object]]:
+        who = await _owner_of(session, license_id)
+        jobs = await service.list_for_license_key(session, who, license_id)
+        return [service.to_out(j).model_dump(mode="json") for j in jobs]
+
+    for item in _run((data_dir, database_url), work):
+        typer.echo(json.dumps(item))
+
+
+@licenses_app.command("resend")
+def resend(
+    license_id: Annotated[str, typer.Argument(help="License key id (lic_…).")],
+    delivery_id: Annotated[str, typer.Argument(help="The failed or lost delivery (eml_…).")],
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Queue a failed or lost delivery again, as a new delivery."""
+
+    async def work(ctx: AppContext, session: AsyncSession) -> dict[str, object]:
+        who = await _owner_of(session, license_id)
+        job = await service.resend(session, ctx.vault, who, license_id, delivery_id)
+        return service.to_out(job).model_dump(mode="json")
+
+    typer.echo(json.dumps(_run((data_dir, database_url), work)))
+
+
+@licenses_app.command("issue-key")
+def issue_key(
+    business_id: Annotated[str, typer.Option(help="Business id.")],
+    customer_id: Annotated[str, typer.Option(help="Customer id (cus_…).")],
+    product_id: Annotated[str, typer.Option(help="Product id (pdt_…).")],
+    mode: Annotated[str, typer.Option(help="test or live.")] = "live",
+    send: Annotated[bool, typer.Option(help="Email it to the licensee.")] = False,
+    to: Annotated[str | None, typer.Option(help="Another recipient (needs --reason).")] = None,
+    reason: Annotated[str | None, typer.Option(help="Why it goes to another address.")] = None,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Create a license key; with --send, its email is queued in the same transaction."""
+    if mode not in ("test", "live"):
+        raise _fail(Unprocessable("mode must be one of test, live", code="INVALID_MODE"))
+    try:
+        body = DeliveryCreate(to=to, reason=reason)
+        create = LicenseKeyCreate(customer_id=customer_id, product_id=product_id)
+    except ValueError as exc:
+        raise _fail(Unprocessable(str(exc).splitlines()[-1].strip())) from exc
+
+    async def work(ctx: AppContext, session: AsyncSession) -> dict[str, object]:
+        await business_service.find_business(session, business_id)
+        who = Principal(business_id=business_id, mode=mode, api_key_id="cli")  # type: ignore[arg-type]
+        row = await license_key_service.create(session, ctx.vault, who, create)
+        out: dict[str, object] = {"id": row.id, "key": ctx.vault.decrypt(row.key_encrypted, row.id)}
+        if send or to is not None:
+            job = await service.send_license_key(session, ctx.vault, who, row.id, body)
+            out["delivery"] = service.to_out(job).model_dump(mode="json")
+        return out
+
+    typer.echo(json.dumps(_run((data_dir, database_url), work)))
+
+
+def _domains(values: str | None) -> list[str] | None:
+    return None if values is None else [v.strip() for v in values.split(",") if v.strip()]
+
+
+@mail_settings_app.command("show")
+def settings_show(
+    business_id: Annotated[str, typer.Option(help="Business id.")],
+    mode: Annotated[str, typer.Option(help="test or live.")] = "live",
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Print the business's mail settings as JSON."""
+
+    async def work(ctx: AppContext, session: AsyncSession) -> dict[str, object]:
+        await business_service.find_business(session, business_id)
+        return (await mail_settings.get(session, business_id, mode)).model_dump(mode="json")
+
+    typer.echo(json.dumps(_run((data_dir, database_url), work)))
+
+
+@mail_settings_app.command("set")
+def settings_set(
+    business_id: Annotated[str, typer.Option(help="Business id.")],
+    mode: Annotated[str, typer.Option(help="test or live.")] = "live",
+    sender_name: Annotated[str | None, typer.Option(help="From name.")] = None,
+    sender_email: Annotated[str | None, typer.Option(help="From address.")] = None,
+    reply_to: Annotated[str | None, typer.Option(help="Reply-To address.")] = None,
+    footer: Annotated[str | None, typer.Option(help="Footer text.")] = None,
+    domain: Annotated[str | None, typer.Option(help="Domain for Message-IDs.")] = None,
+    staff_domains: Annotated[str | None, typer.Option(help="Comma-separated.")] = None,
+    reseller_domains: Annotated[str | None, typer.Option(help="Comma-separated.")] = None,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Change the given fields; the others keep their value."""
+    given = {
+        "sender_name": sender_name,
+        "sender_email": sender_email,
+        "reply_to": reply_to,
+        "footer": footer,
+        "domain": domain,
+        "staff_domains": _domains(staff_domains),
+        "reseller_domains": _domains(reseller_domains),
+    }
+    if mode not in ("test", "live"):
+        raise _fail(Unprocessable("mode must be one of test, live", code="INVALID_MODE"))
+
+    async def work(ctx: AppContext, session: AsyncSession) -> dict[str, object]:
+        await business_service.find_business(session, business_id)
+        current = (await mail_settings.get(session, business_id, mode)).model_dump()
+        current.update({k: v for k, v in given.items() if v is not None})
+        try:
+            body = MailSettingsIn.model_validate(current)
+        except ValueError as exc:
+            raise Unprocessable(str(exc).replace("\n", " ")) from exc
+        return (await mail_settings.put(session, business_id, mode, body)).model_dump(mode="json")
+
+    typer.echo(json.dumps(_run((data_dir, database_url), work)))
+
+
+def worker(
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+    once: Annotated[bool, typer.Option(help="Deliver what is due, then exit.")] = False,
+) -> None:
+    """Deliver queued license emails over SMTP (alone, without the HTTP server)."""
+    settings = apply_overrides(data_dir, database_url)
+    if not settings.smtp_configured:
+        err.print("[red]error[/red] SMTP_NOT_CONFIGURED: set LICENSOR_SMTP_HOST")
+        raise typer.Exit(code=1)
+
+    async def run() -> None:
+        ctx = AppContext.from_settings(settings)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError):
+                loop.add_signal_handler(sig, stop.set)
+        try:
+            if once:
+                await Worker(ctx).run_once()
+            else:
+                await Worker(ctx).run_forever(stop)
+        finally:
+            await ctx.close()
+
+    err.print(f"licensor worker: SMTP {settings.smtp_host}:{settings.smtp_port}")
+    asyncio.run(run())

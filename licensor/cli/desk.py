@@ -1,0 +1,245 @@
+"""`licensor licenses …` (the support engineer's desk) and `licensor verify`.
+
+A person runs these commands, so licenses they issue are staff-issued: customer,
+subscription id and notes are required (see licensor/desk/service.py)."""
+
+from __future__ import annotations
+
+import getpass
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from licensor import verifier
+from licensor.auth.dependencies import Principal
+from licensor.cli.desk_catalog import plans_app, subscriptions_app
+from licensor.cli.desk_common import (
+    BusinessId,
+    DatabaseUrl,
+    DataDir,
+    Mode,
+    echo_json,
+    fail,
+    parse,
+    run_as,
+)
+from licensor.cli.groups import licenses_app
+from licensor.desk import licensefile, repository
+from licensor.desk import service as desk
+from licensor.desk.schemas import LicenseCreate, LicenseDuplicate, LicenseOut
+from licensor.kit.context import AppContext
+
+LicenseId = Annotated[str, typer.Argument(help="License id (dlc_…).")]
+Author = Annotated[str | None, typer.Option(help="Who issues it (default: your login name).")]
+Opt = Annotated[str | None, typer.Option()]
+
+
+def _author(author: str | None) -> str:
+    return author or f"cli:{getpass.getuser()}"
+
+
+def register(app: typer.Typer) -> None:
+    """Add the desk's commands to the main CLI."""
+    app.add_typer(plans_app, name="plans")
+    app.add_typer(subscriptions_app, name="subscriptions")
+    app.add_typer(licenses_app, name="licenses")
+    app.command("verify")(verify)
+
+
+@licenses_app.command("create")
+def licenses_create(
+    business_id: BusinessId,
+    license_type: Annotated[str | None, typer.Option(help="legacy or offline_cloud.")] = None,
+    name: Opt = None,
+    company: Opt = None,
+    email: Opt = None,
+    users_count: Annotated[int | None, typer.Option()] = None,
+    plan_code: Opt = None,
+    starts_at: Opt = None,
+    expires_at: Opt = None,
+    customer_id: Opt = None,
+    subscription_id: Annotated[str | None, typer.Option(help="sub_… or billing id.")] = None,
+    notes: Annotated[str | None, typer.Option(help="Why, and the ticket link.")] = None,
+    author: Author = None,
+    mode: Mode = "test",
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Issue a legacy or offline cloud license; every missing field is named at once."""
+    fields = {k: v for k, v in locals().items() if k in LicenseCreate.model_fields}
+    body = parse(LicenseCreate, {**fields, "author": _author(author)})
+
+    async def work(ctx: AppContext, session: AsyncSession, who: Principal) -> LicenseOut:
+        issuer = desk.Issuer("staff", body.author or "")
+        row = await desk.issue(session, ctx.vault, who, body, issuer)
+        return (await desk.to_out(session, ctx.vault, [row]))[0]
+
+    echo_json(run_as(business_id, mode, data_dir, database_url, work))
+
+
+@licenses_app.command("get")
+def licenses_get(
+    license_id: LicenseId,
+    business_id: BusinessId,
+    mode: Mode = "test",
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Show a license with its notes."""
+
+    async def work(ctx: AppContext, session: AsyncSession, who: Principal) -> LicenseOut:
+        row = await desk.get(session, who, license_id)
+        return (await desk.to_out(session, ctx.vault, [row]))[0]
+
+    echo_json(run_as(business_id, mode, data_dir, database_url, work))
+
+
+@licenses_app.command("list")
+def licenses_list(
+    business_id: BusinessId,
+    customer_id: Opt = None,
+    subscription_id: Annotated[str | None, typer.Option(help="Licensor sub_… id.")] = None,
+    license_type: Opt = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="How many, newest first.")] = 50,
+    mode: Mode = "test",
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """List licenses, newest first."""
+
+    async def work(ctx: AppContext, session: AsyncSession, who: Principal) -> list[LicenseOut]:
+        stmt = repository.list_statement(
+            who.business_id,
+            who.mode,
+            customer_id=customer_id,
+            subscription_id=subscription_id,
+            license_type=license_type,
+        )
+        rows = list((await session.scalars(stmt.limit(limit))).all())
+        return await desk.to_out(session, ctx.vault, rows)
+
+    echo_json(run_as(business_id, mode, data_dir, database_url, work))
+
+
+@licenses_app.command("file")
+def licenses_file(
+    license_id: LicenseId,
+    business_id: BusinessId,
+    encrypted: Annotated[bool, typer.Option(help="Encrypt under the license key.")] = False,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write here.")] = None,
+    mode: Mode = "test",
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Print (or write) the signed license file."""
+
+    async def work(ctx: AppContext, session: AsyncSession, who: Principal) -> str:
+        row = await desk.get(session, who, license_id)
+        if row.license_type == "online_cloud":
+            raise fail(
+                "LICENSE_FILE_NOT_AVAILABLE",
+                "online cloud licenses are delivered to the instance by cloud activation",
+            )
+        return await licensefile.render(session, ctx.vault, row, encrypt=encrypted)
+
+    text = run_as(business_id, mode, data_dir, database_url, work)
+    if output is None:
+        typer.echo(text, nl=False)
+    else:
+        output.write_text(text)
+
+
+@licenses_app.command("duplicate")
+def licenses_duplicate(
+    license_id: LicenseId,
+    business_id: BusinessId,
+    notes: Annotated[str | None, typer.Option(help="Why, and the ticket link.")] = None,
+    license_type: Opt = None,
+    name: Opt = None,
+    company: Opt = None,
+    email: Opt = None,
+    users_count: Annotated[int | None, typer.Option()] = None,
+    plan_code: Opt = None,
+    starts_at: Opt = None,
+    expires_at: Opt = None,
+    customer_id: Opt = None,
+    subscription_id: Opt = None,
+    use_customer_details: Annotated[
+        bool, typer.Option(help="Take name, email and company from the customer.")
+    ] = False,
+    author: Author = None,
+    mode: Mode = "test",
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Re-issue a legacy license with overrides; the licensee stays unless asked."""
+    fields = {k: v for k, v in locals().items() if k in LicenseDuplicate.model_fields}
+    body = parse(LicenseDuplicate, {**fields, "author": _author(author)})
+
+    async def work(ctx: AppContext, session: AsyncSession, who: Principal) -> LicenseOut:
+        issuer = desk.Issuer("staff", body.author or "")
+        row = await desk.duplicate(session, ctx.vault, who, license_id, body, issuer)
+        return (await desk.to_out(session, ctx.vault, [row]))[0]
+
+    echo_json(run_as(business_id, mode, data_dir, database_url, work))
+
+
+@licenses_app.command("note")
+def licenses_note(
+    license_id: LicenseId,
+    text: Annotated[str, typer.Argument(help="The note.")],
+    business_id: BusinessId,
+    author: Author = None,
+    mode: Mode = "test",
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Add a note to a license."""
+    if not text.strip():
+        raise fail("VALIDATION_ERROR", "a note cannot be blank")
+
+    async def work(ctx: AppContext, session: AsyncSession, who: Principal) -> LicenseOut:
+        row = await desk.get(session, who, license_id)
+        await desk.add_note(session, row, _author(author), text.strip())
+        return (await desk.to_out(session, ctx.vault, [row]))[0]
+
+    echo_json(run_as(business_id, mode, data_dir, database_url, work))
+
+
+def verify(
+    file: Annotated[Path, typer.Argument(help="The license file.", exists=True, dir_okay=False)],
+    public_key: Annotated[
+        list[Path],
+        typer.Option(
+            "--public-key", help="A JWKS (.json) or PEM file; repeat for more.", exists=True
+        ),
+    ],
+    license_key: Annotated[
+        str | None, typer.Option(help="For an encrypted file: its license key.")
+    ] = None,
+    grace_days: Annotated[int, typer.Option(min=0, help="Days accepted after expiry.")] = 0,
+) -> None:
+    """Verify a license file offline and print its payload as JSON."""
+    from datetime import timedelta
+
+    keys: list[Any] = []
+    try:
+        for path in public_key:
+            keys += verifier.load_public_keys(path.read_text())
+        payload = verifier.verify_license_file(
+            file.read_bytes(), keys, license_key=license_key, grace=timedelta(days=grace_days)
+        )
+    except verifier.VerificationError as exc:
+        raise fail(type(exc).__name__, str(exc)) from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise fail("UNREADABLE", str(exc)) from exc
+    typer.echo(json.dumps(_plain(payload), indent=2, default=str))
+
+
+def _plain(payload: verifier.LicensePayload) -> dict[str, Any]:
+    from dataclasses import asdict
+
+    return asdict(payload)

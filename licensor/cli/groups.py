@@ -1,0 +1,9 @@
+"""Command groups that several CLI modules add commands to."""
+
+from __future__ import annotations
+
+import typer
+
+licenses_app = typer.Typer(
+    help="Licenses: issue, duplicate, download, notes, email delivery.", no_args_is_help=True
+)

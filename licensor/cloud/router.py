@@ -1,0 +1,58 @@
+"""Cloud activation for self-managed instances. No API key: the activation code (then
+the license key) is the credential; unknown and revoked codes are told apart."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from licensor.cloud import service
+from licensor.cloud.schemas import ActivateIn, CloudLicenseOut, SeatLinkIn, SeatLinkOut
+from licensor.kit.deps import Ctx, WriteSession
+from licensor.kit.errors import error_responses
+
+router = APIRouter(prefix="/cloud", tags=["Cloud activation"])
+
+
+def _out(held: service.Held) -> dict[str, object]:
+    row = held.license
+    return {
+        "license_id": row.id,
+        "license_key": held.license_key,
+        "license_file": held.license_file,
+        "instance_id": held.instance.instance_id,
+        "users_count": row.users_count,
+        "plan_code": row.plan_code,
+        "starts_at": row.starts_at,
+        "expires_at": row.expires_at,
+    }
+
+
+@router.post(
+    "/activate",
+    response_model=CloudLicenseOut,
+    responses=error_responses(403, 404, 409, 422),
+    summary="Activate an instance with its subscription's activation code",
+)
+async def activate(body: ActivateIn, ctx: Ctx, session: WriteSession) -> CloudLicenseOut:
+    held = await service.activate(session, ctx.vault, body.activation_code, body.instance_id)
+    return CloudLicenseOut.model_validate(_out(held))
+
+
+@router.post(
+    "/seat_links",
+    response_model=SeatLinkOut,
+    responses=error_responses(403, 404, 409, 422),
+    summary="Report usage; the answer is the current license (new when the terms changed)",
+)
+async def seat_link(body: SeatLinkIn, ctx: Ctx, session: WriteSession) -> SeatLinkOut:
+    held, link = await service.seat_link(session, ctx.vault, body)
+    return SeatLinkOut.model_validate(
+        {
+            **_out(held),
+            "new_license": held.new_license,
+            "billable_users_count": link.billable_users_count,
+            "max_historical_users_count": link.max_historical_users_count,
+            "licensed_users_count": link.licensed_users_count,
+            "overage": link.overage,
+        }
+    )

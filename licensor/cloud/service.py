@@ -1,0 +1,215 @@
+"""Cloud activation and seat links (no API key: the activation code or the license key
+is the credential). Activation issues an online cloud license for the instance; each
+seat link is kept with its overage, and is answered with the instance's current
+license, a new one when the subscription's terms changed. Services only flush."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from licensor.cloud import repository
+from licensor.cloud.schemas import SeatLinkIn
+from licensor.desk import licensefile
+from licensor.desk import repository as desk_repository
+from licensor.desk import service as desk
+from licensor.kit.clock import utcnow
+from licensor.kit.errors import Conflict, Forbidden, NotFound, Unprocessable
+from licensor.kit.ids import new_id
+from licensor.kit.secrets import Vault
+from licensor.models import CloudInstance, Customer, DeskLicense, Plan, SeatLink, Subscription
+from licensor.subscription import codes
+from licensor.subscription import repository as subscription_repository
+
+CLOUD = desk.Issuer("cloud", "cloud-activation")
+
+
+@dataclass(frozen=True)
+class Held:
+    instance: CloudInstance
+    license: DeskLicense
+    license_key: str
+    license_file: str
+    new_license: bool
+
+
+async def _subscription_of_code(session: AsyncSession, vault: Vault, code: str) -> Subscription:
+    row = await subscription_repository.code_by_hash(session, codes.lookup_hash(vault, code))
+    if row is None:
+        raise NotFound("activation code not recognised", code="ACTIVATION_CODE_INVALID")
+    if row.revoked_at is not None:
+        raise Forbidden("this activation code was revoked", code="ACTIVATION_CODE_REVOKED")
+    sub = await session.get(Subscription, row.subscription_id)
+    assert sub is not None
+    return sub
+
+
+def _check_usable(sub: Subscription) -> None:
+    if sub.cancelled_at is not None:
+        raise Forbidden("the subscription is cancelled", code="SUBSCRIPTION_CANCELLED")
+    if sub.cloud_licensing != "Yes":
+        raise Conflict(
+            "cloud licensing is not turned on for this subscription",
+            code="CLOUD_LICENSING_NOT_ENABLED",
+        )
+    if sub.expires_at is None:
+        raise Conflict(
+            "the subscription has no end date, which a license needs",
+            code="SUBSCRIPTION_WITHOUT_END_DATE",
+        )
+
+
+def _current(row: DeskLicense, sub: Subscription, plan: Plan) -> bool:
+    return (
+        row.users_count == sub.users_count
+        and row.plan_code == plan.code
+        and row.plan_name == plan.name
+        and list(row.plan_features) == list(plan.features)
+        and row.starts_at == sub.starts_at
+        and row.expires_at == sub.expires_at
+        and row.subscription_name == sub.name
+        and row.subscription_external_id == sub.external_id
+    )
+
+
+async def _issue(
+    session: AsyncSession, vault: Vault, sub: Subscription, plan: Plan, instance_row_id: str
+) -> DeskLicense:
+    customer = await session.get(Customer, sub.customer_id)
+    assert customer is not None
+    fields = {
+        "customer_id": customer.id,
+        "name": customer.name,
+        "company": desk.company_of(customer),
+        "email": customer.email,
+        "users_count": sub.users_count,
+        "starts_at": sub.starts_at,
+        "expires_at": sub.expires_at,
+    }
+    return await desk.insert(
+        session,
+        vault,
+        business_id=sub.business_id,
+        mode=sub.mode,
+        license_type="online_cloud",
+        issuer=CLOUD,
+        fields=fields,
+        plan=plan,
+        subscription=sub,
+        notes=None,
+        cloud_instance_id=instance_row_id,
+    )
+
+
+async def _hold(
+    session: AsyncSession, vault: Vault, sub: Subscription, instance: CloudInstance
+) -> Held:
+    """The instance's license, re-issued when the subscription's terms changed."""
+    plan = await session.get(Plan, sub.plan_id)
+    assert plan is not None
+    row = await session.get(DeskLicense, instance.license_id)
+    new = row is None or not _current(row, sub, plan)
+    if new:
+        row = await _issue(session, vault, sub, plan, instance.id)
+        instance.license_id = row.id
+    assert row is not None
+    instance.last_seen_at = utcnow()
+    await session.flush()
+    text = await licensefile.render(session, vault, row)
+    key = vault.decrypt(row.key_encrypted, row.id)
+    return Held(instance, row, key, text, new)
+
+
+async def activate(session: AsyncSession, vault: Vault, code: str, instance_id: str) -> Held:
+    sub = await _subscription_of_code(session, vault, code)
+    _check_usable(sub)
+    instance = await repository.instance(session, sub.id, instance_id, lock=True)
+    if instance is None:
+        try:
+            async with session.begin_nested():
+                instance = await _new_instance(session, vault, sub, instance_id)
+        except IntegrityError:  # a concurrent activation of the same instance won
+            instance = await repository.instance(session, sub.id, instance_id, lock=True)
+            if instance is None:
+                raise
+    return await _hold(session, vault, sub, instance)
+
+
+async def _new_instance(
+    session: AsyncSession, vault: Vault, sub: Subscription, instance_id: str
+) -> CloudInstance:
+    plan = await session.get(Plan, sub.plan_id)
+    assert plan is not None
+    instance_row_id = new_id("ins")
+    row = await _issue(session, vault, sub, plan, instance_row_id)
+    instance = CloudInstance(
+        id=instance_row_id,
+        business_id=sub.business_id,
+        mode=sub.mode,
+        subscription_id=sub.id,
+        instance_id=instance_id,
+        license_id=row.id,
+        activated_at=utcnow(),
+        last_seen_at=utcnow(),
+    )
+    session.add(instance)
+    await session.flush()
+    return instance
+
+
+async def _instance_of(
+    session: AsyncSession, vault: Vault, body: SeatLinkIn
+) -> tuple[Subscription, CloudInstance]:
+    not_activated = NotFound(
+        f"instance {body.instance_id!r} is not activated", code="INSTANCE_NOT_ACTIVATED"
+    )
+    if body.license_key is not None:
+        held = await desk_repository.by_key_hash(
+            session, vault.lookup_hash(body.license_key, desk.KEY_PURPOSE)
+        )
+        if held is None:
+            raise NotFound("license key not recognised", code="LICENSE_KEY_INVALID")
+        if held.cloud_instance_id is None:
+            raise not_activated
+        instance = await session.get(CloudInstance, held.cloud_instance_id)
+        if instance is None or instance.instance_id != body.instance_id:
+            raise not_activated
+        sub = await session.get(Subscription, instance.subscription_id)
+        assert sub is not None
+        return sub, instance
+    if body.activation_code is None:
+        raise Unprocessable("send license_key or activation_code", code="LICENSE_REFERENCE_MISSING")
+    sub = await _subscription_of_code(session, vault, body.activation_code)
+    found = await repository.instance(session, sub.id, body.instance_id)
+    if found is None:
+        raise not_activated
+    return sub, found
+
+
+async def seat_link(session: AsyncSession, vault: Vault, body: SeatLinkIn) -> tuple[Held, SeatLink]:
+    if body.max_historical_users_count < body.billable_users_count:
+        raise Unprocessable(
+            "max_historical_users_count cannot be below billable_users_count",
+            code="INVALID_USAGE",
+        )
+    sub, instance = await _instance_of(session, vault, body)
+    _check_usable(sub)
+    await session.refresh(instance, with_for_update=True)  # one re-issue per change
+    held = await _hold(session, vault, sub, instance)
+    link = SeatLink(
+        id=new_id("seat"),
+        subscription_id=sub.id,
+        cloud_instance_id=instance.id,
+        reported_at=body.timestamp,
+        billable_users_count=body.billable_users_count,
+        max_historical_users_count=body.max_historical_users_count,
+        licensed_users_count=sub.users_count,
+        overage=max(body.max_historical_users_count - sub.users_count, 0),
+        license_id=held.license.id,
+        created_at=utcnow(),
+    )
+    session.add(link)
+    await session.flush()
+    return held, link

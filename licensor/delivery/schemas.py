@@ -1,0 +1,113 @@
+"""Delivery API shapes: the deliveries of a license and a business's mail settings."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, Field, StringConstraints
+
+from licensor.kit.schemas import Email, Input, Output
+
+Kind = Literal["key", "file", "activation_code"]
+DeliveryStatus = Literal["queued", "sending", "sent", "failed"]
+
+DOMAIN_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+
+
+def _domain(value: str) -> str:
+    value = value.strip().lower().lstrip("@").rstrip(".")
+    if not DOMAIN_RE.match(value):
+        raise ValueError("not a valid domain name")
+    return value
+
+
+def _domains(values: list[str]) -> list[str]:
+    return sorted(set(values))
+
+
+def _no_controls(value: str) -> str:
+    """One line of printable text: also keeps NUL out of PostgreSQL and CR/LF out of headers."""
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+def _no_nul(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+Domain = Annotated[str, StringConstraints(max_length=253), AfterValidator(_domain)]
+Address = Annotated[Email, AfterValidator(_no_controls)]
+Line = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=200), AfterValidator(_no_controls)
+]
+Domains = Annotated[list[Domain], Field(max_length=200), AfterValidator(_domains)]
+Reason = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=2000),
+    AfterValidator(_no_nul),
+]
+
+
+class DeliveryCreate(Input):
+    to: Address | None = Field(
+        default=None,
+        description="Send to this address instead of the licensee's; needs a `reason`.",
+    )
+    reason: Reason | None = Field(
+        default=None, description="Why: required when `to` is not the licensee; kept."
+    )
+
+
+class DeliveryOut(Output):
+    id: str
+    license_id: str
+    kind: Kind
+    template: str
+    recipient: str
+    licensee_email: str
+    redirected: bool = Field(description="True when sent to an address other than the licensee")
+    reason: str | None
+    status: DeliveryStatus
+    attempts: int
+    max_attempts: int
+    last_error: str | None
+    message_id: str
+    next_attempt_at: datetime | None
+    created_at: datetime
+    sent_at: datetime | None
+    resend_of: str | None
+
+
+class MailSettingsIn(Input):
+    sender_name: Line | None = None
+    sender_email: Address | None = None
+    reply_to: Address | None = None
+    footer: Annotated[str, StringConstraints(max_length=4000), AfterValidator(_no_nul)] | None = (
+        None
+    )
+    domain: Domain | None = Field(
+        default=None, description="The business's domain, used in Message-IDs."
+    )
+    staff_domains: Domains = Field(
+        default_factory=list, description="Staff addresses: a license is never sent there."
+    )
+    reseller_domains: Domains = Field(
+        default_factory=list, description="Resellers: a license is never sent there."
+    )
+
+
+class MailSettingsOut(Output):
+    business_id: str
+    mode: str
+    sender_name: str | None
+    sender_email: str | None
+    reply_to: str | None
+    footer: str | None
+    domain: str | None
+    staff_domains: list[str]
+    reseller_domains: list[str]

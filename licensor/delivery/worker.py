@@ -1,0 +1,186 @@
+"""The delivery worker: claims due jobs from the outbox under a lease and sends them.
+
+Runs inside `licensor serve` (a background task of the app lifespan) or alone as
+`licensor worker`; any number of them may run on one database. Each job is claimed in
+its own short write transaction, sent over SMTP outside any transaction, and its
+outcome recorded only if this worker still holds the claim. A worker that dies leaves
+the job `sending` until its lease runs out; then another worker sends it again, with
+the same Message-ID, so a duplicate is recognisable as the same message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import sys
+import uuid
+from datetime import datetime, timedelta
+
+import aiosmtplib
+from sqlalchemy.exc import SQLAlchemyError
+
+from licensor.config import Settings
+from licensor.delivery import repository
+from licensor.delivery.render import Letter, Sender, build_message
+from licensor.delivery.service import decrypt_payload
+from licensor.kit.clock import utcnow
+from licensor.kit.context import AppContext
+from licensor.models import Business, EmailJob
+
+log = logging.getLogger("licensor.delivery")
+
+
+def backoff(settings: Settings, attempts: int) -> timedelta:
+    """Exponential: base, 2·base, 4·base … capped at the maximum."""
+    seconds = settings.mail_retry_base_seconds * (2 ** max(0, attempts - 1))
+    return timedelta(seconds=min(seconds, settings.mail_retry_max_seconds))
+
+
+async def smtp_send(settings: Settings, message: object, sender: str, recipient: str) -> None:
+    await aiosmtplib.send(
+        message,  # type: ignore[arg-type]
+        sender=sender,
+        recipients=[recipient],
+        hostname=settings.smtp_host,
+        port=settings.smtp_port,
+        username=settings.smtp_username or None,
+        password=settings.smtp_password or None,
+        use_tls=settings.smtp_tls == "tls",
+        start_tls=settings.smtp_tls == "starttls",
+        cert_bundle=settings.smtp_ca_file or None,
+        timeout=settings.smtp_timeout,
+    )
+
+
+def describe(exc: BaseException) -> str:
+    if isinstance(exc, aiosmtplib.SMTPResponseException):
+        return f"SMTP {exc.code}: {exc.message}"
+    if isinstance(exc, TimeoutError):
+        return "SMTP timeout"
+    text = str(exc) or type(exc).__name__
+    return f"{type(exc).__name__}: {text}"
+
+
+class Worker:
+    def __init__(self, ctx: AppContext, name: str | None = None) -> None:
+        self.ctx = ctx
+        self.settings = ctx.settings
+        self.name = name or f"{socket.gethostname()}:{os.getpid()}"
+
+    async def _claim(self) -> tuple[EmailJob, str] | None:
+        token = f"{self.name}:{uuid.uuid4().hex[:12]}"[:80]
+        lease = timedelta(seconds=self.settings.mail_lease_seconds)
+        async with self.ctx.db.write_sessions() as session, session.begin():
+            now = utcnow()
+            await repository.fail_exhausted(session, now)
+            job = await repository.claim_one(session, now, lease, token)
+            return (job, token) if job is not None else None
+
+    async def _sender(self, job: EmailJob) -> Sender:
+        async with self.ctx.db.read_sessions() as session:
+            business = await session.get(Business, job.business_id)
+            prefs = await repository.mail_settings(session, job.business_id, job.mode)
+        business_name = business.name if business else ""
+        return Sender(
+            name=(prefs.sender_name if prefs and prefs.sender_name else business_name),
+            email=(prefs.sender_email if prefs and prefs.sender_email else self.settings.mail_from),
+            reply_to=prefs.reply_to if prefs else None,
+            footer=prefs.footer if prefs else None,
+            business_name=business_name,
+        )
+
+    async def _deliver(self, job: EmailJob, token: str) -> None:
+        try:
+            context, attachments = decrypt_payload(self.ctx.vault, job)
+            sender = await self._sender(job)
+            letter = Letter(
+                job.id, job.message_id, job.template, job.recipient, context, attachments
+            )
+            message = build_message(letter, sender, job.created_at)
+            # The whole attempt ends well within the lease, so no other worker takes the
+            # job while this one may still be talking to the SMTP server.
+            async with asyncio.timeout(max(1.0, self.settings.mail_lease_seconds * 0.75)):
+                await smtp_send(self.settings, message, sender.email, job.recipient)
+        except Exception as exc:  # every failure is recorded on the job, never lost
+            await self._record_failure(job, token, describe(exc))
+            return
+        async with self.ctx.db.write_sessions() as session, session.begin():
+            if not await repository.mark_sent(session, job.id, token, utcnow()):
+                log.warning("delivery %s was sent after its lease ran out", job.id)
+
+    async def _record_failure(self, job: EmailJob, token: str, error: str) -> None:
+        now = utcnow()
+        retry_at: datetime | None = None
+        if job.attempts < job.max_attempts:
+            retry_at = now + backoff(self.settings, job.attempts)
+        log.warning("delivery %s attempt %d failed: %s", job.id, job.attempts, error)
+        async with self.ctx.db.write_sessions() as session, session.begin():
+            await repository.mark_failed_attempt(session, job.id, token, now, error, retry_at)
+
+    async def run_once(self) -> int:
+        """Deliver every job due now; the number of attempts made."""
+        done = 0
+        while (claimed := await self._claim()) is not None:
+            await self._deliver(*claimed)
+            done += 1
+        return done
+
+    async def run_forever(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                done = await self.run_once()
+            except Exception:  # the database went away for a moment: try again later
+                log.exception("delivery worker pass failed")
+                done = 0
+            if done == 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), self.settings.mail_poll_seconds)
+
+
+class BackgroundWorker:
+    """The worker as a task of the server's lifespan."""
+
+    grace_seconds = 10.0  # at shutdown, time for the message in flight to finish
+
+    def __init__(self, ctx: AppContext) -> None:
+        self.stop = asyncio.Event()
+        self.task = asyncio.create_task(Worker(ctx).run_forever(self.stop))
+
+    async def close(self) -> None:
+        self.stop.set()
+        try:
+            await asyncio.wait_for(self.task, timeout=self.grace_seconds)
+        except TimeoutError:
+            self.task.cancel()
+
+
+async def mail_health(ctx: AppContext, worker_running: bool) -> dict[str, object]:
+    report: dict[str, object] = {
+        "configured": ctx.settings.smtp_configured,
+        "worker": worker_running,
+    }
+    try:
+        async with ctx.db.read_sessions() as session:
+            counts = await repository.count_by_status(session)
+    except (SQLAlchemyError, OSError) as exc:  # health must answer even then
+        return {**report, "queued": None, "failed": None, "error": type(exc).__name__}
+    return {
+        **report,
+        "queued": counts.get("queued", 0) + counts.get("sending", 0),
+        "failed": counts.get("failed", 0),
+    }
+
+
+def announce_mail(ctx: AppContext) -> bool:
+    """Say on stderr at start when mail cannot go out; True when the worker should run."""
+    if not ctx.settings.smtp_configured:
+        sys.stderr.write(
+            "licensor: SMTP is not configured (LICENSOR_SMTP_HOST): license emails "
+            "wait in the outbox until it is\n"
+        )
+        sys.stderr.flush()
+        return False
+    return ctx.settings.mail_worker

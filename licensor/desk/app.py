@@ -1,0 +1,13 @@
+"""The license desk's routes (plans, subscriptions, licenses, cloud activation) as one
+router, so the app registers them with one line."""
+
+from fastapi import APIRouter
+
+from licensor.cloud.router import router as cloud
+from licensor.desk.router import router as licenses
+from licensor.plan.router import router as plans
+from licensor.subscription.router import router as subscriptions
+
+router = APIRouter()
+for _router in (plans, subscriptions, licenses, cloud):
+    router.include_router(_router)

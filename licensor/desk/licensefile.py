@@ -1,0 +1,84 @@
+"""Writing license files: the payload of a license, signed with the business's current
+Ed25519 key (licensor/signing), optionally encrypted under its license key. The format
+constants live in `licensor.verifier`, so the writer and the reader cannot drift."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from licensor import verifier as fmt
+from licensor.kit.secrets import Vault
+from licensor.models import DeskLicense
+from licensor.signing import service as signing
+
+
+def payload_of(row: DeskLicense) -> dict[str, Any]:
+    subscription = None
+    if row.subscription_id is not None:
+        subscription = {
+            "id": row.subscription_id,
+            "external_id": row.subscription_external_id,
+            "name": row.subscription_name,
+        }
+    return {
+        "version": fmt.FORMAT_VERSION,
+        "id": row.id,
+        "type": row.license_type,
+        "business_id": row.business_id,
+        "mode": row.mode,
+        "licensee": {
+            "name": row.licensee_name,
+            "company": row.licensee_company,
+            "email": row.licensee_email,
+        },
+        "plan": {"code": row.plan_code, "name": row.plan_name, "features": row.plan_features},
+        "users_count": row.users_count,
+        "starts_at": row.starts_at.isoformat(),
+        "expires_at": row.expires_at.isoformat(),
+        "issued_at": row.created_at.isoformat(),
+        "subscription": subscription,
+        "cloud_instance_id": row.cloud_instance_id,
+    }
+
+
+def encode(
+    payload: dict[str, Any],
+    kid: str,
+    sign: Callable[[bytes], bytes],
+    license_key: str | None = None,
+) -> str:
+    """The file text: canonical payload (encrypted when a license key is given), signed."""
+    enc = fmt.canonical_json(payload)
+    alg = fmt.ALG_PLAIN
+    if license_key is not None:
+        alg = fmt.ALG_ENCRYPTED
+        nonce = os.urandom(fmt.NONCE_BYTES)
+        enc = nonce + AESGCM(fmt.file_key(license_key)).encrypt(nonce, enc, alg.encode())
+    signature = sign(fmt.signing_input(alg, enc))
+    envelope = {
+        "v": fmt.FORMAT_VERSION,
+        "alg": alg,
+        "kid": kid,
+        "enc": fmt.b64encode(enc),
+        "sig": fmt.b64encode(signature),
+    }
+    body = fmt.b64encode(fmt.canonical_json(envelope))
+    lines = [body[i : i + fmt.LINE_WIDTH] for i in range(0, len(body), fmt.LINE_WIDTH)]
+    return "\n".join([fmt.BEGIN, *lines, fmt.END]) + "\n"
+
+
+async def render(
+    session: AsyncSession, vault: Vault, row: DeskLicense, *, encrypt: bool = False
+) -> str:
+    key = await signing.current_key(session, vault, row.business_id, row.mode)
+    license_key = vault.decrypt(row.key_encrypted, row.id) if encrypt else None
+
+    def sign(message: bytes) -> bytes:
+        return signing.sign_with(vault, key, message).signature
+
+    return encode(payload_of(row), key.kid, sign, license_key)

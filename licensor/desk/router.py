@@ -1,0 +1,125 @@
+"""The license desk's routes. `POST /licenses/activate|validate|deactivate` stay the
+public hot path (served before FastAPI); everything here needs a management API key."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+from fastapi.responses import PlainTextResponse
+
+from licensor.auth.dependencies import Auth
+from licensor.desk import licensefile, repository, service
+from licensor.desk.schemas import (
+    LicenseCreate,
+    LicenseDuplicate,
+    LicenseOut,
+    LicenseType,
+    NoteCreate,
+)
+from licensor.kit.deps import Ctx, ReadSession, WriteSession
+from licensor.kit.errors import Conflict, error_responses
+from licensor.kit.pagination import ListResponse, Page
+
+router = APIRouter(prefix="/licenses", tags=["License desk"])
+FILE_MEDIA_TYPE = "application/x-licensor-license"
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=LicenseOut,
+    responses=error_responses(401, 404, 409, 422),
+    summary="Issue a legacy or offline cloud license (staff: customer, subscription, notes)",
+)
+async def create_license(
+    body: LicenseCreate, who: Auth, ctx: Ctx, session: WriteSession
+) -> LicenseOut:
+    row = await service.issue(session, ctx.vault, who, body, service.staff(who, body.author))
+    return (await service.to_out(session, ctx.vault, [row]))[0]
+
+
+@router.get("", response_model=ListResponse[LicenseOut], responses=error_responses(401, 422))
+async def list_licenses(
+    who: Auth,
+    ctx: Ctx,
+    session: ReadSession,
+    page: Page,
+    customer_id: Annotated[str | None, Query(max_length=64)] = None,
+    subscription_id: Annotated[str | None, Query(max_length=64)] = None,
+    license_type: LicenseType | None = None,
+) -> ListResponse[LicenseOut]:
+    stmt = repository.list_statement(
+        who.business_id,
+        who.mode,
+        customer_id=customer_id,
+        subscription_id=subscription_id,
+        license_type=license_type,
+    )
+    rows = list((await session.scalars(page.apply(stmt))).all())
+    return ListResponse(items=await service.to_out(session, ctx.vault, rows))
+
+
+@router.get("/{license_id}", response_model=LicenseOut, responses=error_responses(401, 404))
+async def get_license(license_id: str, who: Auth, ctx: Ctx, session: ReadSession) -> LicenseOut:
+    row = await service.get(session, who, license_id)
+    return (await service.to_out(session, ctx.vault, [row]))[0]
+
+
+@router.get(
+    "/{license_id}/file",
+    response_class=PlainTextResponse,
+    responses={
+        200: {"content": {FILE_MEDIA_TYPE: {}}, "description": "The signed license file"},
+        **error_responses(401, 404, 409),
+    },
+    summary="The signed license file (docs/license-file-format.md)",
+)
+async def license_file(
+    license_id: str,
+    who: Auth,
+    ctx: Ctx,
+    session: WriteSession,
+    encrypted: bool = Query(False, description="Encrypt under the license key (AES-256-GCM)."),
+) -> PlainTextResponse:
+    row = await service.get(session, who, license_id)
+    if row.license_type == "online_cloud":
+        raise Conflict(
+            "online cloud licenses are delivered to the instance by cloud activation",
+            code="LICENSE_FILE_NOT_AVAILABLE",
+        )
+    text = await licensefile.render(session, ctx.vault, row, encrypt=encrypted)
+    return PlainTextResponse(
+        text,
+        media_type=FILE_MEDIA_TYPE,
+        headers={"Content-Disposition": f'attachment; filename="{row.id}.license"'},
+    )
+
+
+@router.post(
+    "/{license_id}/duplicate",
+    status_code=status.HTTP_201_CREATED,
+    response_model=LicenseOut,
+    responses=error_responses(401, 404, 409, 422),
+    summary="Re-issue a legacy license with overrides (keeps the licensee unless asked)",
+)
+async def duplicate_license(
+    license_id: str, body: LicenseDuplicate, who: Auth, ctx: Ctx, session: WriteSession
+) -> LicenseOut:
+    issuer = service.staff(who, body.author)
+    row = await service.duplicate(session, ctx.vault, who, license_id, body, issuer)
+    return (await service.to_out(session, ctx.vault, [row]))[0]
+
+
+@router.post(
+    "/{license_id}/notes",
+    status_code=status.HTTP_201_CREATED,
+    response_model=LicenseOut,
+    responses=error_responses(401, 404, 422),
+)
+async def add_note(
+    license_id: str, body: NoteCreate, who: Auth, ctx: Ctx, session: WriteSession
+) -> LicenseOut:
+    row = await service.get(session, who, license_id)
+    await service.add_note(session, row, service.staff(who, body.author).author, body.text)
+    return (await service.to_out(session, ctx.vault, [row]))[0]

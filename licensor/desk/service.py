@@ -1,0 +1,292 @@
+"""The license desk: issuing legacy and offline cloud licenses, duplicating legacy ones,
+and the notes that say why. Services only flush; the request commits.
+
+Who counts as staff: whoever issues a license through the desk API (`POST /licenses`,
+`POST /licenses/{id}/duplicate`, with a management API key) or the CLI (`licensor
+licenses create|duplicate`) is a person at the business, so the fields "required to be
+filled by Support" (customer, subscription id, notes) are required of them too. Licenses
+that cloud activation issues automatically (`Issuer.cloud`) are not staff-issued.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from licensor.auth.dependencies import Principal
+from licensor.customer import service as customer_service
+from licensor.desk import repository
+from licensor.desk.errors import FieldsMissing
+from licensor.desk.schemas import LicenseCreate, LicenseDuplicate, LicenseOut, NoteOut
+from licensor.kit.clock import utcnow
+from licensor.kit.errors import Conflict, NotFound, Unprocessable
+from licensor.kit.ids import new_id
+from licensor.kit.repository import get_scoped
+from licensor.kit.secrets import Vault
+from licensor.license_key.keys import generate_key
+from licensor.models import Customer, DeskLicense, LicenseNote, Plan, Subscription
+from licensor.plan import service as plan_service
+from licensor.subscription import repository as subscription_repository
+from licensor.subscription import service as subscription_service
+
+KEY_PURPOSE = "desk_license"
+REQUIRED = (
+    "license_type",
+    "name",
+    "company",
+    "email",
+    "users_count",
+    "plan_code",
+    "starts_at",
+    "expires_at",
+)
+REQUIRED_BY_TYPE = {"legacy": (), "offline_cloud": ("customer_id", "subscription_id")}
+REQUIRED_OF_STAFF = ("customer_id", "subscription_id", "notes")
+FIELD_ORDER = (*REQUIRED[:1], "customer_id", *REQUIRED[1:4], "subscription_id", *REQUIRED[4:])
+DUPLICABLE_FIELDS = (*REQUIRED, "customer_id", "subscription_id")
+
+
+@dataclass(frozen=True)
+class Issuer:
+    kind: Literal["staff", "cloud"]
+    author: str
+
+
+def staff(who: Principal, author: str | None) -> Issuer:
+    return Issuer("staff", author or f"api_key:{who.api_key_id}")
+
+
+def required_fields(license_type: str | None, issuer: Issuer) -> list[str]:
+    needed = set(REQUIRED) | set(REQUIRED_BY_TYPE.get(license_type or "legacy", ()))
+    if issuer.kind == "staff":
+        needed |= set(REQUIRED_OF_STAFF)
+    return [f for f in (*FIELD_ORDER, "notes") if f in needed]
+
+
+def missing_fields(body: LicenseCreate, issuer: Issuer) -> list[str]:
+    return [f for f in required_fields(body.license_type, issuer) if getattr(body, f) is None]
+
+
+def company_of(customer: Customer) -> str:
+    company = customer.metadata_.get("company") if customer.metadata_ else None
+    return company if isinstance(company, str) and company.strip() else customer.name
+
+
+async def get(session: AsyncSession, who: Principal, license_id: str) -> DeskLicense:
+    row = await get_scoped(session, DeskLicense, license_id, who.business_id, who.mode)
+    if row is None:
+        raise NotFound(f"license {license_id} not found", code="LICENSE_NOT_FOUND")
+    return row
+
+
+async def to_out(session: AsyncSession, vault: Vault, rows: list[DeskLicense]) -> list[LicenseOut]:
+    notes = await repository.notes_for(session, [r.id for r in rows])
+    return [
+        LicenseOut(
+            id=r.id,
+            license_type=r.license_type,
+            issued_by=r.issued_by,
+            license_key=vault.decrypt(r.key_encrypted, r.id),
+            name=r.licensee_name,
+            company=r.licensee_company,
+            email=r.licensee_email,
+            users_count=r.users_count,
+            plan_code=r.plan_code,
+            plan_name=r.plan_name,
+            features=list(r.plan_features),
+            starts_at=r.starts_at,
+            expires_at=r.expires_at,
+            issued_at=r.created_at,
+            customer_id=r.customer_id,
+            subscription_id=r.subscription_id,
+            subscription_external_id=r.subscription_external_id,
+            subscription_name=r.subscription_name,
+            duplicated_from_id=r.duplicated_from_id,
+            cloud_instance_id=r.cloud_instance_id,
+            notes=[NoteOut.model_validate(n) for n in notes[r.id]],
+        )
+        for r in rows
+    ]
+
+
+def check_offline_subscription(sub: Subscription, has_live_code: bool) -> None:
+    """The seed's three preconditions of an offline cloud license, each its own code."""
+    ref = sub.external_id or sub.id
+    if sub.seat_reconciliation is None:
+        raise Unprocessable(
+            f"subscription {ref} is not cloud-license compatible (no seat reconciliation)",
+            code="SUBSCRIPTION_NOT_CLOUD_COMPATIBLE",
+        )
+    if sub.cloud_licensing not in ("Offline", "No"):
+        raise Unprocessable(
+            f"subscription {ref} has cloud licensing {sub.cloud_licensing or 'unset'}; an "
+            "offline cloud license needs Offline or No",
+            code="SUBSCRIPTION_CLOUD_LICENSING_NOT_OFFLINE",
+        )
+    if not has_live_code:
+        raise Unprocessable(
+            f"subscription {ref} has no activation code; create one first",
+            code="ACTIVATION_CODE_MISSING",
+        )
+
+
+async def insert(
+    session: AsyncSession,
+    vault: Vault,
+    *,
+    business_id: str,
+    mode: str,
+    license_type: str,
+    issuer: Issuer,
+    fields: dict[str, Any],
+    plan: Plan,
+    subscription: Subscription | None,
+    notes: str | None,
+    duplicated_from_id: str | None = None,
+    cloud_instance_id: str | None = None,
+) -> DeskLicense:
+    """Store a license whose fields have been checked; make its key and its note."""
+    for _ in range(5):
+        key = generate_key("base32", None)
+        key_hash = vault.lookup_hash(key, KEY_PURPOSE)
+        if not await repository.key_hash_taken(session, key_hash):
+            break
+    else:  # pragma: no cover - 125 random bits
+        raise Conflict("could not generate a unique license key", code="LICENSE_KEY_COLLISION")
+    row_id = new_id("dlc")
+    now = utcnow()
+    row = DeskLicense(
+        id=row_id,
+        business_id=business_id,
+        mode=mode,
+        license_type=license_type,
+        issued_by=issuer.kind,
+        customer_id=fields.get("customer_id"),
+        subscription_id=subscription.id if subscription else None,
+        subscription_external_id=subscription.external_id if subscription else None,
+        subscription_name=subscription.name if subscription else None,
+        licensee_name=fields["name"],
+        licensee_company=fields["company"],
+        licensee_email=fields["email"],
+        users_count=fields["users_count"],
+        plan_code=plan.code,
+        plan_name=plan.name,
+        plan_features=list(plan.features),
+        starts_at=fields["starts_at"],
+        expires_at=fields["expires_at"],
+        key_hash=key_hash,
+        key_encrypted=vault.encrypt(key, row_id),
+        duplicated_from_id=duplicated_from_id,
+        cloud_instance_id=cloud_instance_id,
+        created_at=now,
+    )
+    session.add(row)
+    await session.flush()
+    if notes is not None:
+        await add_note(session, row, issuer.author, notes)
+    return row
+
+
+async def add_note(session: AsyncSession, row: DeskLicense, author: str, text: str) -> LicenseNote:
+    note = LicenseNote(
+        id=new_id("note"), license_id=row.id, author=author, text=text, created_at=utcnow()
+    )
+    session.add(note)
+    await session.flush()
+    return note
+
+
+async def issue(
+    session: AsyncSession,
+    vault: Vault,
+    who: Principal,
+    body: LicenseCreate,
+    issuer: Issuer,
+    *,
+    duplicated_from_id: str | None = None,
+) -> DeskLicense:
+    """Issue a legacy or offline cloud license: the hook other services call."""
+    if body.license_type == "online_cloud":
+        raise Unprocessable(
+            "online cloud subscriptions get an activation code instead of a license file",
+            code="ONLINE_CLOUD_LICENSE_NOT_SUPPORTED",
+        )
+    missing = missing_fields(body, issuer)
+    if missing:
+        raise FieldsMissing(body.license_type, missing)
+    assert body.license_type is not None
+    assert body.starts_at
+    assert body.expires_at
+    if body.expires_at <= body.starts_at:
+        raise Unprocessable("expires_at must be after starts_at", code="INVALID_TERM")
+    plan = await plan_service.by_code(session, who, body.plan_code or "")
+    customer = None
+    if body.customer_id is not None:
+        customer = await customer_service.get(session, who, body.customer_id)
+    sub = None
+    if body.subscription_id is not None:
+        sub = await subscription_service.resolve(session, who, body.subscription_id)
+        if customer is not None and sub.customer_id != customer.id:
+            raise Unprocessable(
+                f"subscription {body.subscription_id} belongs to another customer",
+                code="SUBSCRIPTION_CUSTOMER_MISMATCH",
+            )
+    if body.license_type == "offline_cloud":
+        assert sub is not None
+        live = await subscription_repository.live_code(session, sub.id)
+        check_offline_subscription(sub, live is not None)
+    return await insert(
+        session,
+        vault,
+        business_id=who.business_id,
+        mode=who.mode,
+        license_type=body.license_type,
+        issuer=issuer,
+        fields=body.model_dump(),
+        plan=plan,
+        subscription=sub,
+        notes=body.notes,
+        duplicated_from_id=duplicated_from_id,
+    )
+
+
+async def duplicate(
+    session: AsyncSession,
+    vault: Vault,
+    who: Principal,
+    source_id: str,
+    body: LicenseDuplicate,
+    issuer: Issuer,
+) -> DeskLicense:
+    """Re-issue a legacy license with overrides. A new customer never silently replaces
+    the licensee's name, email or company; `use_customer_details` asks for that."""
+    source = await get(session, who, source_id)
+    if source.license_type != "legacy":
+        raise Conflict(
+            f"only legacy licenses can be duplicated; {source.id} is {source.license_type}",
+            code="LICENSE_NOT_DUPLICABLE",
+        )
+    fields: dict[str, Any] = {
+        "license_type": source.license_type,
+        "name": source.licensee_name,
+        "company": source.licensee_company,
+        "email": source.licensee_email,
+        "users_count": source.users_count,
+        "plan_code": source.plan_code,
+        "starts_at": source.starts_at,
+        "expires_at": source.expires_at,
+        "customer_id": source.customer_id,
+        "subscription_id": source.subscription_id,
+    }
+    fields.update({f: getattr(body, f) for f in body.model_fields_set if f in DUPLICABLE_FIELDS})
+    if body.use_customer_details:
+        if fields["customer_id"] is None:
+            raise Unprocessable(
+                "use_customer_details needs a customer_id", code="CUSTOMER_REQUIRED"
+            )
+        customer = await customer_service.get(session, who, fields["customer_id"])
+        fields.update(name=customer.name, email=customer.email, company=company_of(customer))
+    request = LicenseCreate.model_validate({**fields, "notes": body.notes, "author": body.author})
+    return await issue(session, vault, who, request, issuer, duplicated_from_id=source.id)

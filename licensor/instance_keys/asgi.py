@@ -1,0 +1,97 @@
+"""A thin ASGI layer for `POST /api/v1/licensing/validate`, in front of everything else.
+
+A self-hosted instance's check-in costs one header lookup, at most one small body
+parse, one raw query, one Ed25519 signature and one orjson dump. Every other request,
+and the lifespan, falls through (the app's lifespan closes the check-in store).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import orjson
+from pydantic import ValidationError
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from licensor.instance_keys.checkin import checkins_for
+from licensor.instance_keys.schemas import CheckinIn
+from licensor.kit.errors import LicensorError
+from licensor.kit.handlers import describe_validation_errors
+
+log = logging.getLogger("licensor")
+
+PATH = "/api/v1/licensing/validate"
+MAX_BODY = 8 * 1024
+EMPTY = CheckinIn()
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _read_body(receive: Receive) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise _TooLarge
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+async def _respond(send: Send, status: int, payload: bytes) -> None:
+    headers = [
+        (b"content-length", str(len(payload)).encode()),
+        (b"content-type", b"application/json"),
+    ]
+    if status == 401:
+        headers.append((b"www-authenticate", b"Bearer"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": payload})
+
+
+def _error(code: str, message: str) -> bytes:
+    return orjson.dumps({"code": code, "message": message})
+
+
+def _authorization(scope: Scope) -> str | None:
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            return str(value.decode("latin-1"))
+    return None
+
+
+class InstanceCheckinRoute:
+    def __init__(self, app: ASGIApp, state: Any) -> None:
+        self.app = app
+        self.state = state  # the FastAPI app's state: holds the context and the service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] != PATH or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        try:
+            raw = await _read_body(receive)
+            body = CheckinIn.model_validate_json(raw) if raw.strip() else EMPTY
+        except _TooLarge:
+            await _respond(send, 413, _error("PAYLOAD_TOO_LARGE", f"body over {MAX_BODY} bytes"))
+            return
+        except ValidationError as exc:
+            errors = [dict(e) for e in exc.errors(include_url=False, include_input=False)]
+            message = describe_validation_errors(errors)
+            await _respond(send, 422, _error("VALIDATION_ERROR", message))
+            return
+        try:
+            checkins = await checkins_for(self.state)
+            status, payload = 200, await checkins.check_in(_authorization(scope), body)
+        except LicensorError as exc:
+            status, payload = exc.status_code, orjson.dumps(exc.body())
+        except Exception:
+            log.exception("unhandled error on %s", PATH)
+            status, payload = 500, _error("INTERNAL_ERROR", "internal server error")
+        await _respond(send, status, payload)

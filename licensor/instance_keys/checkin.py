@@ -1,0 +1,209 @@
+"""The rules of a check-in: the key, the organisation's current plan, a signed answer.
+
+The answer is `{"license": {...}, "kid", "alg": "EdDSA", "signature"}`; the signature is
+Ed25519 over the canonical encoding of `license` (keys sorted at every level, no
+whitespace, UTF-8), made with the business's current signing key for the key's mode.
+The decrypted signing key is cached per business and mode in the process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import re
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from licensor.instance_keys.schemas import CheckinIn
+from licensor.instance_keys.service import KEY_PURPOSE
+from licensor.instance_keys.settings import InstanceKeySettings, instance_key_settings
+from licensor.instance_keys.store import CheckinRow, CheckinStore, open_checkin_store
+from licensor.kit.clock import utcnow
+from licensor.kit.context import AppContext
+from licensor.kit.errors import Unauthorized
+from licensor.kit.secrets import constant_time_equal
+from licensor.signing import service as signing_service
+
+KEY_RE = re.compile(r"^[0-9a-f]{64}$")
+MAX_REMEMBERED = 10_000
+
+
+def iso(value: datetime | None) -> str | None:
+    return None if value is None else value.astimezone(UTC).isoformat(timespec="seconds")
+
+
+def canonical(payload: dict[str, Any]) -> bytes:
+    """The signed bytes: JSON, keys sorted at every level, no whitespace, UTF-8."""
+    return orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)
+
+
+def subscription_status(row: CheckinRow, now: datetime) -> str | None:
+    sub = row.subscription
+    if sub is None:
+        return None
+    if sub.cancelled_at is not None:
+        return "cancelled"
+    if sub.expires_at is not None and sub.expires_at <= now:
+        return "expired"
+    return "active"
+
+
+def answer(row: CheckinRow, body: CheckinIn, now: datetime, grace: timedelta) -> dict[str, Any]:
+    sub_state = subscription_status(row, now)
+    if row.revoked_at is not None:
+        state = "key_revoked"
+    elif sub_state is None:
+        state = "no_subscription"
+    else:
+        state = "active" if sub_state == "active" else f"subscription_{sub_state}"
+    active = state == "active"
+    sub = row.subscription
+    valid_until = now
+    if active and sub is not None:
+        valid_until = now + grace
+        if sub.expires_at is not None:
+            valid_until = min(valid_until, sub.expires_at)
+    subscription = None
+    if sub is not None and row.revoked_at is None:
+        subscription = {
+            "id": sub.id,
+            "status": sub_state,
+            "startsAt": iso(sub.starts_at),
+            "expiresAt": iso(sub.expires_at),
+            "cancelledAt": iso(sub.cancelled_at),
+            "usersCount": sub.users_count,
+            "plan": {
+                "id": sub.plan.id,
+                "code": sub.plan.code,
+                "name": sub.plan.name,
+                "features": sub.plan.features,
+            },
+        }
+    return {
+        "active": active,
+        "status": state,
+        "licenseKeyId": row.key_id,
+        "businessId": row.business_id,
+        "mode": row.mode,
+        "organization": {"id": row.org_id, "name": row.org_name},
+        "subscription": subscription,
+        "instanceId": body.instance_id,
+        "version": body.version,
+        "issuedAt": iso(now),
+        "validUntil": iso(valid_until),
+    }
+
+
+class Checkins:
+    def __init__(self, store: CheckinStore, ctx: AppContext, settings: InstanceKeySettings) -> None:
+        self.store = store
+        self.ctx = ctx
+        self.settings = settings
+        self._signers: dict[tuple[str, str], tuple[float, str, Ed25519PrivateKey]] = {}
+        self._recorded: dict[str, tuple[float, str | None, str | None]] = {}
+        self._answers: dict[tuple[Any, ...], bytes] = {}
+
+    async def _signer(self, business_id: str, mode: str) -> tuple[str, Ed25519PrivateKey]:
+        cached = self._signers.get((business_id, mode))
+        now = time.monotonic()
+        if cached is not None and now - cached[0] < self.settings.signing_key_cache_seconds:
+            return cached[1], cached[2]
+        found = await self.store.signing_key(business_id, mode)
+        if found is None:  # the first signed answer of this business and mode: make its key
+            async with self.ctx.db.write_sessions() as session, session.begin():
+                key = await signing_service.current_key(session, self.ctx.vault, business_id, mode)
+                found = (key.kid, key.private_key_encrypted)
+        kid, blob = found
+        raw = base64.b64decode(self.ctx.vault.decrypt(blob, kid))
+        private = Ed25519PrivateKey.from_private_bytes(raw)
+        self._signers[(business_id, mode)] = (now, kid, private)
+        return kid, private
+
+    async def _record(self, key_id: str, now: datetime, body: CheckinIn) -> None:
+        """Write the last check-in; at most once per interval per process unless it changed."""
+        clock = time.monotonic()
+        last = self._recorded.get(key_id)
+        if (
+            last is not None
+            and clock - last[0] < self.settings.checkin_record_interval_seconds
+            and (body.version is None or body.version == last[1])
+            and (body.instance_id is None or body.instance_id == last[2])
+        ):
+            return
+        await self.store.record(key_id, now, body.version, body.instance_id)
+        if len(self._recorded) >= MAX_REMEMBERED:
+            self._recorded.clear()
+        version = body.version if body.version is not None else (last[1] if last else None)
+        instance = body.instance_id if body.instance_id is not None else (last[2] if last else None)
+        self._recorded[key_id] = (clock, version, instance)
+
+    async def check_in(self, authorization: str | None, body: CheckinIn) -> bytes:
+        if not authorization:
+            raise Unauthorized(
+                "missing license key: send `Authorization: Bearer <license key>`",
+                code="MISSING_LICENSE_KEY",
+            )
+        scheme, _, secret = authorization.strip().partition(" ")
+        secret = secret.strip().lower()
+        if scheme.lower() != "bearer" or not KEY_RE.match(secret):
+            raise Unauthorized("invalid license key", code="INVALID_LICENSE_KEY")
+        digest = self.ctx.vault.lookup_hash(secret, KEY_PURPOSE)
+        # one-second resolution: the answer is then a pure function of (database row,
+        # request, second, signing key), so identical check-ins within a second reuse it
+        now = utcnow().replace(microsecond=0)
+        row = await self.store.find(digest, now)
+        if row is None or not constant_time_equal(row.key_hash, digest):
+            raise Unauthorized("invalid license key", code="INVALID_LICENSE_KEY")
+        await self._record(row.key_id, now, body)
+        kid, private = await self._signer(row.business_id, row.mode)
+        memo = (row, body.instance_id, body.version, now, kid)
+        found = self._answers.get(memo)
+        if found is not None:
+            return found
+        grace = timedelta(seconds=self.settings.checkin_grace_seconds)
+        signed = canonical(answer(row, body, now, grace))
+        tail = {
+            "kid": kid,
+            "alg": "EdDSA",
+            "signature": signing_service.b64url(private.sign(signed)),
+        }
+        # the license goes out in its canonical form: the bytes that were signed
+        out = b'{"license":' + signed + b"," + orjson.dumps(tail)[1:]
+        if len(self._answers) >= MAX_REMEMBERED:
+            self._answers.clear()
+        self._answers[memo] = out
+        return out
+
+    async def close(self) -> None:
+        await self.store.close()
+
+
+_lock = asyncio.Lock()
+
+
+async def checkins_for(state: Any) -> Checkins:
+    """The process's check-in service, opened on first use from the app's context."""
+    found: Checkins | None = getattr(state, "instance_checkins", None)
+    if found is not None:
+        return found
+    async with _lock:
+        found = getattr(state, "instance_checkins", None)
+        if found is None:
+            ctx: AppContext = state.ctx
+            store = await open_checkin_store(
+                ctx.settings.resolved_database_url, ctx.settings.db_pool_size
+            )
+            found = Checkins(store, ctx, instance_key_settings())
+            state.instance_checkins = found
+    return found
+
+
+async def close_checkins(state: Any) -> None:
+    found: Checkins | None = getattr(state, "instance_checkins", None)
+    if found is not None:
+        state.instance_checkins = None
+        await found.close()

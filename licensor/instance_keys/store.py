@@ -1,0 +1,226 @@
+"""Raw queries behind the check-in route: no ORM, no per-request session.
+
+SQLite is read inline with the standard library (point selects by unique index cost
+microseconds) and written on one dedicated thread; PostgreSQL uses one asyncpg pool per
+process. One query answers a check-in: the key, its organisation, the organisation's
+current subscription (the newest that has started) and that subscription's plan.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import orjson
+
+from licensor.kit.db import sqlite_path
+
+CHECKIN = (
+    "SELECT k.id, k.business_id, k.mode, k.customer_id, k.key_hash, k.revoked_at, c.name, "
+    "s.id, s.starts_at, s.expires_at, s.cancelled_at, s.users_count, "
+    "p.id, p.code, p.name, p.features "
+    "FROM instance_keys k JOIN customers c ON c.id = k.customer_id "
+    "LEFT JOIN subscriptions s ON s.id = ("
+    "SELECT s2.id FROM subscriptions s2 WHERE s2.customer_id = k.customer_id "
+    "AND s2.business_id = k.business_id AND s2.mode = k.mode AND s2.starts_at <= {1} "
+    "ORDER BY s2.starts_at DESC, s2.created_at DESC, s2.id DESC LIMIT 1) "
+    "LEFT JOIN plans p ON p.id = s.plan_id "
+    "WHERE k.key_hash = {0}"
+)
+SIGNING_KEY = (
+    "SELECT kid, private_key_encrypted FROM signing_keys WHERE business_id = {0} AND mode = {1} "
+    "ORDER BY created_at DESC, kid DESC LIMIT 1"
+)
+RECORD = (
+    "UPDATE instance_keys SET last_seen_at = {0}, last_version = COALESCE({1}, last_version), "
+    "last_instance_id = COALESCE({2}, last_instance_id) WHERE id = {3}"
+)
+
+
+def _sql(template: str, style: str) -> str:
+    n = template.count("{") - template.count("{{")
+    marks = ["?"] * n if style == "qmark" else [f"${i + 1}" for i in range(n)]
+    return template.format(*marks)
+
+
+@dataclass(frozen=True, slots=True)
+class PlanRow:
+    id: str
+    code: str
+    name: str
+    features: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionRow:
+    id: str
+    starts_at: datetime
+    expires_at: datetime | None
+    cancelled_at: datetime | None
+    users_count: int
+    plan: PlanRow
+
+
+@dataclass(frozen=True, slots=True)
+class CheckinRow:
+    key_id: str
+    business_id: str
+    mode: str
+    org_id: str
+    key_hash: bytes
+    revoked_at: datetime | None
+    org_name: str
+    subscription: SubscriptionRow | None
+
+
+class CheckinStore(Protocol):
+    async def find(self, key_hash: bytes, now: datetime) -> CheckinRow | None: ...
+    async def signing_key(self, business_id: str, mode: str) -> tuple[str, bytes] | None: ...
+    async def record(
+        self, key_id: str, now: datetime, version: str | None, instance_id: str | None
+    ) -> None: ...
+    async def close(self) -> None: ...
+
+
+def _time(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    assert isinstance(value, datetime)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+_parsed: dict[tuple[Any, ...], CheckinRow] = {}
+
+
+def _row(r: Any) -> CheckinRow:
+    """Parse a result row; identical rows (the same database content) parse once."""
+    raw = tuple(r)
+    found = _parsed.get(raw)
+    if found is None:
+        if len(_parsed) >= 4096:
+            _parsed.clear()
+        found = _parsed[raw] = _parse(raw)
+    return found
+
+
+def _parse(r: tuple[Any, ...]) -> CheckinRow:
+    subscription = None
+    if r[7] is not None and r[12] is not None:
+        features = r[15]
+        if isinstance(features, str | bytes):
+            features = orjson.loads(features)
+        plan = PlanRow(r[12], r[13], r[14], tuple(str(f) for f in features or ()))
+        starts = _time(r[8])
+        assert starts is not None
+        subscription = SubscriptionRow(r[7], starts, _time(r[9]), _time(r[10]), int(r[11]), plan)
+    return CheckinRow(r[0], r[1], r[2], r[3], bytes(r[4]), _time(r[5]), r[6], subscription)
+
+
+def _sqlite_time(value: datetime) -> str:
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+
+
+def _connect(path: str) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    for pragma in ("busy_timeout=10000", "journal_mode=WAL", "synchronous=NORMAL"):
+        conn.execute(f"PRAGMA {pragma}")
+    return conn
+
+
+_MISSING = object()
+
+
+class SqliteCheckinStore:
+    def __init__(self, url: str) -> None:
+        path = sqlite_path(url)
+        self._reader = _connect(path)
+        self._writer = _connect(path)
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="checkin-writer")
+        self._find = _sql(CHECKIN, "qmark")
+        self._signing = _sql(SIGNING_KEY, "qmark")
+        self._record = _sql(RECORD, "qmark")
+        self._version: int | None = None
+        self._cache: dict[tuple[bytes, str], CheckinRow | None] = {}
+
+    async def find(self, key_hash: bytes, now: datetime) -> CheckinRow | None:
+        """One query per key and second while no other connection commits anything.
+
+        `PRAGMA data_version` changes whenever another connection (any process) commits,
+        so a revocation or a plan change empties this cache before the next check-in.
+        """
+        version = self._reader.execute("PRAGMA data_version").fetchone()[0]
+        if version != self._version:
+            self._version = version
+            self._cache.clear()
+        at = _sqlite_time(now)
+        found = self._cache.get((key_hash, at), _MISSING)
+        if found is not _MISSING:
+            return found  # type: ignore[return-value]
+        # qmark parameters go in textual order: the subquery's time comes first
+        r = self._reader.execute(self._find, (at, key_hash)).fetchone()
+        row = None if r is None else _row(r)
+        if len(self._cache) >= 4096:
+            self._cache.clear()
+        self._cache[(key_hash, at)] = row
+        return row
+
+    async def signing_key(self, business_id: str, mode: str) -> tuple[str, bytes] | None:
+        r = self._reader.execute(self._signing, (business_id, mode)).fetchone()
+        return None if r is None else (r[0], bytes(r[1]))
+
+    def _write(self, params: tuple[Any, ...]) -> None:
+        self._writer.execute(self._record, params)
+
+    async def record(
+        self, key_id: str, now: datetime, version: str | None, instance_id: str | None
+    ) -> None:
+        params = (_sqlite_time(now), version, instance_id, key_id)
+        await asyncio.get_running_loop().run_in_executor(self._thread, self._write, params)
+
+    async def close(self) -> None:
+        self._thread.shutdown(wait=True)
+        self._reader.close()
+        self._writer.close()
+
+
+class PostgresCheckinStore:
+    def __init__(self, pool: Any) -> None:
+        self._pool = pool
+        self._find = _sql(CHECKIN, "numeric")
+        self._signing = _sql(SIGNING_KEY, "numeric")
+        self._record = _sql(RECORD, "numeric")
+
+    @classmethod
+    async def connect(cls, url: str, size: int) -> PostgresCheckinStore:
+        import asyncpg
+
+        dsn = url.replace("postgresql+asyncpg://", "postgresql://", 1)
+        return cls(await asyncpg.create_pool(dsn, min_size=1, max_size=size))
+
+    async def find(self, key_hash: bytes, now: datetime) -> CheckinRow | None:
+        r = await self._pool.fetchrow(self._find, key_hash, now)
+        return None if r is None else _row(r)
+
+    async def signing_key(self, business_id: str, mode: str) -> tuple[str, bytes] | None:
+        r = await self._pool.fetchrow(self._signing, business_id, mode)
+        return None if r is None else (r[0], bytes(r[1]))
+
+    async def record(
+        self, key_id: str, now: datetime, version: str | None, instance_id: str | None
+    ) -> None:
+        await self._pool.execute(self._record, now, version, instance_id, key_id)
+
+    async def close(self) -> None:
+        await self._pool.close()
+
+
+async def open_checkin_store(url: str, pool_size: int) -> CheckinStore:
+    if url.startswith("sqlite"):
+        return SqliteCheckinStore(url)
+    return await PostgresCheckinStore.connect(url, pool_size)

@@ -1,0 +1,73 @@
+"""Queries of organisations (customers), their members and member tokens."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from licensor.models import Customer, MemberToken, OrgMember
+from licensor.orgs.schemas import plausible_id
+
+
+async def organisation(
+    session: AsyncSession, business_id: str, mode: str, org_id: str
+) -> Customer | None:
+    if not plausible_id(org_id):
+        return None
+    row = await session.get(Customer, org_id)
+    if row is None or row.business_id != business_id or row.mode != mode:
+        return None
+    return row
+
+
+async def member(session: AsyncSession, org_id: str, member_id: str) -> OrgMember | None:
+    if not plausible_id(member_id):
+        return None
+    row = await session.get(OrgMember, member_id)
+    return row if row is not None and row.customer_id == org_id else None
+
+
+async def member_by_email(session: AsyncSession, org_id: str, email: str) -> OrgMember | None:
+    stmt = select(OrgMember).where(OrgMember.customer_id == org_id, OrgMember.email == email)
+    return (await session.scalars(stmt)).first()
+
+
+async def members_with_email(session: AsyncSession, email: str) -> list[OrgMember]:
+    stmt = select(OrgMember).where(OrgMember.email == email).limit(50)
+    return list((await session.scalars(stmt)).all())
+
+
+async def owner(session: AsyncSession, org_id: str, *, lock: bool = False) -> OrgMember | None:
+    stmt = select(OrgMember).where(OrgMember.customer_id == org_id, OrgMember.role == "owner")
+    if lock:
+        stmt = stmt.with_for_update()
+    return (await session.scalars(stmt)).first()
+
+
+async def members(session: AsyncSession, org_id: str) -> list[OrgMember]:
+    stmt = (
+        select(OrgMember)
+        .where(OrgMember.customer_id == org_id)
+        .order_by(OrgMember.created_at, OrgMember.id)
+    )
+    return list((await session.scalars(stmt)).all())
+
+
+async def token_by_hash(session: AsyncSession, digest: bytes) -> MemberToken | None:
+    stmt = select(MemberToken).where(MemberToken.token_hash == digest)
+    return (await session.scalars(stmt)).first()
+
+
+async def tokens_of(session: AsyncSession, member_id: str) -> list[MemberToken]:
+    stmt = (
+        select(MemberToken)
+        .where(MemberToken.member_id == member_id, MemberToken.kind != "invite")
+        .order_by(MemberToken.created_at.desc(), MemberToken.id)
+    )
+    return list((await session.scalars(stmt)).all())
+
+
+async def token(session: AsyncSession, token_id: str) -> MemberToken | None:
+    if not plausible_id(token_id):
+        return None
+    return await session.get(MemberToken, token_id)

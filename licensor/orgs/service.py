@@ -1,0 +1,230 @@
+"""Rules of organisation membership and member tokens. Services only flush.
+
+An organisation is a customer of the vendor business. It has exactly one owner
+(enforced by a partial unique index); owners and admins manage the others.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from licensor.kit.clock import utcnow
+from licensor.kit.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
+from licensor.kit.ids import new_id
+from licensor.kit.secrets import Vault
+from licensor.models import Customer, MemberToken, OrgMember
+from licensor.orgs import repository
+from licensor.orgs.secrets import (
+    TOKEN_PURPOSE,
+    display_prefix,
+    hash_password,
+    new_token,
+    verify_password,
+)
+
+INVITE_TTL = timedelta(days=7)
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    row: MemberToken
+    secret: str  # shown once, never stored
+
+
+@dataclass(frozen=True)
+class NewMember:
+    member: OrgMember
+    invite: IssuedToken | None
+
+
+async def find_org(session: AsyncSession, business_id: str, mode: str, org_id: str) -> Customer:
+    org = await repository.organisation(session, business_id, mode, org_id)
+    if org is None:
+        raise NotFound(f"organisation {org_id} not found", code="ORGANIZATION_NOT_FOUND")
+    return org
+
+
+async def find_member(session: AsyncSession, org_id: str, member_id: str) -> OrgMember:
+    row = await repository.member(session, org_id, member_id)
+    if row is None:
+        raise NotFound(f"member {member_id} not found", code="MEMBER_NOT_FOUND")
+    return row
+
+
+async def issue_token(
+    session: AsyncSession, vault: Vault, member_id: str, kind: str, name: str, ttl: timedelta
+) -> IssuedToken:
+    secret = new_token(kind)
+    row = MemberToken(
+        id=new_id("tok"),
+        member_id=member_id,
+        kind=kind,
+        name=name,
+        display_prefix=display_prefix(secret),
+        token_hash=vault.lookup_hash(secret, TOKEN_PURPOSE),
+        expires_at=utcnow() + ttl,
+    )
+    session.add(row)
+    await session.flush()
+    return IssuedToken(row, secret)
+
+
+async def _add(
+    session: AsyncSession, vault: Vault, org: Customer, email: str, role: str, password: str | None
+) -> NewMember:
+    email = email.strip().lower()
+    if await repository.member_by_email(session, org.id, email) is not None:
+        raise Conflict(f"{email} is already a member", code="MEMBER_EXISTS")
+    row = OrgMember(
+        id=new_id("mem"),
+        business_id=org.business_id,
+        mode=org.mode,
+        customer_id=org.id,
+        email=email,
+        role=role,
+        password_hash=await hash_password(password) if password else None,
+    )
+    session.add(row)
+    try:
+        await session.flush()
+    except IntegrityError as exc:  # a concurrent request added the same member or owner
+        raise Conflict("the membership changed concurrently; retry", code="CONFLICT") from exc
+    invite = None
+    if password is None:
+        invite = await issue_token(session, vault, row.id, "invite", "invitation", INVITE_TTL)
+    return NewMember(row, invite)
+
+
+async def add_owner(
+    session: AsyncSession, vault: Vault, org: Customer, email: str, password: str | None
+) -> NewMember:
+    """The vendor adds an organisation's first owner; later changes are transfers."""
+    if await repository.owner(session, org.id, lock=True) is not None:
+        raise Conflict("this organisation already has an owner", code="OWNER_EXISTS")
+    return await _add(session, vault, org, email, "owner", password)
+
+
+async def add_member(
+    session: AsyncSession,
+    vault: Vault,
+    org: Customer,
+    email: str,
+    role: str,
+    password: str | None,
+) -> NewMember:
+    if role == "owner":
+        raise BadRequest("use an ownership transfer to make an owner", code="OWNER_BY_TRANSFER")
+    return await _add(session, vault, org, email, role, password)
+
+
+async def set_role(session: AsyncSession, org_id: str, member_id: str, role: str) -> OrgMember:
+    row = await find_member(session, org_id, member_id)
+    if row.role == "owner" or role == "owner":
+        raise Conflict("the owner changes only by an ownership transfer", code="OWNER_BY_TRANSFER")
+    row.role = role
+    await session.flush()
+    return row
+
+
+async def remove_member(session: AsyncSession, org_id: str, member_id: str) -> OrgMember:
+    row = await find_member(session, org_id, member_id)
+    if row.role == "owner":
+        raise Conflict(
+            "the owner cannot be removed; transfer ownership first", code="OWNER_BY_TRANSFER"
+        )
+    await session.delete(row)
+    await session.flush()
+    return row
+
+
+async def transfer_ownership(
+    session: AsyncSession, org_id: str, new_owner_id: str, *, by: str | None = None
+) -> OrgMember:
+    """Demote the owner to admin, then promote the new one, in the caller's transaction.
+
+    `by`: the member asking, who must still be the owner once the owner row is locked
+    (a concurrent transfer may have moved ownership since the request was authenticated).
+    """
+    current = await repository.owner(session, org_id, lock=True)
+    if by is not None and (current is None or current.id != by):
+        raise Forbidden("only the organisation's owner may do this", code="ROLE_REQUIRED")
+    target = await find_member(session, org_id, new_owner_id)
+    if current is not None and current.id == target.id:
+        return target
+    if target.password_hash is None:
+        raise Conflict("the new owner has not accepted the invitation", code="MEMBER_INVITED")
+    try:
+        if current is not None:
+            current.role = "admin"
+            await session.flush()
+        target.role = "owner"
+        await session.flush()
+    except IntegrityError as exc:
+        raise Conflict("ownership changed concurrently; retry", code="CONFLICT") from exc
+    return target
+
+
+async def login(
+    session: AsyncSession,
+    vault: Vault,
+    email: str,
+    password: str,
+    org_id: str | None,
+    ttl: timedelta,
+) -> tuple[OrgMember, IssuedToken]:
+    candidates = await repository.members_with_email(session, email.strip().lower())
+    if org_id is not None:
+        candidates = [m for m in candidates if m.customer_id == org_id]
+    if len(candidates) > 1:
+        raise BadRequest(
+            "this email belongs to several organisations: send organizationId",
+            code="ORGANIZATION_REQUIRED",
+        )
+    found = candidates[0] if candidates else None
+    if not await verify_password(found.password_hash if found else None, password) or not found:
+        raise Unauthorized("wrong email or password", code="INVALID_CREDENTIALS")
+    return found, await issue_token(session, vault, found.id, "session", "sign-in", ttl)
+
+
+async def accept_invite(
+    session: AsyncSession, vault: Vault, invite: str, password: str, ttl: timedelta
+) -> tuple[OrgMember, IssuedToken]:
+    row = await repository.token_by_hash(session, vault.lookup_hash(invite, TOKEN_PURPOSE))
+    now = utcnow()
+    if row is None or row.kind != "invite" or row.revoked_at is not None or row.expires_at <= now:
+        raise Unauthorized("invalid or expired invite token", code="INVALID_INVITE")
+    member = await session.get(OrgMember, row.member_id)
+    if member is None:
+        raise Unauthorized("invalid or expired invite token", code="INVALID_INVITE")
+    member.password_hash = await hash_password(password)
+    row.revoked_at = now
+    await session.flush()
+    return member, await issue_token(session, vault, member.id, "session", "sign-in", ttl)
+
+
+async def revoke_token(
+    session: AsyncSession, org_id: str, token_id: str, *, member_id: str | None
+) -> MemberToken:
+    """Revoke a token of the organisation (of one member only, when `member_id` is set)."""
+    row = await repository.token(session, token_id)
+    owner = await session.get(OrgMember, row.member_id) if row is not None else None
+    if (
+        row is None
+        or row.kind == "invite"
+        or owner is None
+        or owner.customer_id != org_id
+        or (member_id is not None and row.member_id != member_id)
+    ):
+        raise NotFound(f"token {token_id} not found", code="TOKEN_NOT_FOUND")
+    if row.revoked_at is None:
+        row.revoked_at = utcnow()
+        await session.flush()
+    return row
+
+
+def is_live(row: MemberToken, now: datetime) -> bool:
+    return row.revoked_at is None and row.expires_at > now

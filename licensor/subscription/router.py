@@ -1,0 +1,146 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+
+from licensor.auth.dependencies import Auth
+from licensor.kit.deps import Ctx, ReadSession, WriteSession
+from licensor.kit.errors import NotFound, error_responses
+from licensor.kit.pagination import ListResponse, Page
+from licensor.subscription import codes, repository, service
+from licensor.subscription.schemas import (
+    ActivationCodeOut,
+    SeatLinkOut,
+    SubscriptionCreate,
+    SubscriptionOut,
+    SubscriptionUpdate,
+)
+
+router = APIRouter(prefix="/subscriptions", tags=["Subscriptions"])
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=SubscriptionOut,
+    responses=error_responses(401, 404, 409, 422),
+)
+async def create_subscription(
+    body: SubscriptionCreate, who: Auth, ctx: Ctx, session: WriteSession
+) -> SubscriptionOut:
+    row = await service.create(session, ctx.vault, who, body)
+    return (await service.to_out(session, [row]))[0]
+
+
+@router.get("", response_model=ListResponse[SubscriptionOut], responses=error_responses(401, 422))
+async def list_subscriptions(
+    who: Auth,
+    session: ReadSession,
+    page: Page,
+    customer_id: Annotated[str | None, Query(max_length=64)] = None,
+) -> ListResponse[SubscriptionOut]:
+    stmt = repository.list_statement(who.business_id, who.mode, customer_id)
+    rows = list((await session.scalars(page.apply(stmt))).all())
+    return ListResponse(items=await service.to_out(session, rows))
+
+
+@router.get("/{sub_id}", response_model=SubscriptionOut, responses=error_responses(401, 404))
+async def get_subscription(sub_id: str, who: Auth, session: ReadSession) -> SubscriptionOut:
+    return (await service.to_out(session, [await service.get(session, who, sub_id)]))[0]
+
+
+@router.patch(
+    "/{sub_id}", response_model=SubscriptionOut, responses=error_responses(401, 404, 409, 422)
+)
+async def update_subscription(
+    sub_id: str, body: SubscriptionUpdate, who: Auth, ctx: Ctx, session: WriteSession
+) -> SubscriptionOut:
+    row = await service.update(session, ctx.vault, who, sub_id, body)
+    return (await service.to_out(session, [row]))[0]
+
+
+@router.delete(
+    "/{sub_id}",
+    response_model=SubscriptionOut,
+    responses=error_responses(401, 404),
+    summary="Cancel a subscription (kept for its licenses; its activation code is revoked)",
+)
+async def cancel_subscription(sub_id: str, who: Auth, session: WriteSession) -> SubscriptionOut:
+    return (await service.to_out(session, [await service.cancel(session, who, sub_id)]))[0]
+
+
+@router.get(
+    "/{sub_id}/activation_code",
+    response_model=ActivationCodeOut,
+    responses=error_responses(401, 404),
+)
+async def show_activation_code(
+    sub_id: str, who: Auth, ctx: Ctx, session: ReadSession
+) -> ActivationCodeOut:
+    sub = await service.get(session, who, sub_id)
+    code, row = await codes.show(session, ctx.vault, sub)
+    return ActivationCodeOut(
+        subscription_id=sub.id, activation_code=code, created_at=row.created_at
+    )
+
+
+@router.post(
+    "/{sub_id}/activation_code",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ActivationCodeOut,
+    responses=error_responses(401, 404, 422),
+    summary="Create or regenerate the activation code (the previous one is revoked)",
+)
+async def regenerate_activation_code(
+    sub_id: str, who: Auth, ctx: Ctx, session: WriteSession
+) -> ActivationCodeOut:
+    sub = await service.get(session, who, sub_id)
+    code, row = await codes.issue(session, ctx.vault, sub)
+    return ActivationCodeOut(
+        subscription_id=sub.id, activation_code=code, created_at=row.created_at
+    )
+
+
+@router.delete(
+    "/{sub_id}/activation_code",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=error_responses(401, 404),
+)
+async def revoke_activation_code(sub_id: str, who: Auth, session: WriteSession) -> None:
+    sub = await service.get(session, who, sub_id)
+    if not await codes.revoke(session, sub):
+        raise NotFound(
+            f"subscription {sub.id} has no activation code", code="ACTIVATION_CODE_NOT_FOUND"
+        )
+
+
+@router.get(
+    "/{sub_id}/seat_links",
+    response_model=ListResponse[SeatLinkOut],
+    responses=error_responses(401, 404, 422),
+    summary="The usage history reported by the subscription's cloud instances, newest first",
+)
+async def list_seat_links(
+    sub_id: str, who: Auth, session: ReadSession, page: Page
+) -> ListResponse[SeatLinkOut]:
+    sub = await service.get(session, who, sub_id)
+    rows = await repository.seat_links(
+        session, sub.id, page.page_size, page.page_number * page.page_size
+    )
+    return ListResponse(
+        items=[
+            SeatLinkOut(
+                id=link.id,
+                instance_id=instance_id,
+                reported_at=link.reported_at,
+                billable_users_count=link.billable_users_count,
+                max_historical_users_count=link.max_historical_users_count,
+                licensed_users_count=link.licensed_users_count,
+                overage=link.overage,
+                license_id=link.license_id,
+                created_at=link.created_at,
+            )
+            for link, instance_id in rows
+        ]
+    )

@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import Field, StringConstraints
+
+from licensor.kit.schemas import UTC, Id, Input, Output
+
+CloudLicensing = Literal["Yes", "Offline", "No"]
+ExternalId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+SubName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Seats = Annotated[int, Field(strict=True, ge=1, le=10_000_000)]
+
+
+class SubscriptionCreate(Input):
+    customer_id: Id
+    plan_code: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    users_count: Seats
+    starts_at: UTC
+    expires_at: UTC | None = None
+    external_id: ExternalId | None = Field(
+        default=None, description="The billing system's subscription id (e.g. Zuora's)."
+    )
+    name: SubName | None = Field(default=None, description="The billing subscription name.")
+    cloud_licensing: CloudLicensing | None = Field(
+        default=None, description="`Yes`, `Offline`, `No`, or null for a legacy subscription."
+    )
+    seat_reconciliation: bool | None = Field(
+        default=None, description="Null: the field is absent (not cloud-license compatible)."
+    )
+
+
+class SubscriptionUpdate(Input):
+    plan_code: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
+    users_count: Seats | None = None
+    starts_at: UTC | None = None
+    expires_at: UTC | None = None
+    external_id: ExternalId | None = None
+    name: SubName | None = None
+    cloud_licensing: CloudLicensing | None = None
+    seat_reconciliation: bool | None = None
+
+
+class SubscriptionOut(Output):
+    id: str
+    customer_id: str
+    plan_id: str
+    plan_code: str
+    users_count: int
+    starts_at: datetime
+    expires_at: datetime | None
+    external_id: str | None
+    name: str | None
+    cloud_licensing: CloudLicensing | None
+    seat_reconciliation: bool | None
+    cancelled_at: datetime | None
+    has_activation_code: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+class ActivationCodeOut(Output):
+    subscription_id: str
+    activation_code: str
+    created_at: datetime
+
+
+class SeatLinkOut(Output):
+    id: str
+    instance_id: str
+    reported_at: datetime
+    billable_users_count: int
+    max_historical_users_count: int
+    licensed_users_count: int
+    overage: int
+    license_id: str
+    created_at: datetime
