@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.helpers import setup_key
+from tests.helpers import setup_key, unique
 from tests.servers import Server, Tenant, fresh_postgres_database, start_server
 
 PROCESSES = {"sqlite": 2, "postgres": 3}
@@ -37,11 +37,13 @@ def cluster(
 
 
 async def _fire(
-    urls: list[str], calls: list[tuple[str, dict[str, Any]]]
+    urls: list[str], calls: list[tuple[str, dict[str, Any]]], headers: dict[str, str]
 ) -> list[tuple[int, dict[str, Any] | None]]:
     """POST every (route, body) at once, spread round-robin over the server processes."""
     limits = httpx.Limits(max_connections=len(calls), max_keepalive_connections=len(calls))
-    clients = [httpx.AsyncClient(base_url=u, limits=limits, timeout=60) for u in urls]
+    clients = [
+        httpx.AsyncClient(base_url=u, limits=limits, timeout=60, headers=headers) for u in urls
+    ]
     start = asyncio.Event()
 
     async def one(i: int, route: str, body: dict[str, Any]) -> tuple[int, dict[str, Any] | None]:
@@ -59,8 +61,11 @@ async def _fire(
             await client.aclose()
 
 
-def fire(server: Server, calls: list[tuple[str, dict[str, Any]]]) -> list[tuple[int, Any]]:
-    return asyncio.run(_fire(server.urls, calls))
+def fire(
+    server: Server, calls: list[tuple[str, dict[str, Any]]], api_key: str | None = None
+) -> list[tuple[int, Any]]:
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    return asyncio.run(_fire(server.urls, calls, headers))
 
 
 def instances_of(tenant: Tenant, key_id: str) -> list[str]:
@@ -149,3 +154,71 @@ def test_concurrent_deactivate_and_activate_keep_the_count(cluster: Server) -> N
     )
     assert Counter(s for s, _ in again) == ({201: free, 422: 20 - free} if free else {422: 20})
     assert count_of(tenant, lk["id"]) == LIMIT
+
+
+def test_concurrent_imports_of_one_key_make_exactly_one(cluster: Server) -> None:
+    tenant, rival = cluster.tenant(), cluster.tenant()
+    product_id, customer_id, _ = setup_key(tenant)
+    rival_product, rival_customer, _ = setup_key(rival)
+    text = unique("CONTESTED")
+    mine = {"customer_id": customer_id, "product_id": product_id, "key": text}
+    theirs = {"customer_id": rival_customer, "product_id": rival_product, "key": text}
+    results = fire(cluster, [("/license_keys", mine)] * 15, tenant.api_key)
+    results += fire(cluster, [("/license_keys", theirs)] * 5, rival.api_key)
+    assert Counter(s for s, _ in results) == {201: 1, 409: 19}
+    assert {b["code"] for s, b in results if s == 409} == {"LICENSE_KEY_ALREADY_EXISTS"}
+    with tenant.http() as http:
+        keys = http.get("/license_keys", params={"page_size": 100}).json()["items"]
+    assert [k["key"] for k in keys].count(text) == 1
+
+
+def test_concurrent_creates_of_distinct_keys_all_succeed(cluster: Server) -> None:
+    tenant = cluster.tenant()
+    product_id, customer_id, first = setup_key(tenant)
+    body = {"customer_id": customer_id, "product_id": product_id}
+    calls = [("/license_keys", {**body, "key": unique()}) for _ in range(20)]
+    calls += [("/license_keys", body) for _ in range(20)]  # generated keys
+    results = fire(cluster, calls, tenant.api_key)
+    assert Counter(s for s, _ in results) == {201: 40}
+    with tenant.http() as http:
+        listed = http.get("/license_keys", params={"page_size": 100}).json()["items"]
+    assert {k["id"] for k in listed} == {b["id"] for _, b in results} | {first["id"]}
+
+
+def test_lowering_the_limit_while_activating_keeps_the_invariant(cluster: Server) -> None:
+    tenant = cluster.tenant()
+    _, _, lk = setup_key(tenant, activations_limit=10)
+
+    async def both() -> tuple[list[tuple[int, Any]], int]:
+        activations = _fire(
+            cluster.urls,
+            [
+                ("/licenses/activate", {"license_key": lk["key"], "name": f"m{i}"})
+                for i in range(30)
+            ],
+            {},
+        )
+
+        async def lower() -> int:
+            await asyncio.sleep(0.06)
+            async with httpx.AsyncClient(
+                base_url=cluster.urls[-1],
+                headers={"Authorization": f"Bearer {tenant.api_key}"},
+                timeout=60,
+            ) as http:
+                resp = await http.patch(f"/license_keys/{lk['id']}", json={"activations_limit": 3})
+                return resp.status_code
+
+        return await asyncio.gather(activations, lower())
+
+    results, patched = asyncio.run(both())
+    won = sum(1 for s, _ in results if s == 201)
+    count = count_of(tenant, lk["id"])
+    assert count == won == len(instances_of(tenant, lk["id"]))
+    with tenant.http() as http:
+        limit = http.get(f"/license_keys/{lk['id']}").json()["activations_limit"]
+    if patched == 200:
+        assert (limit, count <= 3) == (3, True)
+    else:
+        assert (patched, limit) == (422, 10)
+        assert 3 < count <= 10

@@ -9,12 +9,20 @@ import stat
 import subprocess
 from pathlib import Path
 
+import httpx
 import pytest
 
 from licensor.config import SECRET_FILE
 from licensor.kit.db import sqlite_path
-from tests.helpers import issue_api_key, make_customer, make_key, make_product, unique
-from tests.servers import PG_ADMIN_URL, Server
+from tests.helpers import (
+    issue_api_key,
+    make_customer,
+    make_key,
+    make_product,
+    setup_key,
+    unique,
+)
+from tests.servers import PG_ADMIN_URL, Server, start_server
 
 
 def database_dump(server: Server) -> str:
@@ -99,3 +107,24 @@ def test_server_secret_file_is_private(server: Server) -> None:
     assert len(path.read_text().strip()) >= 43  # 32 bytes, base64
     leftovers = [p.name for p in path.parent.iterdir() if p.name.startswith(f".{SECRET_FILE}")]
     assert leftovers == []
+
+
+def test_processes_starting_together_share_one_secret(tmp_path: Path) -> None:
+    """Three processes on a fresh data dir race to create the secret: exactly one file wins
+    and every process uses it (else keys made through one would not be found by another)."""
+    srv = start_server("sqlite", tmp_path / "fresh", None, count=3)
+    try:
+        path = srv.settings.data_dir / SECRET_FILE
+        assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+        tenant = srv.tenant()  # this test process reads the same file
+        for url in srv.urls:
+            resp = httpx.get(
+                url + "/customers", headers={"Authorization": f"Bearer {tenant.api_key}"}
+            )
+            assert resp.status_code == 200, resp.text
+        _, _, lk = setup_key(tenant)
+        for url in srv.urls:
+            check = httpx.post(url + "/licenses/validate", json={"license_key": lk["key"]})
+            assert check.json() == {"valid": True}
+    finally:
+        srv.stop()
