@@ -6,8 +6,10 @@ import asyncio
 import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Annotated, TypeVar
 
+import typer
+from rich.console import Console
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from licensor.config import Settings, get_settings
@@ -15,6 +17,16 @@ from licensor.kit import migrate
 from licensor.kit.context import AppContext
 
 T = TypeVar("T")
+
+err = Console(stderr=True)
+
+DataDir = Annotated[
+    Path | None, typer.Option("--data-dir", help="Data folder (env LICENSOR_DATA_DIR).")
+]
+DatabaseUrl = Annotated[
+    str | None,
+    typer.Option("--database-url", help="SQLAlchemy URL (env LICENSOR_DATABASE_URL)."),
+]
 
 
 def apply_overrides(data_dir: Path | None, database_url: str | None) -> Settings:

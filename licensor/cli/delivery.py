@@ -11,12 +11,11 @@ from pathlib import Path
 from typing import Annotated, TypeVar
 
 import typer
-from rich.console import Console
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from licensor.auth.dependencies import Principal
 from licensor.business import service as business_service
-from licensor.cli.common import apply_overrides, in_transaction
+from licensor.cli.common import DatabaseUrl, DataDir, apply_overrides, err, in_transaction
 from licensor.cli.groups import licenses_app
 from licensor.delivery import mail_settings, service
 from licensor.delivery.schemas import DeliveryCreate, MailSettingsIn
@@ -29,16 +28,7 @@ from licensor.models import LicenseKey
 
 mail_settings_app = typer.Typer(help="A business's license email settings.", no_args_is_help=True)
 
-err = Console(stderr=True)
 T = TypeVar("T")
-
-DataDir = Annotated[
-    Path | None, typer.Option("--data-dir", help="Data folder (env LICENSOR_DATA_DIR).")
-]
-DatabaseUrl = Annotated[
-    str | None,
-    typer.Option("--database-url", help="SQLAlchemy URL (env LICENSOR_DATABASE_URL)."),
-]
 
 
 def _fail(exc: LicensorError) -> typer.Exit:

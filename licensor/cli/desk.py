@@ -15,11 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from licensor import verifier
 from licensor.auth.dependencies import Principal
+from licensor.cli.common import DatabaseUrl, DataDir
 from licensor.cli.desk_catalog import plans_app, subscriptions_app
 from licensor.cli.desk_common import (
     BusinessId,
-    DatabaseUrl,
-    DataDir,
     Mode,
     echo_json,
     fail,

@@ -8,10 +8,9 @@ import typer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from licensor.auth.dependencies import Principal
+from licensor.cli.common import DatabaseUrl, DataDir
 from licensor.cli.desk_common import (
     BusinessId,
-    DatabaseUrl,
-    DataDir,
     Mode,
     echo_json,
     parse,

@@ -10,28 +10,20 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from pydantic import BaseModel, ValidationError
-from rich.console import Console
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from licensor.auth.dependencies import Principal
 from licensor.business import service as business_service
-from licensor.cli.common import apply_overrides, in_transaction
+from licensor.cli.common import apply_overrides, err, in_transaction
 from licensor.kit.context import AppContext
 from licensor.kit.errors import LicensorError
 from licensor.kit.handlers import describe_validation_errors
 
 T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
-err = Console(stderr=True)
 
 BusinessId = Annotated[str, typer.Option("--business-id", help="Business id.")]
 Mode = Annotated[str, typer.Option("--mode", help="test or live.")]
-DataDir = Annotated[
-    Path | None, typer.Option("--data-dir", help="Data folder (env LICENSOR_DATA_DIR).")
-]
-DatabaseUrl = Annotated[
-    str | None, typer.Option("--database-url", help="SQLAlchemy URL (env LICENSOR_DATABASE_URL).")
-]
 
 
 def fail(code: str, message: str) -> typer.Exit:

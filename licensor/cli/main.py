@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -13,7 +12,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from licensor.business import service as business_service
 from licensor.cli import desk as desk_cli
-from licensor.cli.common import apply_overrides, in_transaction, upgrade_database
+from licensor.cli.common import (
+    DatabaseUrl,
+    DataDir,
+    apply_overrides,
+    err,
+    in_transaction,
+    upgrade_database,
+)
 from licensor.cli.delivery import mail_settings_app, worker
 from licensor.cli.orgs import app as orgs_app
 from licensor.kit.context import AppContext
@@ -33,16 +39,6 @@ desk_cli.register(app)
 app.add_typer(orgs_app, name="orgs")
 app.add_typer(mail_settings_app, name="mail-settings")
 app.command("worker")(worker)
-
-err = Console(stderr=True)
-
-DataDir = Annotated[
-    Path | None, typer.Option("--data-dir", help="Data folder (env LICENSOR_DATA_DIR).")
-]
-DatabaseUrl = Annotated[
-    str | None,
-    typer.Option("--database-url", help="SQLAlchemy URL (env LICENSOR_DATABASE_URL)."),
-]
 
 
 def _fail(exc: LicensorError) -> typer.Exit:

@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from licensor.cli.common import apply_overrides, in_transaction
+from licensor.cli.common import DatabaseUrl, DataDir, apply_overrides, err, in_transaction
 from licensor.instance_keys import repository as key_repository
 from licensor.instance_keys import service as key_service
 from licensor.kit.context import AppContext
@@ -27,18 +27,10 @@ app = typer.Typer(
     help="Customer organisations: members, tokens, self-hosted instance keys.",
     no_args_is_help=True,
 )
-err = Console(stderr=True)
 
 OrgId = Annotated[str, typer.Argument(help="Organisation (customer) id, cus_…")]
 BusinessId = Annotated[str, typer.Option("--business-id", help="The vendor business id.")]
 Mode = Annotated[str, typer.Option(help="test or live.")]
-DataDir = Annotated[
-    Path | None, typer.Option("--data-dir", help="Data folder (env LICENSOR_DATA_DIR).")
-]
-DatabaseUrl = Annotated[
-    str | None,
-    typer.Option("--database-url", help="SQLAlchemy URL (env LICENSOR_DATABASE_URL)."),
-]
 ROLES = ("admin", "member")
 
 
