@@ -1,0 +1,373 @@
+"""Load test of the public hot path: POST /licenses/validate and /licenses/activate.
+
+`make bench` (or `python bench/validate.py --help`). For each backend (SQLite in a fresh
+data dir, PostgreSQL in a fresh database, dropped afterwards) it starts
+`licensor serve --workers 2`, seeds a business (CLI `bootstrap`), a product, a customer
+and license keys through the management API, then drives the routes with wrk (64
+connections, a Lua script cycling over the keys) after a short warm-up. In the same run
+it measures a bare ASGI app answering a constant JSON body, served by uvicorn with two
+workers, and reports every scenario as a ratio to it. Rounds are interleaved (baseline,
+then each scenario) so that load from other processes hits all of them alike; the
+summary shows medians. Exits 1 if any scenario saw a non-2xx answer or a timeout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shlex
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+HERE = Path(__file__).resolve().parent
+LUA = HERE / "wrk_post.lua"
+BIN = Path(sys.executable).parent
+PG_ADMIN_URL = os.environ.get(
+    "LICENSOR_BENCH_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+)
+TARGET_RATIO = 0.4
+TARGET_P99_MS = 20.0
+
+
+@dataclass
+class Result:
+    name: str
+    command: str
+    rps: list[float] = field(default_factory=list)
+    p50_ms: list[float] = field(default_factory=list)
+    p99_ms: list[float] = field(default_factory=list)
+    ratios: list[float] = field(default_factory=list)
+    loads: list[float] = field(default_factory=list)
+    non_2xx: int = 0
+    socket_errors: int = 0
+    timeouts: int = 0
+
+    def median(self, values: list[float]) -> float:
+        return statistics.median(values) if values else 0.0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server for {url} exited with {proc.returncode}")
+        try:
+            if httpx.get(url, timeout=1).status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} did not become ready")
+
+
+@contextmanager
+def running(cmd: list[str], ready_url: str, env: dict[str, str] | None = None) -> Iterator[None]:
+    proc = subprocess.Popen(cmd, env=env, start_new_session=True)
+    try:
+        wait_ready(ready_url, proc)
+        yield
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _pg_dsn(url: str) -> str:
+    return url.replace("postgresql+asyncpg://", "postgresql://", 1)
+
+
+@contextmanager
+def fresh_postgres_database() -> Iterator[str]:
+    import asyncpg
+
+    name = f"licensor_bench_{uuid.uuid4().hex[:10]}"
+
+    async def admin(sql: str) -> None:
+        conn = await asyncpg.connect(_pg_dsn(PG_ADMIN_URL), timeout=5)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    try:
+        yield PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    finally:
+        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def seed(
+    base: str, data_env: dict[str, str], keys: int, unlimited: int
+) -> tuple[list[str], list[str]]:
+    """A business (CLI), then a product, a customer and keys through the management API.
+    Returns (every key, the keys with unlimited activations)."""
+    out = subprocess.run(
+        [str(BIN / "licensor"), "bootstrap", "--business", "Bench", "--email", "b@bench.test"],
+        env=data_env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    api_key = json.loads(out.strip().splitlines()[-1])["api_key"]
+    headers = {"Authorization": f"Bearer {api_key}"}
+    all_keys: list[str] = []
+    free_keys: list[str] = []
+    with httpx.Client(base_url=base, headers=headers, timeout=30) as http:
+        product = http.post("/products", json={"name": "Bench product"})
+        product.raise_for_status()
+        customer = http.post("/customers", json={"email": "c@bench.test", "name": "Bench"})
+        customer.raise_for_status()
+        for i in range(keys):
+            body = {
+                "customer_id": customer.json()["customer_id"],
+                "product_id": product.json()["product_id"],
+                "activations_limit": None if i < unlimited else 5,
+            }
+            made = http.post("/license_keys", json=body)
+            made.raise_for_status()
+            all_keys.append(made.json()["key"])
+            if i < unlimited:
+                free_keys.append(made.json()["key"])
+    return all_keys, free_keys
+
+
+def preflight(url: str, body: str, status: int, expect: dict[str, object] | None) -> None:
+    """One request by hand: the load test must measure the answer it claims to measure."""
+    got = httpx.post(url, content=body, headers={"content-type": "application/json"})
+    if got.status_code != status:
+        raise SystemExit(f"preflight {url}: {got.status_code} {got.text[:200]} (want {status})")
+    if expect is not None:
+        answer = got.json()
+        for k, v in expect.items():
+            if answer.get(k) != v:
+                raise SystemExit(f"preflight {url}: {answer!r} lacks {k}={v!r}")
+
+
+def wrk(
+    args: argparse.Namespace, url: str, bodies: Path, seconds: float
+) -> tuple[str, dict[str, int]]:
+    cmd = [
+        args.wrk,
+        f"-t{args.threads}",
+        f"-c{args.connections}",
+        f"-d{seconds:g}s",
+        "--timeout",
+        "5s",
+        "-s",
+        str(LUA),
+        url,
+        "--",
+        str(bodies),
+    ]
+    run = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    line = next((x for x in run.stdout.splitlines() if x.startswith("WRKJSON ")), None)
+    if run.returncode != 0 or line is None:
+        raise SystemExit(f"wrk failed ({run.returncode}):\n{run.stdout}\n{run.stderr}")
+    return shlex.join(cmd), json.loads(line.removeprefix("WRKJSON "))
+
+
+def measure(args: argparse.Namespace, result: Result, url: str, bodies: Path) -> float:
+    if args.warmup > 0:
+        wrk(args, url, bodies, args.warmup)
+    load = os.getloadavg()[0]
+    command, stats = wrk(args, url, bodies, args.duration)
+    rps = float(stats["requests"]) / (stats["duration_us"] / 1e6)
+    result.command = command
+    result.rps.append(rps)
+    result.p50_ms.append(stats["p50_us"] / 1000)
+    result.p99_ms.append(stats["p99_us"] / 1000)
+    result.loads.append(load)
+    result.non_2xx += stats["status"]
+    result.timeouts += stats["timeout"]
+    result.socket_errors += stats["connect"] + stats["read"] + stats["write"]
+    print(
+        f"  {result.name:<22} {rps:>9.0f} req/s  p50 {stats['p50_us'] / 1000:6.2f} ms  "
+        f"p99 {stats['p99_us'] / 1000:6.2f} ms  load {load:.2f}  non-2xx {stats['status']}",
+        flush=True,
+    )
+    return rps
+
+
+def write_bodies(folder: Path, name: str, lines: list[str]) -> Path:
+    path = folder / f"{name}.txt"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def parse_args() -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--backends", default="sqlite,postgres", help="comma-separated")
+    p.add_argument("--keys", type=int, default=1000, help="license keys to seed")
+    p.add_argument("--unlimited", type=int, default=100, help="of which unlimited (activate)")
+    p.add_argument("--duration", type=float, default=10, help="seconds per measurement")
+    p.add_argument("--warmup", type=float, default=2, help="seconds of warm-up before each")
+    p.add_argument("--rounds", type=int, default=3, help="interleaved rounds; medians reported")
+    p.add_argument("--connections", type=int, default=64)
+    p.add_argument("--threads", type=int, default=2, help="wrk threads")
+    p.add_argument("--workers", type=int, default=2, help="server worker processes")
+    p.add_argument("--scenarios", default="validate,activate", help="comma-separated")
+    p.add_argument("--json", type=Path, help="also write the results here")
+    p.add_argument("--wrk", default=shutil.which("wrk") or "wrk")
+    return p.parse_args()
+
+
+def main() -> int:
+    args = parse_args()
+    if shutil.which(args.wrk) is None:
+        print("wrk is not installed. On Debian/Ubuntu: apt-get install -y wrk", file=sys.stderr)
+        print("(macOS: brew install wrk). Then run `make bench` again.", file=sys.stderr)
+        return 2
+    backends = [b.strip() for b in args.backends.split(",") if b.strip()]
+    scenarios = [s.strip() for s in args.scenarios.split(",") if s.strip()]
+    print(f"host: {os.cpu_count()} CPUs, load {os.getloadavg()}, {time.strftime('%F %T %Z')}")
+    with ExitStack() as stack:
+        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="licensor-bench-")))
+        targets: list[tuple[Result, str, Path]] = []
+
+        base_port = free_port()
+        base_cmd = [
+            str(BIN / "uvicorn"),
+            "baseline_app:app",
+            "--app-dir",
+            str(HERE),
+            "--port",
+            str(base_port),
+            "--workers",
+            str(args.workers),
+            "--http",
+            "httptools",
+            "--loop",
+            "uvloop",
+            "--no-access-log",
+            "--log-level",
+            "warning",
+        ]
+        base_url = f"http://127.0.0.1:{base_port}/licenses/validate"
+        print("baseline:", shlex.join(base_cmd), flush=True)
+        stack.enter_context(running(base_cmd, base_url))
+        baseline = Result("baseline (bare ASGI)", "")
+
+        for backend in backends:
+            data_dir = tmp / f"data-{backend}"
+            env = dict(os.environ, LICENSOR_DATA_DIR=str(data_dir))
+            env.pop("LICENSOR_DATABASE_URL", None)
+            if backend == "postgres":
+                env["LICENSOR_DATABASE_URL"] = stack.enter_context(fresh_postgres_database())
+            elif backend != "sqlite":
+                raise SystemExit(f"unknown backend {backend!r}")
+            port = free_port()
+            cmd = [str(BIN / "licensor"), "serve", "--workers", str(args.workers)]
+            cmd += ["--port", str(port)]
+            root = f"http://127.0.0.1:{port}"
+            shown = [f"LICENSOR_DATA_DIR={data_dir}"]
+            if backend == "postgres":
+                shown.append(f"LICENSOR_DATABASE_URL={env['LICENSOR_DATABASE_URL']}")
+            print(f"{backend}:", " ".join(shown), shlex.join(cmd), flush=True)
+            stack.enter_context(running(cmd, root + "/health", env))
+            t0 = time.monotonic()
+            keys, free = seed(root, env, args.keys, args.unlimited)
+            print(f"  seeded {len(keys)} keys in {time.monotonic() - t0:.1f} s", flush=True)
+            if "validate" in scenarios:
+                bodies = [json.dumps({"license_key": k}) for k in keys]
+                path = write_bodies(tmp, f"validate-{backend}", bodies)
+                url = root + "/licenses/validate"
+                preflight(url, bodies[0], 200, {"valid": True})
+                targets.append((Result(f"{backend} validate", ""), url, path))
+            if "activate" in scenarios:
+                bodies = [json.dumps({"license_key": k, "name": "bench"}) for k in free]
+                path = write_bodies(tmp, f"activate-{backend}", bodies)
+                url = root + "/licenses/activate"
+                preflight(url, bodies[0], 201, {"name": "bench"})
+                targets.append((Result(f"{backend} activate", ""), url, path))
+
+        base_bodies = write_bodies(tmp, "baseline", [json.dumps({"license_key": "x" * 29})])
+        if targets:
+            base_bodies = targets[0][2]
+        for r in range(args.rounds):
+            print(f"round {r + 1}/{args.rounds}", flush=True)
+            base_rps = measure(args, baseline, base_url, base_bodies)
+            baseline.ratios.append(1.0)
+            for result, url, path in targets:
+                result.ratios.append(measure(args, result, url, path) / base_rps)
+
+    return report(args, baseline, [t[0] for t in targets])
+
+
+def report(args: argparse.Namespace, baseline: Result, results: list[Result]) -> int:
+    print()
+    print(
+        f"medians of {args.rounds} round(s), {args.duration:g} s each, -c{args.connections}, "
+        f"{args.workers} server workers"
+    )
+    print("| scenario | req/s | p50 ms | p99 ms | ratio to baseline | load | non-2xx |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    failed = False
+    for res in [baseline, *results]:
+        m = res.median
+        print(
+            f"| {res.name} | {m(res.rps):.0f} | {m(res.p50_ms):.2f} | {m(res.p99_ms):.2f} | "
+            f"{m(res.ratios):.2f}x | {m(res.loads):.2f} | {res.non_2xx} |"
+        )
+        if res.non_2xx or res.timeouts:
+            failed = True
+    print()
+    for res in [baseline, *results]:
+        ratios = ", ".join(f"{x:.2f}" for x in res.ratios)
+        print(f"{res.name}: ratios per round [{ratios}]; command: {res.command}")
+        if res.socket_errors or res.timeouts:
+            print(f"  socket errors {res.socket_errors}, timeouts {res.timeouts}")
+    for res in results:
+        if res.name == "sqlite validate":
+            ok = res.median(res.ratios) >= TARGET_RATIO and res.median(res.p99_ms) < TARGET_P99_MS
+            print(
+                f"target (sqlite validate >= {TARGET_RATIO}x baseline, p99 < {TARGET_P99_MS:g} ms):"
+                f" {'met' if ok else 'NOT met'}"
+            )
+    if args.json:
+        rows = [
+            {
+                "name": r.name,
+                "command": r.command,
+                "rps": r.rps,
+                "p50_ms": r.p50_ms,
+                "p99_ms": r.p99_ms,
+                "ratios": r.ratios,
+                "loads": r.loads,
+                "non_2xx": r.non_2xx,
+                "timeouts": r.timeouts,
+                "socket_errors": r.socket_errors,
+            }
+            for r in [baseline, *results]
+        ]
+        args.json.write_text(json.dumps(rows, indent=2) + "\n")
+    if failed:
+        print("FAILED: non-2xx answers or timeouts (see above)", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
