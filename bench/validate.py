@@ -52,6 +52,7 @@ class Result:
     p99_ms: list[float] = field(default_factory=list)
     ratios: list[float] = field(default_factory=list)
     loads: list[float] = field(default_factory=list)
+    cpu_us: list[float] = field(default_factory=list)
     non_2xx: int = 0
     socket_errors: int = 0
     timeouts: int = 0
@@ -81,11 +82,12 @@ def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 60) -> 
 
 
 @contextmanager
-def running(cmd: list[str], ready_url: str, env: dict[str, str] | None = None) -> Iterator[None]:
+def running(cmd: list[str], ready_url: str, env: dict[str, str] | None = None) -> Iterator[int]:
+    """Start a server, wait until it answers, yield its pid; stop it afterwards."""
     proc = subprocess.Popen(cmd, env=env, start_new_session=True)
     try:
         wait_ready(ready_url, proc)
-        yield
+        yield proc.pid
     finally:
         proc.terminate()
         try:
@@ -93,6 +95,26 @@ def running(cmd: list[str], ready_url: str, env: dict[str, str] | None = None) -
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def tree_cpu_seconds(root: int) -> float:
+    """user+system CPU of a process and its descendants (Linux /proc; 0 elsewhere)."""
+    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    stats: dict[int, tuple[int, float]] = {}
+    for entry in Path("/proc").iterdir() if Path("/proc/self/stat").exists() else []:
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        stats[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick)
+    total, todo = 0.0, [root]
+    while todo:
+        pid = todo.pop()
+        total += stats.get(pid, (0, 0.0))[1]
+        todo.extend(child for child, (ppid, _) in stats.items() if ppid == pid)
+    return total
 
 
 def _pg_dsn(url: str) -> str:
@@ -189,11 +211,14 @@ def wrk(
     return shlex.join(cmd), json.loads(line.removeprefix("WRKJSON "))
 
 
-def measure(args: argparse.Namespace, result: Result, url: str, bodies: Path) -> float:
+def measure(args: argparse.Namespace, result: Result, url: str, bodies: Path, pid: int) -> float:
     if args.warmup > 0:
         wrk(args, url, bodies, args.warmup)
     load = os.getloadavg()[0]
+    cpu = tree_cpu_seconds(pid)
     command, stats = wrk(args, url, bodies, args.duration)
+    cpu_us = (tree_cpu_seconds(pid) - cpu) * 1e6 / max(stats["requests"], 1)
+    result.cpu_us.append(cpu_us)
     rps = float(stats["requests"]) / (stats["duration_us"] / 1e6)
     result.command = command
     result.rps.append(rps)
@@ -205,7 +230,8 @@ def measure(args: argparse.Namespace, result: Result, url: str, bodies: Path) ->
     result.socket_errors += stats["connect"] + stats["read"] + stats["write"]
     print(
         f"  {result.name:<22} {rps:>9.0f} req/s  p50 {stats['p50_us'] / 1000:6.2f} ms  "
-        f"p99 {stats['p99_us'] / 1000:6.2f} ms  load {load:.2f}  non-2xx {stats['status']}",
+        f"p99 {stats['p99_us'] / 1000:6.2f} ms  cpu {cpu_us:4.0f} us/req  load {load:.2f}  "
+        f"non-2xx {stats['status']}",
         flush=True,
     )
     return rps
@@ -245,7 +271,7 @@ def main() -> int:
     print(f"host: {os.cpu_count()} CPUs, load {os.getloadavg()}, {time.strftime('%F %T %Z')}")
     with ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="licensor-bench-")))
-        targets: list[tuple[Result, str, Path]] = []
+        targets: list[tuple[Result, str, Path, int]] = []
 
         base_port = free_port()
         base_cmd = [
@@ -267,7 +293,7 @@ def main() -> int:
         ]
         base_url = f"http://127.0.0.1:{base_port}/licenses/validate"
         print("baseline:", shlex.join(base_cmd), flush=True)
-        stack.enter_context(running(base_cmd, base_url))
+        base_pid = stack.enter_context(running(base_cmd, base_url))
         baseline = Result("baseline (bare ASGI)", "")
 
         for backend in backends:
@@ -286,7 +312,7 @@ def main() -> int:
             if backend == "postgres":
                 shown.append(f"LICENSOR_DATABASE_URL={env['LICENSOR_DATABASE_URL']}")
             print(f"{backend}:", " ".join(shown), shlex.join(cmd), flush=True)
-            stack.enter_context(running(cmd, root + "/health", env))
+            pid = stack.enter_context(running(cmd, root + "/health", env))
             t0 = time.monotonic()
             keys, free = seed(root, env, args.keys, args.unlimited)
             print(f"  seeded {len(keys)} keys in {time.monotonic() - t0:.1f} s", flush=True)
@@ -295,23 +321,23 @@ def main() -> int:
                 path = write_bodies(tmp, f"validate-{backend}", bodies)
                 url = root + "/licenses/validate"
                 preflight(url, bodies[0], 200, {"valid": True})
-                targets.append((Result(f"{backend} validate", ""), url, path))
+                targets.append((Result(f"{backend} validate", ""), url, path, pid))
             if "activate" in scenarios:
                 bodies = [json.dumps({"license_key": k, "name": "bench"}) for k in free]
                 path = write_bodies(tmp, f"activate-{backend}", bodies)
                 url = root + "/licenses/activate"
                 preflight(url, bodies[0], 201, {"name": "bench"})
-                targets.append((Result(f"{backend} activate", ""), url, path))
+                targets.append((Result(f"{backend} activate", ""), url, path, pid))
 
         base_bodies = write_bodies(tmp, "baseline", [json.dumps({"license_key": "x" * 29})])
         if targets:
             base_bodies = targets[0][2]
         for r in range(args.rounds):
             print(f"round {r + 1}/{args.rounds}", flush=True)
-            base_rps = measure(args, baseline, base_url, base_bodies)
+            base_rps = measure(args, baseline, base_url, base_bodies, base_pid)
             baseline.ratios.append(1.0)
-            for result, url, path in targets:
-                result.ratios.append(measure(args, result, url, path) / base_rps)
+            for result, url, path, pid in targets:
+                result.ratios.append(measure(args, result, url, path, pid) / base_rps)
 
     return report(args, baseline, [t[0] for t in targets])
 
@@ -322,14 +348,17 @@ def report(args: argparse.Namespace, baseline: Result, results: list[Result]) ->
         f"medians of {args.rounds} round(s), {args.duration:g} s each, -c{args.connections}, "
         f"{args.workers} server workers"
     )
-    print("| scenario | req/s | p50 ms | p99 ms | ratio to baseline | load | non-2xx |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
+    print(
+        "| scenario | req/s | p50 ms | p99 ms | ratio to baseline | server CPU µs/req | load "
+        "| non-2xx |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
     failed = False
     for res in [baseline, *results]:
         m = res.median
         print(
             f"| {res.name} | {m(res.rps):.0f} | {m(res.p50_ms):.2f} | {m(res.p99_ms):.2f} | "
-            f"{m(res.ratios):.2f}x | {m(res.loads):.2f} | {res.non_2xx} |"
+            f"{m(res.ratios):.2f}x | {m(res.cpu_us):.0f} | {m(res.loads):.2f} | {res.non_2xx} |"
         )
         if res.non_2xx or res.timeouts:
             failed = True
@@ -356,6 +385,7 @@ def report(args: argparse.Namespace, baseline: Result, results: list[Result]) ->
                 "p99_ms": r.p99_ms,
                 "ratios": r.ratios,
                 "loads": r.loads,
+                "cpu_us_per_request": r.cpu_us,
                 "non_2xx": r.non_2xx,
                 "timeouts": r.timeouts,
                 "socket_errors": r.socket_errors,

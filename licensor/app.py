@@ -16,7 +16,7 @@ from licensor.kit.handlers import install_error_handlers
 from licensor.kit.responses import ORJSONResponse
 from licensor.license_key.router import router as license_keys
 from licensor.license_key_instance.router import router as instances
-from licensor.licenses.fast import FastLicenseRoutes
+from licensor.licenses.fast import ChecksSlot, FastLicenseRoutes
 from licensor.licenses.router import router as licenses
 from licensor.licenses.service import LicenseChecks
 from licensor.licenses.store import open_store
@@ -28,16 +28,20 @@ license-key API, so Dodo's Python SDK works against it unchanged. Errors are alw
 `{"code": "...", "message": "..."}`. The `/licenses/*` routes need no API key."""
 
 
-def build_fastapi(settings: Settings) -> FastAPI:
+def build_fastapi(settings: Settings, slot: ChecksSlot | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         ctx = AppContext.from_settings(settings)
         store = await open_store(settings.resolved_database_url, settings.db_pool_size)
         app.state.ctx = ctx
         app.state.license_checks = LicenseChecks(store, ctx.vault)
+        if slot is not None:
+            slot.checks = app.state.license_checks
         try:
             yield
         finally:
+            if slot is not None:
+                slot.checks = None
             await store.close()
             await ctx.close()
 
@@ -61,7 +65,7 @@ def build_fastapi(settings: Settings) -> FastAPI:
 
 def create_app(settings: Settings | None = None) -> Any:
     settings = settings or get_settings()
-    api = build_fastapi(settings)
     if not settings.fast_path:
-        return api
-    return FastLicenseRoutes(api, lambda: api.state.license_checks)
+        return build_fastapi(settings)
+    slot = ChecksSlot()
+    return FastLicenseRoutes(build_fastapi(settings, slot), slot)
