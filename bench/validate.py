@@ -82,9 +82,11 @@ def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 60) -> 
 
 
 @contextmanager
-def running(cmd: list[str], ready_url: str, env: dict[str, str] | None = None) -> Iterator[int]:
+def running(
+    cmd: list[str], ready_url: str, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> Iterator[int]:
     """Start a server, wait until it answers, yield its pid; stop it afterwards."""
-    proc = subprocess.Popen(cmd, env=env, start_new_session=True)
+    proc = subprocess.Popen(cmd, env=env, cwd=cwd, start_new_session=True)
     try:
         wait_ready(ready_url, proc)
         yield proc.pid
@@ -142,12 +144,12 @@ def fresh_postgres_database() -> Iterator[str]:
 
 
 def seed(
-    base: str, data_env: dict[str, str], keys: int, unlimited: int
+    exe: Path, base: str, data_env: dict[str, str], keys: int, unlimited: int
 ) -> tuple[list[str], list[str]]:
     """A business (CLI), then a product, a customer and keys through the management API.
     Returns (every key, the keys with unlimited activations)."""
     out = subprocess.run(
-        [str(BIN / "licensor"), "bootstrap", "--business", "Bench", "--email", "b@bench.test"],
+        [str(exe), "bootstrap", "--business", "Bench", "--email", "b@bench.test"],
         env=data_env,
         check=True,
         capture_output=True,
@@ -243,6 +245,52 @@ def write_bodies(folder: Path, name: str, lines: list[str]) -> Path:
     return path
 
 
+def start_target(
+    args: argparse.Namespace,
+    stack: ExitStack,
+    tmp: Path,
+    label: str,
+    exe: Path,
+    backend: str,
+    scenarios: list[str],
+) -> list[tuple[Result, str, Path, int]]:
+    """Start `exe serve` on a fresh database, seed it, check one answer of each scenario."""
+    slug = f"{label.strip()}-{backend}".strip("-")
+    data_dir = tmp / f"data-{slug}"
+    data_dir.mkdir()
+    env = dict(os.environ, LICENSOR_DATA_DIR=str(data_dir))
+    env.pop("LICENSOR_DATABASE_URL", None)
+    if backend == "postgres":
+        env["LICENSOR_DATABASE_URL"] = stack.enter_context(fresh_postgres_database())
+    elif backend != "sqlite":
+        raise SystemExit(f"unknown backend {backend!r}")
+    port = free_port()
+    cmd = [str(exe), "serve", "--workers", str(args.workers), "--port", str(port)]
+    root = f"http://127.0.0.1:{port}"
+    shown = [f"LICENSOR_DATA_DIR={data_dir}"]
+    if backend == "postgres":
+        shown.append(f"LICENSOR_DATABASE_URL={env['LICENSOR_DATABASE_URL']}")
+    print(f"{label}{backend}:", " ".join(shown), shlex.join(cmd), flush=True)
+    pid = stack.enter_context(running(cmd, root + "/health", env, cwd=data_dir))
+    t0 = time.monotonic()
+    keys, free = seed(exe, root, env, args.keys, args.unlimited)
+    print(f"  seeded {len(keys)} keys in {time.monotonic() - t0:.1f} s", flush=True)
+    targets = []
+    if "validate" in scenarios:
+        bodies = [json.dumps({"license_key": k}) for k in keys]
+        path = write_bodies(tmp, f"validate-{slug}", bodies)
+        url = root + "/licenses/validate"
+        preflight(url, bodies[0], 200, {"valid": True})
+        targets.append((Result(f"{label}{backend} validate", ""), url, path, pid))
+    if "activate" in scenarios:
+        bodies = [json.dumps({"license_key": k, "name": "bench"}) for k in free]
+        path = write_bodies(tmp, f"activate-{slug}", bodies)
+        url = root + "/licenses/activate"
+        preflight(url, bodies[0], 201, {"name": "bench"})
+        targets.append((Result(f"{label}{backend} activate", ""), url, path, pid))
+    return targets
+
+
 def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--backends", default="sqlite,postgres", help="comma-separated")
@@ -257,6 +305,13 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--scenarios", default="validate,activate", help="comma-separated")
     p.add_argument("--json", type=Path, help="also write the results here")
     p.add_argument("--wrk", default=shutil.which("wrk") or "wrk")
+    p.add_argument(
+        "--also",
+        action="append",
+        default=[],
+        metavar="LABEL=LICENSOR",
+        help="also measure another build, e.g. before=/tmp/old/.venv/bin/licensor",
+    )
     return p.parse_args()
 
 
@@ -296,38 +351,13 @@ def main() -> int:
         base_pid = stack.enter_context(running(base_cmd, base_url))
         baseline = Result("baseline (bare ASGI)", "")
 
-        for backend in backends:
-            data_dir = tmp / f"data-{backend}"
-            env = dict(os.environ, LICENSOR_DATA_DIR=str(data_dir))
-            env.pop("LICENSOR_DATABASE_URL", None)
-            if backend == "postgres":
-                env["LICENSOR_DATABASE_URL"] = stack.enter_context(fresh_postgres_database())
-            elif backend != "sqlite":
-                raise SystemExit(f"unknown backend {backend!r}")
-            port = free_port()
-            cmd = [str(BIN / "licensor"), "serve", "--workers", str(args.workers)]
-            cmd += ["--port", str(port)]
-            root = f"http://127.0.0.1:{port}"
-            shown = [f"LICENSOR_DATA_DIR={data_dir}"]
-            if backend == "postgres":
-                shown.append(f"LICENSOR_DATABASE_URL={env['LICENSOR_DATABASE_URL']}")
-            print(f"{backend}:", " ".join(shown), shlex.join(cmd), flush=True)
-            pid = stack.enter_context(running(cmd, root + "/health", env))
-            t0 = time.monotonic()
-            keys, free = seed(root, env, args.keys, args.unlimited)
-            print(f"  seeded {len(keys)} keys in {time.monotonic() - t0:.1f} s", flush=True)
-            if "validate" in scenarios:
-                bodies = [json.dumps({"license_key": k}) for k in keys]
-                path = write_bodies(tmp, f"validate-{backend}", bodies)
-                url = root + "/licenses/validate"
-                preflight(url, bodies[0], 200, {"valid": True})
-                targets.append((Result(f"{backend} validate", ""), url, path, pid))
-            if "activate" in scenarios:
-                bodies = [json.dumps({"license_key": k, "name": "bench"}) for k in free]
-                path = write_bodies(tmp, f"activate-{backend}", bodies)
-                url = root + "/licenses/activate"
-                preflight(url, bodies[0], 201, {"name": "bench"})
-                targets.append((Result(f"{backend} activate", ""), url, path, pid))
+        variants = [("", BIN / "licensor")]
+        for extra in args.also:
+            label, _, exe = extra.partition("=")
+            variants.append((label + " ", Path(exe)))
+        for label, exe in variants:
+            for backend in backends:
+                targets += start_target(args, stack, tmp, label, exe, backend, scenarios)
 
         base_bodies = write_bodies(tmp, "baseline", [json.dumps({"license_key": "x" * 29})])
         if targets:
