@@ -53,6 +53,8 @@ class Result:
     ratios: list[float] = field(default_factory=list)
     loads: list[float] = field(default_factory=list)
     cpu_us: list[float] = field(default_factory=list)
+    db_cpu_us: list[float] = field(default_factory=list)
+    database: str = ""  # PostgreSQL database name, to count its backends' CPU
     non_2xx: int = 0
     socket_errors: int = 0
     timeouts: int = 0
@@ -99,24 +101,39 @@ def running(
             proc.wait()
 
 
-def tree_cpu_seconds(root: int) -> float:
-    """user+system CPU of a process and its descendants (Linux /proc; 0 elsewhere)."""
+def _processes() -> dict[int, tuple[int, float, bytes]]:
+    """pid -> (parent pid, user+system CPU seconds, command line); empty without /proc."""
     tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-    stats: dict[int, tuple[int, float]] = {}
+    table: dict[int, tuple[int, float, bytes]] = {}
     for entry in Path("/proc").iterdir() if Path("/proc/self/stat").exists() else []:
         if not entry.name.isdigit():
             continue
         try:
             fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            cmdline = (entry / "cmdline").read_bytes()
         except OSError:
             continue
-        stats[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick)
+        cpu = (int(fields[11]) + int(fields[12])) / tick
+        table[int(entry.name)] = (int(fields[1]), cpu, cmdline)
+    return table
+
+
+def cpu_seconds(root: int, database: str = "") -> tuple[float, float]:
+    """CPU used so far by a process and its descendants, and by the PostgreSQL backends
+    serving `database` (their title is `postgres: USER DATABASE HOST ...`)."""
+    table = _processes()
     total, todo = 0.0, [root]
     while todo:
         pid = todo.pop()
-        total += stats.get(pid, (0, 0.0))[1]
-        todo.extend(child for child, (ppid, _) in stats.items() if ppid == pid)
-    return total
+        total += table.get(pid, (0, 0.0, b""))[1]
+        todo.extend(child for child, row in table.items() if row[0] == pid)
+    marker = f" {database} ".encode()
+    db = sum(
+        cpu
+        for _, cpu, cmd in table.values()
+        if database and cmd.startswith(b"postgres: ") and marker in cmd
+    )
+    return total, db
 
 
 def _pg_dsn(url: str) -> str:
@@ -217,10 +234,12 @@ def measure(args: argparse.Namespace, result: Result, url: str, bodies: Path, pi
     if args.warmup > 0:
         wrk(args, url, bodies, args.warmup)
     load = os.getloadavg()[0]
-    cpu = tree_cpu_seconds(pid)
+    cpu, db_cpu = cpu_seconds(pid, result.database)
     command, stats = wrk(args, url, bodies, args.duration)
-    cpu_us = (tree_cpu_seconds(pid) - cpu) * 1e6 / max(stats["requests"], 1)
+    cpu_after, db_after = cpu_seconds(pid, result.database)
+    cpu_us = (cpu_after - cpu) * 1e6 / max(stats["requests"], 1)
     result.cpu_us.append(cpu_us)
+    result.db_cpu_us.append((db_after - db_cpu) * 1e6 / max(stats["requests"], 1))
     rps = float(stats["requests"]) / (stats["duration_us"] / 1e6)
     result.command = command
     result.rps.append(rps)
@@ -232,7 +251,8 @@ def measure(args: argparse.Namespace, result: Result, url: str, bodies: Path, pi
     result.socket_errors += stats["connect"] + stats["read"] + stats["write"]
     print(
         f"  {result.name:<22} {rps:>9.0f} req/s  p50 {stats['p50_us'] / 1000:6.2f} ms  "
-        f"p99 {stats['p99_us'] / 1000:6.2f} ms  cpu {cpu_us:4.0f} us/req  load {load:.2f}  "
+        f"p99 {stats['p99_us'] / 1000:6.2f} ms  cpu {cpu_us:4.0f} us/req "
+        f"(+db {result.db_cpu_us[-1]:3.0f})  load {load:.2f}  "
         f"non-2xx {stats['status']}",
         flush=True,
     )
@@ -260,8 +280,10 @@ def start_target(
     data_dir.mkdir()
     env = dict(os.environ, LICENSOR_DATA_DIR=str(data_dir))
     env.pop("LICENSOR_DATABASE_URL", None)
+    database = ""
     if backend == "postgres":
         env["LICENSOR_DATABASE_URL"] = stack.enter_context(fresh_postgres_database())
+        database = env["LICENSOR_DATABASE_URL"].rsplit("/", 1)[1]
     elif backend != "sqlite":
         raise SystemExit(f"unknown backend {backend!r}")
     port = free_port()
@@ -281,13 +303,17 @@ def start_target(
         path = write_bodies(tmp, f"validate-{slug}", bodies)
         url = root + "/licenses/validate"
         preflight(url, bodies[0], 200, {"valid": True})
-        targets.append((Result(f"{label}{backend} validate", ""), url, path, pid))
+        targets.append(
+            (Result(f"{label}{backend} validate", "", database=database), url, path, pid)
+        )
     if "activate" in scenarios:
         bodies = [json.dumps({"license_key": k, "name": "bench"}) for k in free]
         path = write_bodies(tmp, f"activate-{slug}", bodies)
         url = root + "/licenses/activate"
         preflight(url, bodies[0], 201, {"name": "bench"})
-        targets.append((Result(f"{label}{backend} activate", ""), url, path, pid))
+        targets.append(
+            (Result(f"{label}{backend} activate", "", database=database), url, path, pid)
+        )
     return targets
 
 
@@ -379,16 +405,18 @@ def report(args: argparse.Namespace, baseline: Result, results: list[Result]) ->
         f"{args.workers} server workers"
     )
     print(
-        "| scenario | req/s | p50 ms | p99 ms | ratio to baseline | server CPU µs/req | load "
-        "| non-2xx |"
+        "| scenario | req/s | p50 ms | p99 ms | ratio to baseline | server CPU µs/req "
+        "| PostgreSQL CPU µs/req | load | non-2xx |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     failed = False
     for res in [baseline, *results]:
         m = res.median
+        db = f"{m(res.db_cpu_us):.0f}" if res.database else "-"
         print(
             f"| {res.name} | {m(res.rps):.0f} | {m(res.p50_ms):.2f} | {m(res.p99_ms):.2f} | "
-            f"{m(res.ratios):.2f}x | {m(res.cpu_us):.0f} | {m(res.loads):.2f} | {res.non_2xx} |"
+            f"{m(res.ratios):.2f}x | {m(res.cpu_us):.0f} | {db} "
+            f"| {m(res.loads):.2f} | {res.non_2xx} |"
         )
         if res.non_2xx or res.timeouts:
             failed = True
@@ -416,6 +444,7 @@ def report(args: argparse.Namespace, baseline: Result, results: list[Result]) ->
                 "ratios": r.ratios,
                 "loads": r.loads,
                 "cpu_us_per_request": r.cpu_us,
+                "postgres_cpu_us_per_request": r.db_cpu_us,
                 "non_2xx": r.non_2xx,
                 "timeouts": r.timeouts,
                 "socket_errors": r.socket_errors,
