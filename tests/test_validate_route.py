@@ -54,3 +54,33 @@ def test_validate_rejects_bad_bodies_as_pydantic_words_them(tenant: Tenant) -> N
             assert got.status_code == 422, (body, got.text)
             assert got.json()["code"] == "VALIDATION_ERROR"
             assert got.json()["message"].startswith(where), (body, got.json())
+
+
+def test_activate_limit_and_deactivate(tenant: Tenant) -> None:
+    """The thin path's writes, repeated so that pooled connections are reused (PostgreSQL)."""
+    with tenant.http() as http:
+        product = http.post("/products", json={"name": "P"}).json()
+        customer = http.post("/customers", json={"email": "a@example.test", "name": "A"}).json()
+        made = http.post(
+            "/license_keys",
+            json={
+                "customer_id": customer["customer_id"],
+                "product_id": product["product_id"],
+                "activations_limit": 1,
+            },
+        ).json()
+        for _ in range(3):
+            on = http.post("/licenses/activate", json={"license_key": made["key"], "name": "pc"})
+            assert on.status_code == 201, on.text
+            assert on.json()["license_key_id"] == made["id"]
+            assert on.json()["customer"]["email"] == "a@example.test"
+            full = http.post("/licenses/activate", json={"license_key": made["key"], "name": "x"})
+            assert (full.status_code, full.json()["code"]) == (422, "LICENSE_KEY_LIMIT_REACHED")
+            instance = on.json()["id"]
+            check = {"license_key": made["key"], "license_key_instance_id": instance}
+            assert http.post("/licenses/validate", json=check).json() == {"valid": True}
+            off = http.post("/licenses/deactivate", json=check)
+            assert off.status_code == 200, off.text
+            again = http.post("/licenses/deactivate", json=check)
+            assert again.json()["code"] == "LICENSE_KEY_INSTANCE_NOT_FOUND"
+            assert http.post("/licenses/validate", json=check).json() == {"valid": False}
