@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from validate import BIN, free_port, running, seed
+from support import BIN, free_port, running, seed
 
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
