@@ -29,6 +29,7 @@ lint: install
 	$(BIN)/ruff check licensor tests $(wildcard bench)
 	$(BIN)/ruff format --check licensor tests $(wildcard bench)
 	$(BIN)/mypy
+	$(BIN)/mypy bench
 
 bench: install
 	$(BIN)/python bench/validate.py

@@ -22,7 +22,7 @@ from licensor.kit.handlers import RejectNulCharacters, install_error_handlers
 from licensor.kit.responses import ORJSONResponse
 from licensor.license_key.router import router as license_keys
 from licensor.license_key_instance.router import router as instances
-from licensor.licenses.fast import FastLicenseRoutes
+from licensor.licenses.fast import ChecksSlot, FastLicenseRoutes
 from licensor.licenses.router import router as licenses
 from licensor.licenses.service import LicenseChecks
 from licensor.licenses.store import open_store
@@ -35,7 +35,7 @@ license-key API, so Dodo's Python SDK works against it unchanged. Errors are alw
 `{"code": "...", "message": "..."}`. The `/licenses/*` routes need no API key."""
 
 
-def build_fastapi(settings: Settings) -> FastAPI:
+def build_fastapi(settings: Settings, slot: ChecksSlot | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         ctx = AppContext.from_settings(settings)
@@ -43,9 +43,13 @@ def build_fastapi(settings: Settings) -> FastAPI:
         app.state.ctx = ctx
         app.state.license_checks = LicenseChecks(store, ctx.vault)
         app.state.mail_worker = announce_mail(ctx) and BackgroundWorker(ctx)
+        if slot is not None:
+            slot.checks = app.state.license_checks
         try:
             yield
         finally:
+            if slot is not None:
+                slot.checks = None
             await close_checkins(app.state)
             if app.state.mail_worker:
                 await app.state.mail_worker.close()
@@ -75,8 +79,8 @@ def build_fastapi(settings: Settings) -> FastAPI:
 
 def create_app(settings: Settings | None = None) -> Any:
     settings = settings or get_settings()
-    api = build_fastapi(settings)
     if not settings.fast_path:
-        return api
-    fast = FastLicenseRoutes(api, lambda: api.state.license_checks)
-    return InstanceCheckinRoute(fast, api.state)
+        return build_fastapi(settings)
+    slot = ChecksSlot()
+    api = build_fastapi(settings, slot)
+    return InstanceCheckinRoute(FastLicenseRoutes(api, slot), api.state)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Literal
 
@@ -11,8 +12,16 @@ from licensor.license_key.keys import Status
 Source = Literal["auto", "import", "manual"]
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def is_printable_key(value: str) -> bool:
+    """Not blank, and no C0 control character or DEL."""
+    return bool(value.strip()) and _CONTROL.search(value) is None
+
+
 def _printable(value: str) -> str:
-    if not value.strip() or any(ord(c) < 32 or ord(c) == 127 for c in value):
+    if not is_printable_key(value):
         raise ValueError("a key must be printable and not blank")
     return value
 

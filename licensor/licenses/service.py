@@ -37,12 +37,16 @@ class LicenseChecks:
         return row
 
     async def validate(self, body: ValidateIn) -> bool:
-        row = await self._find(body.license_key)
+        return await self.check(body.license_key, body.license_key_instance_id)
+
+    async def check(self, license_key: str, instance_id: str | None) -> bool:
+        """Is the key (and, when given, that instance of it) valid now? Inputs already checked."""
+        row = await self._find(license_key)
         if row is None or status_of(row.disabled, row.expires_at, utcnow()) != "active":
             return False
-        if body.license_key_instance_id is None:
+        if instance_id is None:
             return True
-        return await self.store.has_instance(row.id, body.license_key_instance_id)
+        return await self.store.has_instance(row.id, instance_id)
 
     async def activate(self, body: ActivateIn) -> ActivateOut:
         row = await self._require(body.license_key)

@@ -171,6 +171,17 @@ def _details(row: Any) -> Details:
     return Details(row[0], row[1], row[2], row[3], metadata or {}, row[5], row[6])
 
 
+async def _keep_session(conn: Any) -> None:
+    """The pool's reset on release, minus the session-reset query.
+
+    By default asyncpg runs `SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *;
+    RESET ALL` every time a connection goes back to the pool: a second round trip for
+    every one-statement request. This pool only ever runs the fixed statements above (no
+    advisory locks, cursors, LISTEN or SET), so there is no session state to clear. An
+    open transaction is still rolled back: asyncpg does that before calling this.
+    """
+
+
 class PostgresStore:
     def __init__(self, pool: Any) -> None:
         self._pool = pool
@@ -183,7 +194,9 @@ class PostgresStore:
         import asyncpg
 
         dsn = url.replace("postgresql+asyncpg://", "postgresql://", 1)
-        pool = await asyncpg.create_pool(dsn, min_size=min(2, size), max_size=size)
+        pool = await asyncpg.create_pool(
+            dsn, min_size=min(2, size), max_size=size, reset=_keep_session
+        )
         return cls(pool)
 
     async def find_key(self, key_hash: bytes) -> KeyRow | None:

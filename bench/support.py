@@ -1,0 +1,166 @@
+"""Plumbing for the benchmarks: servers, seeding, PostgreSQL databases, CPU accounting."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+BIN = Path(sys.executable).parent
+PG_ADMIN_URL = os.environ.get(
+    "LICENSOR_BENCH_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server for {url} exited with {proc.returncode}")
+        try:
+            if httpx.get(url, timeout=1).status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} did not become ready")
+
+
+@contextmanager
+def running(
+    cmd: list[str], ready_url: str, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> Iterator[int]:
+    """Start a server, wait until it answers, yield its pid; stop it afterwards."""
+    proc = subprocess.Popen(cmd, env=env, cwd=cwd, start_new_session=True)
+    try:
+        wait_ready(ready_url, proc)
+        yield proc.pid
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _processes() -> dict[int, tuple[int, float, bytes]]:
+    """pid -> (parent pid, user+system CPU seconds, command line); empty without /proc."""
+    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    table: dict[int, tuple[int, float, bytes]] = {}
+    for entry in Path("/proc").iterdir() if Path("/proc/self/stat").exists() else []:
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        cpu = (int(fields[11]) + int(fields[12])) / tick
+        table[int(entry.name)] = (int(fields[1]), cpu, cmdline)
+    return table
+
+
+def cpu_seconds(root: int, database: str = "") -> tuple[float, float]:
+    """CPU used so far by a process and its descendants, and by the PostgreSQL backends
+    serving `database` (their title is `postgres: USER DATABASE HOST ...`)."""
+    table = _processes()
+    total, todo = 0.0, [root]
+    while todo:
+        pid = todo.pop()
+        total += table.get(pid, (0, 0.0, b""))[1]
+        todo.extend(child for child, row in table.items() if row[0] == pid)
+    marker = f" {database} ".encode()
+    db = sum(
+        cpu
+        for _, cpu, cmd in table.values()
+        if database and cmd.startswith(b"postgres: ") and marker in cmd
+    )
+    return total, db
+
+
+def _pg_dsn(url: str) -> str:
+    return url.replace("postgresql+asyncpg://", "postgresql://", 1)
+
+
+@contextmanager
+def fresh_postgres_database() -> Iterator[str]:
+    import asyncpg
+
+    name = f"licensor_bench_{uuid.uuid4().hex[:10]}"
+
+    async def admin(sql: str) -> None:
+        conn = await asyncpg.connect(_pg_dsn(PG_ADMIN_URL), timeout=5)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    try:
+        yield PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    finally:
+        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def seed(
+    exe: Path, base: str, data_env: dict[str, str], keys: int, unlimited: int
+) -> tuple[list[str], list[str]]:
+    """A business (CLI), then a product, a customer and keys through the management API.
+    Returns (every key, the keys with unlimited activations)."""
+    out = subprocess.run(
+        [str(exe), "bootstrap", "--business", "Bench", "--email", "b@bench.test"],
+        env=data_env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    api_key = json.loads(out.strip().splitlines()[-1])["api_key"]
+    headers = {"Authorization": f"Bearer {api_key}"}
+    all_keys: list[str] = []
+    free_keys: list[str] = []
+    with httpx.Client(base_url=base, headers=headers, timeout=30) as http:
+        product = http.post("/products", json={"name": "Bench product"})
+        product.raise_for_status()
+        customer = http.post("/customers", json={"email": "c@bench.test", "name": "Bench"})
+        customer.raise_for_status()
+        for i in range(keys):
+            body = {
+                "customer_id": customer.json()["customer_id"],
+                "product_id": product.json()["product_id"],
+                "activations_limit": None if i < unlimited else 5,
+            }
+            made = http.post("/license_keys", json=body)
+            made.raise_for_status()
+            all_keys.append(made.json()["key"])
+            if i < unlimited:
+                free_keys.append(made.json()["key"])
+    return all_keys, free_keys
+
+
+def preflight(url: str, body: str, status: int, expect: dict[str, object] | None) -> None:
+    """One request by hand: the load test must measure the answer it claims to measure."""
+    got = httpx.post(url, content=body, headers={"content-type": "application/json"})
+    if got.status_code != status:
+        raise SystemExit(f"preflight {url}: {got.status_code} {got.text[:200]} (want {status})")
+    if expect is not None:
+        answer = got.json()
+        for k, v in expect.items():
+            if answer.get(k) != v:
+                raise SystemExit(f"preflight {url}: {answer!r} lacks {k}={v!r}")

@@ -1,0 +1,318 @@
+"""Load test of the public hot path: POST /licenses/validate and /licenses/activate.
+
+`make bench` (or `python bench/validate.py --help`). For each backend (SQLite in a fresh
+data dir, PostgreSQL in a fresh database, dropped afterwards) it starts
+`licensor serve --workers 2`, seeds a business (CLI `bootstrap`), a product, a customer
+and license keys through the management API, then drives the routes with wrk (64
+connections, a Lua script cycling over the keys) after a short warm-up. In the same run
+it measures a bare ASGI app answering a constant JSON body, served by uvicorn with two
+workers, and reports every scenario as a ratio to it. Rounds are interleaved (baseline,
+then each scenario) so that load from other processes hits all of them alike; the
+summary shows medians. Exits 1 if any scenario saw a non-2xx answer or a timeout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from support import (
+    BIN,
+    cpu_seconds,
+    free_port,
+    fresh_postgres_database,
+    preflight,
+    running,
+    seed,
+)
+
+HERE = Path(__file__).resolve().parent
+LUA = HERE / "wrk_post.lua"
+TARGET_RATIO = 0.4
+TARGET_P99_MS = 20.0
+
+
+@dataclass
+class Result:
+    name: str
+    command: str
+    rps: list[float] = field(default_factory=list)
+    p50_ms: list[float] = field(default_factory=list)
+    p99_ms: list[float] = field(default_factory=list)
+    ratios: list[float] = field(default_factory=list)
+    loads: list[float] = field(default_factory=list)
+    cpu_us: list[float] = field(default_factory=list)
+    db_cpu_us: list[float] = field(default_factory=list)
+    database: str = ""  # PostgreSQL database name, to count its backends' CPU
+    non_2xx: int = 0
+    socket_errors: int = 0
+    timeouts: int = 0
+
+    def median(self, values: list[float]) -> float:
+        return statistics.median(values) if values else 0.0
+
+
+def wrk(
+    args: argparse.Namespace, url: str, bodies: Path, seconds: float
+) -> tuple[str, dict[str, int]]:
+    cmd = [
+        args.wrk,
+        f"-t{args.threads}",
+        f"-c{args.connections}",
+        f"-d{seconds:g}s",
+        "--timeout",
+        "5s",
+        "-s",
+        str(LUA),
+        url,
+        "--",
+        str(bodies),
+    ]
+    run = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    line = next((x for x in run.stdout.splitlines() if x.startswith("WRKJSON ")), None)
+    if run.returncode != 0 or line is None:
+        raise SystemExit(f"wrk failed ({run.returncode}):\n{run.stdout}\n{run.stderr}")
+    return shlex.join(cmd), json.loads(line.removeprefix("WRKJSON "))
+
+
+def measure(args: argparse.Namespace, result: Result, url: str, bodies: Path, pid: int) -> float:
+    if args.warmup > 0:
+        wrk(args, url, bodies, args.warmup)
+    load = os.getloadavg()[0]
+    cpu, db_cpu = cpu_seconds(pid, result.database)
+    command, stats = wrk(args, url, bodies, args.duration)
+    cpu_after, db_after = cpu_seconds(pid, result.database)
+    cpu_us = (cpu_after - cpu) * 1e6 / max(stats["requests"], 1)
+    result.cpu_us.append(cpu_us)
+    result.db_cpu_us.append((db_after - db_cpu) * 1e6 / max(stats["requests"], 1))
+    rps = float(stats["requests"]) / (stats["duration_us"] / 1e6)
+    result.command = command
+    result.rps.append(rps)
+    result.p50_ms.append(stats["p50_us"] / 1000)
+    result.p99_ms.append(stats["p99_us"] / 1000)
+    result.loads.append(load)
+    result.non_2xx += stats["status"]
+    result.timeouts += stats["timeout"]
+    result.socket_errors += stats["connect"] + stats["read"] + stats["write"]
+    print(
+        f"  {result.name:<22} {rps:>9.0f} req/s  p50 {stats['p50_us'] / 1000:6.2f} ms  "
+        f"p99 {stats['p99_us'] / 1000:6.2f} ms  cpu {cpu_us:4.0f} us/req "
+        f"(+db {result.db_cpu_us[-1]:3.0f})  load {load:.2f}  "
+        f"non-2xx {stats['status']}",
+        flush=True,
+    )
+    return rps
+
+
+def write_bodies(folder: Path, name: str, lines: list[str]) -> Path:
+    path = folder / f"{name}.txt"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def start_target(
+    args: argparse.Namespace,
+    stack: ExitStack,
+    tmp: Path,
+    label: str,
+    exe: Path,
+    backend: str,
+    scenarios: list[str],
+) -> list[tuple[Result, str, Path, int]]:
+    """Start `exe serve` on a fresh database, seed it, check one answer of each scenario."""
+    slug = f"{label.strip()}-{backend}".strip("-")
+    data_dir = tmp / f"data-{slug}"
+    data_dir.mkdir()
+    env = dict(os.environ, LICENSOR_DATA_DIR=str(data_dir))
+    env.pop("LICENSOR_DATABASE_URL", None)
+    database = ""
+    if backend == "postgres":
+        env["LICENSOR_DATABASE_URL"] = stack.enter_context(fresh_postgres_database())
+        database = env["LICENSOR_DATABASE_URL"].rsplit("/", 1)[1]
+    elif backend != "sqlite":
+        raise SystemExit(f"unknown backend {backend!r}")
+    port = free_port()
+    cmd = [str(exe), "serve", "--workers", str(args.workers), "--port", str(port)]
+    root = f"http://127.0.0.1:{port}"
+    shown = [f"LICENSOR_DATA_DIR={data_dir}"]
+    if backend == "postgres":
+        shown.append(f"LICENSOR_DATABASE_URL={env['LICENSOR_DATABASE_URL']}")
+    print(f"{label}{backend}:", " ".join(shown), shlex.join(cmd), flush=True)
+    pid = stack.enter_context(running(cmd, root + "/health", env, cwd=data_dir))
+    t0 = time.monotonic()
+    keys, free = seed(exe, root, env, args.keys, args.unlimited)
+    print(f"  seeded {len(keys)} keys in {time.monotonic() - t0:.1f} s", flush=True)
+    targets = []
+    if "validate" in scenarios:
+        bodies = [json.dumps({"license_key": k}) for k in keys]
+        path = write_bodies(tmp, f"validate-{slug}", bodies)
+        url = root + "/licenses/validate"
+        preflight(url, bodies[0], 200, {"valid": True})
+        targets.append(
+            (Result(f"{label}{backend} validate", "", database=database), url, path, pid)
+        )
+    if "activate" in scenarios:
+        bodies = [json.dumps({"license_key": k, "name": "bench"}) for k in free]
+        path = write_bodies(tmp, f"activate-{slug}", bodies)
+        url = root + "/licenses/activate"
+        preflight(url, bodies[0], 201, {"name": "bench"})
+        targets.append(
+            (Result(f"{label}{backend} activate", "", database=database), url, path, pid)
+        )
+    return targets
+
+
+def parse_args() -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--backends", default="sqlite,postgres", help="comma-separated")
+    p.add_argument("--keys", type=int, default=1000, help="license keys to seed")
+    p.add_argument("--unlimited", type=int, default=100, help="of which unlimited (activate)")
+    p.add_argument("--duration", type=float, default=10, help="seconds per measurement")
+    p.add_argument("--warmup", type=float, default=2, help="seconds of warm-up before each")
+    p.add_argument("--rounds", type=int, default=3, help="interleaved rounds; medians reported")
+    p.add_argument("--connections", type=int, default=64)
+    p.add_argument("--threads", type=int, default=2, help="wrk threads")
+    p.add_argument("--workers", type=int, default=2, help="server worker processes")
+    p.add_argument("--scenarios", default="validate,activate", help="comma-separated")
+    p.add_argument("--json", type=Path, help="also write the results here")
+    p.add_argument("--wrk", default=shutil.which("wrk") or "wrk")
+    p.add_argument(
+        "--also",
+        action="append",
+        default=[],
+        metavar="LABEL=LICENSOR",
+        help="also measure another build, e.g. before=/tmp/old/.venv/bin/licensor",
+    )
+    return p.parse_args()
+
+
+def main() -> int:
+    args = parse_args()
+    if shutil.which(args.wrk) is None:
+        print("wrk is not installed. On Debian/Ubuntu: apt-get install -y wrk", file=sys.stderr)
+        print("(macOS: brew install wrk). Then run `make bench` again.", file=sys.stderr)
+        return 2
+    backends = [b.strip() for b in args.backends.split(",") if b.strip()]
+    scenarios = [s.strip() for s in args.scenarios.split(",") if s.strip()]
+    print(f"host: {os.cpu_count()} CPUs, load {os.getloadavg()}, {time.strftime('%F %T %Z')}")
+    with ExitStack() as stack:
+        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="licensor-bench-")))
+        targets: list[tuple[Result, str, Path, int]] = []
+
+        base_port = free_port()
+        base_cmd = [
+            str(BIN / "uvicorn"),
+            "baseline_app:app",
+            "--app-dir",
+            str(HERE),
+            "--port",
+            str(base_port),
+            "--workers",
+            str(args.workers),
+            "--http",
+            "httptools",
+            "--loop",
+            "uvloop",
+            "--no-access-log",
+            "--log-level",
+            "warning",
+        ]
+        base_url = f"http://127.0.0.1:{base_port}/licenses/validate"
+        print("baseline:", shlex.join(base_cmd), flush=True)
+        base_pid = stack.enter_context(running(base_cmd, base_url))
+        baseline = Result("baseline (bare ASGI)", "")
+
+        variants = [("", BIN / "licensor")]
+        for extra in args.also:
+            label, _, exe = extra.partition("=")
+            variants.append((label + " ", Path(exe)))
+        for label, exe in variants:
+            for backend in backends:
+                targets += start_target(args, stack, tmp, label, exe, backend, scenarios)
+
+        base_bodies = write_bodies(tmp, "baseline", [json.dumps({"license_key": "x" * 29})])
+        if targets:
+            base_bodies = targets[0][2]
+        for r in range(args.rounds):
+            print(f"round {r + 1}/{args.rounds}", flush=True)
+            base_rps = measure(args, baseline, base_url, base_bodies, base_pid)
+            baseline.ratios.append(1.0)
+            for result, url, path, pid in targets:
+                result.ratios.append(measure(args, result, url, path, pid) / base_rps)
+
+    return report(args, baseline, [t[0] for t in targets])
+
+
+def report(args: argparse.Namespace, baseline: Result, results: list[Result]) -> int:
+    print()
+    print(
+        f"medians of {args.rounds} round(s), {args.duration:g} s each, -c{args.connections}, "
+        f"{args.workers} server workers"
+    )
+    print(
+        "| scenario | req/s | p50 ms | p99 ms | ratio to baseline | server CPU µs/req "
+        "| PostgreSQL CPU µs/req | load | non-2xx |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    failed = False
+    for res in [baseline, *results]:
+        m = res.median
+        db = f"{m(res.db_cpu_us):.0f}" if res.database else "-"
+        print(
+            f"| {res.name} | {m(res.rps):.0f} | {m(res.p50_ms):.2f} | {m(res.p99_ms):.2f} | "
+            f"{m(res.ratios):.2f}x | {m(res.cpu_us):.0f} | {db} "
+            f"| {m(res.loads):.2f} | {res.non_2xx} |"
+        )
+        if res.non_2xx or res.timeouts:
+            failed = True
+    print()
+    for res in [baseline, *results]:
+        ratios = ", ".join(f"{x:.2f}" for x in res.ratios)
+        print(f"{res.name}: ratios per round [{ratios}]; command: {res.command}")
+        if res.socket_errors or res.timeouts:
+            print(f"  socket errors {res.socket_errors}, timeouts {res.timeouts}")
+    for res in results:
+        if res.name == "sqlite validate":
+            ok = res.median(res.ratios) >= TARGET_RATIO and res.median(res.p99_ms) < TARGET_P99_MS
+            print(
+                f"target (sqlite validate >= {TARGET_RATIO}x baseline, p99 < {TARGET_P99_MS:g} ms):"
+                f" {'met' if ok else 'NOT met'}"
+            )
+    if args.json:
+        rows = [
+            {
+                "name": r.name,
+                "command": r.command,
+                "rps": r.rps,
+                "p50_ms": r.p50_ms,
+                "p99_ms": r.p99_ms,
+                "ratios": r.ratios,
+                "loads": r.loads,
+                "cpu_us_per_request": r.cpu_us,
+                "postgres_cpu_us_per_request": r.db_cpu_us,
+                "non_2xx": r.non_2xx,
+                "timeouts": r.timeouts,
+                "socket_errors": r.socket_errors,
+            }
+            for r in [baseline, *results]
+        ]
+        args.json.write_text(json.dumps(rows, indent=2) + "\n")
+    if failed:
+        print("FAILED: non-2xx answers or timeouts (see above)", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
