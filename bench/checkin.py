@@ -207,8 +207,8 @@ def main() -> None:
     for name, cmd in servers.items():
         print(f"  {name}: {shlex.join(cmd)}")
     print("wrk commands (the Lua script sets POST, the JSON body and Authorization):")
-    for name, cmd in commands.items():
-        print(f"  {name}: {cmd}")
+    for name, line in commands.items():
+        print(f"  {name}: {line}")
     print(f"Lua script:\n{LUA.format(key='<64-hex instance key>')}")
 
 
