@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from licensor.instance_keys.checkin import checkins_for
 from licensor.instance_keys.schemas import CheckinIn
+from licensor.kit.asgi import BodyTooLarge, read_body, respond
 from licensor.kit.errors import LicensorError
 from licensor.kit.handlers import describe_validation_errors
 
@@ -26,33 +27,8 @@ MAX_BODY = 8 * 1024
 EMPTY = CheckinIn()
 
 
-class _TooLarge(Exception):
-    pass
-
-
-async def _read_body(receive: Receive) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > MAX_BODY:
-            raise _TooLarge
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return b"".join(chunks)
-
-
-async def _respond(send: Send, status: int, payload: bytes) -> None:
-    headers = [
-        (b"content-length", str(len(payload)).encode()),
-        (b"content-type", b"application/json"),
-    ]
-    if status == 401:
-        headers.append((b"www-authenticate", b"Bearer"))
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": payload})
+def _auth_challenge(status: int) -> tuple[tuple[bytes, bytes], ...]:
+    return ((b"www-authenticate", b"Bearer"),) if status == 401 else ()
 
 
 def _error(code: str, message: str) -> bytes:
@@ -76,15 +52,15 @@ class InstanceCheckinRoute:
             await self.app(scope, receive, send)
             return
         try:
-            raw = await _read_body(receive)
+            raw = await read_body(receive, MAX_BODY)
             body = CheckinIn.model_validate_json(raw) if raw.strip() else EMPTY
-        except _TooLarge:
-            await _respond(send, 413, _error("PAYLOAD_TOO_LARGE", f"body over {MAX_BODY} bytes"))
+        except BodyTooLarge:
+            await respond(send, 413, _error("PAYLOAD_TOO_LARGE", f"body over {MAX_BODY} bytes"))
             return
         except ValidationError as exc:
             errors = [dict(e) for e in exc.errors(include_url=False, include_input=False)]
             message = describe_validation_errors(errors)
-            await _respond(send, 422, _error("VALIDATION_ERROR", message))
+            await respond(send, 422, _error("VALIDATION_ERROR", message))
             return
         try:
             checkins = await checkins_for(self.state)
@@ -94,4 +70,4 @@ class InstanceCheckinRoute:
         except Exception:
             log.exception("unhandled error on %s", PATH)
             status, payload = 500, _error("INTERNAL_ERROR", "internal server error")
-        await _respond(send, status, payload)
+        await respond(send, status, payload, _auth_challenge(status))

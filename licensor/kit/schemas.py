@@ -33,8 +33,16 @@ Email = Annotated[str, StringConstraints(max_length=320), AfterValidator(_email)
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
 
 
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def has_control_characters(value: str) -> bool:
+    """A C0 control character or DEL anywhere in `value`."""
+    return CONTROL_CHARACTERS.search(value) is not None
+
+
 def _no_control(value: str) -> str:
-    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+    if has_control_characters(value):
         raise ValueError("control characters are not allowed")
     return value
 

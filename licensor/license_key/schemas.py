@@ -1,23 +1,19 @@
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, StringConstraints
 
-from licensor.kit.schemas import UTC, Id, Input, Output
+from licensor.kit.schemas import UTC, Id, Input, Output, has_control_characters
 from licensor.license_key.keys import Status
 
 Source = Literal["auto", "import", "manual"]
 
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-
-
 def is_printable_key(value: str) -> bool:
     """Not blank, and no C0 control character or DEL."""
-    return bool(value.strip()) and _CONTROL.search(value) is None
+    return bool(value.strip()) and not has_control_characters(value)
 
 
 def _printable(value: str) -> str:

@@ -20,8 +20,10 @@ import orjson
 from pydantic import BaseModel, ValidationError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from licensor.kit.asgi import JSON, BodyTooLarge, read_body, respond
 from licensor.kit.errors import LicensorError
 from licensor.kit.handlers import describe_validation_errors
+from licensor.kit.schemas import has_control_characters
 from licensor.license_key.schemas import is_printable_key
 from licensor.licenses.schemas import ActivateIn, DeactivateIn, ValidateIn
 from licensor.licenses.service import LicenseChecks
@@ -31,38 +33,12 @@ log = logging.getLogger("licensor")
 MAX_BODY = 64 * 1024
 
 
-class _TooLarge(Exception):
-    pass
-
-
-async def _read_body(receive: Receive) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > MAX_BODY:
-            raise _TooLarge
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return b"".join(chunks)
-
-
-async def _respond(send: Send, status: int, payload: bytes | None) -> None:
-    headers = [(b"content-length", str(len(payload or b"")).encode())]
-    if payload is not None:
-        headers.append((b"content-type", b"application/json"))
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": payload or b""})
-
-
 def _error(status: int, code: str, message: str) -> tuple[int, bytes]:
     return status, orjson.dumps({"code": code, "message": message})
 
 
 def _prebuilt(status: int, payload: bytes) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The two messages `_respond` would send for this answer, built once."""
+    """The two messages `respond` would send for this answer, built once."""
     headers = [(b"content-length", str(len(payload)).encode()), (b"content-type", JSON)]
     return (
         {"type": "http.response.start", "status": status, "headers": headers},
@@ -70,7 +46,6 @@ def _prebuilt(status: int, payload: bytes) -> tuple[dict[str, Any], dict[str, An
     )
 
 
-JSON = b"application/json"
 VALID = _prebuilt(200, b'{"valid":true}')
 INVALID = _prebuilt(200, b'{"valid":false}')
 KEY_MAX = 512  # KeyText
@@ -90,7 +65,11 @@ def quick_validate_input(raw: bytes) -> tuple[str, str | None] | None:
     if type(key) is not str or not 0 < len(key) <= KEY_MAX or not is_printable_key(key):
         return None
     instance = data.get("license_key_instance_id")
-    if instance is not None and (type(instance) is not str or not 0 < len(instance) <= ID_MAX):
+    if instance is not None and (
+        type(instance) is not str
+        or not 0 < len(instance) <= ID_MAX
+        or has_control_characters(instance)
+    ):
         return None
     return key, instance
 
@@ -143,9 +122,9 @@ class FastLicenseRoutes:
         status: int
         payload: bytes | None
         try:
-            raw = await _read_body(receive)
-        except _TooLarge:
-            await _respond(send, *_error(413, "PAYLOAD_TOO_LARGE", f"body over {MAX_BODY} bytes"))
+            raw = await read_body(receive, MAX_BODY)
+        except BodyTooLarge:
+            await respond(send, *_error(413, "PAYLOAD_TOO_LARGE", f"body over {MAX_BODY} bytes"))
             return
         if schema is ValidateIn:
             quick = quick_validate_input(raw)
@@ -156,7 +135,7 @@ class FastLicenseRoutes:
             body = schema.model_validate_json(raw)
         except ValidationError as exc:
             errors = [dict(e) for e in exc.errors(include_url=False, include_input=False)]
-            await _respond(
+            await respond(
                 send, *_error(422, "VALIDATION_ERROR", describe_validation_errors(errors))
             )
             return
@@ -167,7 +146,7 @@ class FastLicenseRoutes:
         except Exception:
             log.exception("unhandled error on %s", scope["path"])
             status, payload = _error(500, "INTERNAL_ERROR", "internal server error")
-        await _respond(send, status, payload)
+        await respond(send, status, payload)
 
     async def _quick_validate(
         self, scope: Scope, send: Send, license_key: str, instance_id: str | None
@@ -176,11 +155,11 @@ class FastLicenseRoutes:
             checks = self.slot.checks or self.slot.get()
             valid = await checks.check(license_key, instance_id)
         except LicensorError as exc:
-            await _respond(send, exc.status_code, orjson.dumps(exc.body()))
+            await respond(send, exc.status_code, orjson.dumps(exc.body()))
             return
         except Exception:
             log.exception("unhandled error on %s", scope["path"])
-            await _respond(send, *_error(500, "INTERNAL_ERROR", "internal server error"))
+            await respond(send, *_error(500, "INTERNAL_ERROR", "internal server error"))
             return
         start, body = VALID if valid else INVALID
         await send(start)
