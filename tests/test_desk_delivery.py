@@ -480,3 +480,47 @@ def test_cli_creates_with_send_and_shows_the_deliveries(
     arrived(sink, "ops@it-dept.test")
     listed = cli_deliveries(mail_server, lic["id"])
     assert [d["recipient"] for d in listed] == [address, "ops@it-dept.test"]
+
+
+def test_cli_resends_a_desk_delivery_and_emails_an_activation_code(
+    mail_server: Server, shop: Tenant, sink: SmtpSink
+) -> None:
+    address, cloud_address = unique(), unique("cloud.test")
+    biz = ["--business-id", shop.business_id]
+    with shop.http() as client:
+        p, c, s = setup(client)
+        body = {**legacy_body(p, c, s), "email": address, "send_email": True}
+        lic = ok(client.post("/licenses", json=body), 201)
+        cust = ok(client.post("/customers", json={"email": cloud_address, "name": "Cleo"}))
+        sub = ok(
+            client.post(
+                "/subscriptions",
+                json={
+                    "customer_id": cust["customer_id"],
+                    "plan_code": p["code"],
+                    "users_count": 3,
+                    "starts_at": s["starts_at"],
+                    "expires_at": s["expires_at"],
+                    "cloud_licensing": "Yes",
+                    "seat_reconciliation": True,
+                },
+            ),
+            201,
+        )
+    (first,) = arrived(sink, address)
+    wait_for(
+        lambda: [d["status"] for d in cli_deliveries(mail_server, lic["id"])] == ["sent"],
+        what="the delivery to be sent",
+    )
+    (sent,) = cli_deliveries(mail_server, lic["id"])
+    again = cli_json(mail_server, "licenses", "resend", lic["id"], sent["id"])
+    assert again["resend_of"] == sent["id"]
+    second = arrived(sink, address, 2)[1]
+    assert attachment(second) == attachment(first)
+
+    made = cli_json(
+        mail_server, "subscriptions", "activation-code", sub["id"], *biz, "--regenerate", "--send"
+    )
+    assert made["delivery"]["recipient"] == cloud_address
+    (received,) = arrived(sink, cloud_address)
+    assert made["activation_code"] in text_of(received)
