@@ -1,4 +1,7 @@
-"""`licensor licenses send|deliveries|resend`, `licensor mail-settings`, `licensor worker`."""
+"""`licensor licenses send|deliveries|resend`, `licensor mail-settings`, `licensor worker`.
+
+`send`, `deliveries` and `resend` take a core license key id (`lic_…`: the key email) or
+a desk license id (`dlc_…`: the license file email); the id decides which."""
 
 from __future__ import annotations
 
@@ -17,17 +20,21 @@ from licensor.auth.dependencies import Principal
 from licensor.business import service as business_service
 from licensor.cli.common import DatabaseUrl, DataDir, apply_overrides, err, in_transaction
 from licensor.cli.groups import licenses_app
-from licensor.delivery import mail_settings, service
+from licensor.delivery import mail_settings, repository, service
 from licensor.delivery.schemas import DeliveryCreate, MailSettingsIn
 from licensor.delivery.worker import Worker
+from licensor.desk import mail as desk_mail
+from licensor.desk import service as desk
 from licensor.kit.context import AppContext
 from licensor.kit.errors import LicensorError, NotFound, Unprocessable
 from licensor.license_key import service as license_key_service
 from licensor.license_key.schemas import LicenseKeyCreate
-from licensor.models import LicenseKey
+from licensor.models import DeskLicense, EmailJob, LicenseKey
 
 mail_settings_app = typer.Typer(help="A business's license email settings.", no_args_is_help=True)
 
+DESK_PREFIX = "dlc_"
+LICENSE_ID_HELP = "License key id (lic_…) or desk license id (dlc_…)."
 T = TypeVar("T")
 
 
@@ -36,13 +43,41 @@ def _fail(exc: LicensorError) -> typer.Exit:
     return typer.Exit(code=1)
 
 
-async def _owner_of(session: AsyncSession, key_id: str) -> Principal:
-    """The CLI is the operator: a license key's own business and mode."""
-    usable = len(key_id) <= 64 and key_id.isprintable()
-    row = await session.get(LicenseKey, key_id) if usable else None
+def _is_desk(license_id: str) -> bool:
+    return license_id.startswith(DESK_PREFIX)
+
+
+async def _owner_of(session: AsyncSession, license_id: str) -> Principal:
+    """The CLI is the operator: a license's own business and mode."""
+    usable = len(license_id) <= 64 and license_id.isprintable()
+    row: DeskLicense | LicenseKey | None = None
+    if usable and _is_desk(license_id):
+        row = await session.get(DeskLicense, license_id)
+        if row is None:
+            raise NotFound(f"license {license_id} not found", code="LICENSE_NOT_FOUND")
+    elif usable:
+        row = await session.get(LicenseKey, license_id)
     if row is None:
-        raise NotFound(f"license key {key_id} not found", code="LICENSE_KEY_NOT_FOUND")
+        raise NotFound(f"license key {license_id} not found", code="LICENSE_KEY_NOT_FOUND")
     return Principal(business_id=row.business_id, mode=row.mode, api_key_id="cli")  # type: ignore[arg-type]
+
+
+async def _send(
+    session: AsyncSession, ctx: AppContext, license_id: str, body: DeliveryCreate
+) -> EmailJob:
+    who = await _owner_of(session, license_id)
+    if _is_desk(license_id):
+        row = await desk.get(session, who, license_id)
+        return await desk_mail.send_license(session, ctx.vault, row, to=body.to, reason=body.reason)
+    return await service.send_license_key(session, ctx.vault, who, license_id, body)
+
+
+async def _deliveries(session: AsyncSession, license_id: str) -> list[EmailJob]:
+    who = await _owner_of(session, license_id)
+    if _is_desk(license_id):
+        row = await desk.get(session, who, license_id)
+        return await repository.list_for_license(session, who.business_id, who.mode, row.id)
+    return await service.list_for_license_key(session, who, license_id)
 
 
 def _run(
@@ -58,7 +93,7 @@ def _run(
 
 @licenses_app.command("send")
 def send(
-    license_id: Annotated[str, typer.Argument(help="License key id (lic_…).")],
+    license_id: Annotated[str, typer.Argument(help=LICENSE_ID_HELP)],
     to: Annotated[str | None, typer.Option(help="Another recipient (needs --reason).")] = None,
     reason: Annotated[str | None, typer.Option(help="Why it goes to another address.")] = None,
     data_dir: DataDir = None,
@@ -71,8 +106,7 @@ def send(
         raise _fail(Unprocessable(str(exc).splitlines()[-1].strip())) from exc
 
     async def work(ctx: AppContext, session: AsyncSession) -> dict[str, object]:
-        who = await _owner_of(session, license_id)
-        job = await service.send_license_key(session, ctx.vault, who, license_id, body)
+        job = await _send(session, ctx, license_id, body)
         return service.to_out(job).model_dump(mode="json")
 
     typer.echo(json.dumps(_run((data_dir, database_url), work)))
@@ -80,15 +114,14 @@ def send(
 
 @licenses_app.command("deliveries")
 def deliveries(
-    license_id: Annotated[str, typer.Argument(help="License key id (lic_…).")],
+    license_id: Annotated[str, typer.Argument(help=LICENSE_ID_HELP)],
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
 ) -> None:
     """Show a license's emails (status, attempts, last error), one JSON object a line."""
 
     async def work(ctx: AppContext, session: AsyncSession) -> list[dict[str, object]]:
-        who = await _owner_of(session, license_id)
-        jobs = await service.list_for_license_key(session, who, license_id)
+        jobs = await _deliveries(session, license_id)
         return [service.to_out(j).model_dump(mode="json") for j in jobs]
 
     for item in _run((data_dir, database_url), work):
@@ -97,7 +130,7 @@ def deliveries(
 
 @licenses_app.command("resend")
 def resend(
-    license_id: Annotated[str, typer.Argument(help="License key id (lic_…).")],
+    license_id: Annotated[str, typer.Argument(help=LICENSE_ID_HELP)],
     delivery_id: Annotated[str, typer.Argument(help="The failed or lost delivery (eml_…).")],
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,

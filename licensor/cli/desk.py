@@ -34,6 +34,10 @@ from licensor.kit.context import AppContext
 LicenseId = Annotated[str, typer.Argument(help="License id (dlc_…).")]
 Author = Annotated[str | None, typer.Option(help="Who issues it (default: your login name).")]
 Opt = Annotated[str | None, typer.Option()]
+Send = Annotated[
+    bool,
+    typer.Option("--send", help="Email the license file to the licensee (same transaction)."),
+]
 
 
 def _author(author: str | None) -> str:
@@ -63,11 +67,13 @@ def licenses_create(
     subscription_id: Annotated[str | None, typer.Option(help="sub_… or billing id.")] = None,
     notes: Annotated[str | None, typer.Option(help="Why, and the ticket link.")] = None,
     author: Author = None,
+    send_email: Send = False,
     mode: Mode = "test",
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
 ) -> None:
-    """Issue a legacy or offline cloud license; every missing field is named at once."""
+    """Issue a legacy or offline cloud license; every missing field is named at once.
+    With --send, its license file email is queued in the same transaction."""
     fields = {k: v for k, v in locals().items() if k in LicenseCreate.model_fields}
     body = parse(LicenseCreate, {**fields, "author": _author(author)})
 
@@ -170,11 +176,13 @@ def licenses_duplicate(
         bool, typer.Option(help="Take name, email and company from the customer.")
     ] = False,
     author: Author = None,
+    send_email: Send = False,
     mode: Mode = "test",
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
 ) -> None:
-    """Re-issue a legacy license with overrides; the licensee stays unless asked."""
+    """Re-issue a legacy license with overrides; the licensee stays unless asked.
+    With --send, the new license file email is queued in the same transaction."""
     fields = {k: v for k, v in locals().items() if k in LicenseDuplicate.model_fields}
     body = parse(LicenseDuplicate, {**fields, "author": _author(author)})
 

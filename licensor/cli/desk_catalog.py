@@ -16,11 +16,13 @@ from licensor.cli.desk_common import (
     parse,
     run_as,
 )
+from licensor.delivery import service as delivery_service
 from licensor.kit.context import AppContext
 from licensor.plan import repository as plan_repository
 from licensor.plan import service as plan_service
 from licensor.plan.schemas import PlanCreate, PlanOut, PlanUpdate
 from licensor.subscription import codes
+from licensor.subscription import mail as subscription_mail
 from licensor.subscription import repository as subscription_repository
 from licensor.subscription import service as subscription_service
 from licensor.subscription.schemas import (
@@ -126,11 +128,16 @@ def subscriptions_create(
     name: Annotated[str | None, typer.Option(help="Billing subscription name.")] = None,
     cloud_licensing: CloudOpt = None,
     seat_reconciliation: SeatOpt = None,
+    send_email: Annotated[
+        bool,
+        typer.Option("--send", help="Cloud licensing Yes: email the activation code."),
+    ] = False,
     mode: Mode = "test",
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
 ) -> None:
-    """Create a subscription (cloud licensing Yes also creates its activation code)."""
+    """Create a subscription (cloud licensing Yes also creates its activation code;
+    --send emails it to the customer in the same transaction)."""
     body = parse(SubscriptionCreate, dict(locals()))
 
     async def work(ctx: AppContext, session: AsyncSession, who: Principal) -> Any:
@@ -229,20 +236,35 @@ def subscriptions_activation_code(
     regenerate: Annotated[
         bool, typer.Option(help="Make a new code (revokes the current one).")
     ] = False,
+    send: Annotated[
+        bool,
+        typer.Option(
+            "--send", help="Email the code (new or current) and instructions to the customer."
+        ),
+    ] = False,
     mode: Mode = "test",
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
 ) -> None:
-    """Show the subscription's activation code, or make a new one."""
+    """Show the subscription's activation code, or make a new one; --send emails it
+    (cloud licensing Yes) in the same transaction."""
 
     async def work(ctx: AppContext, session: AsyncSession, who: Principal) -> ActivationCodeOut:
         sub = await subscription_service.get(session, who, subscription_id)
+        if send:  # the recipient rules, before anything is written
+            await subscription_mail.check_recipient(session, sub)
         if regenerate:
             code, row = await codes.issue(session, ctx.vault, sub)
         else:
             code, row = await codes.show(session, ctx.vault, sub)
+        job = None
+        if send:
+            job = await subscription_mail.send_activation_code(session, ctx.vault, sub, code)
         return ActivationCodeOut(
-            subscription_id=sub.id, activation_code=code, created_at=row.created_at
+            subscription_id=sub.id,
+            activation_code=code,
+            created_at=row.created_at,
+            delivery=delivery_service.to_out(job) if job is not None else None,
         )
 
     echo_json(run_as(business_id, mode, data_dir, database_url, work))

@@ -9,7 +9,10 @@ from fastapi import APIRouter, Query, status
 from fastapi.responses import PlainTextResponse
 
 from licensor.auth.dependencies import Auth
-from licensor.desk import licensefile, repository, service
+from licensor.delivery import repository as delivery_repository
+from licensor.delivery import service as delivery
+from licensor.delivery.schemas import DeliveryCreate, DeliveryOut
+from licensor.desk import licensefile, mail, repository, service
 from licensor.desk.schemas import (
     LicenseCreate,
     LicenseDuplicate,
@@ -123,3 +126,47 @@ async def add_note(
     row = await service.get(session, who, license_id)
     await service.add_note(session, row, service.staff(who, body.author).author, body.text)
     return (await service.to_out(session, ctx.vault, [row]))[0]
+
+
+@router.post(
+    "/{license_id}/deliveries",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=DeliveryOut,
+    responses=error_responses(401, 404, 409, 422),
+    summary="Email the license file to the licensee (or, with a reason, another address)",
+)
+async def create_delivery(
+    license_id: str, who: Auth, ctx: Ctx, session: WriteSession, body: DeliveryCreate | None = None
+) -> DeliveryOut:
+    row = await service.get(session, who, license_id)
+    body = body or DeliveryCreate()
+    job = await mail.send_license(session, ctx.vault, row, to=body.to, reason=body.reason)
+    return delivery.to_out(job)
+
+
+@router.get(
+    "/{license_id}/deliveries",
+    response_model=ListResponse[DeliveryOut],
+    responses=error_responses(401, 404),
+    summary="The emails of a license: queued, sending, sent or failed",
+)
+async def list_deliveries(
+    license_id: str, who: Auth, session: ReadSession
+) -> ListResponse[DeliveryOut]:
+    row = await service.get(session, who, license_id)
+    jobs = await delivery_repository.list_for_license(session, who.business_id, who.mode, row.id)
+    return ListResponse(items=[delivery.to_out(j) for j in jobs])
+
+
+@router.post(
+    "/{license_id}/deliveries/{delivery_id}/resend",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=DeliveryOut,
+    responses=error_responses(401, 404, 409, 422),
+    summary="Send a failed or lost delivery of a license again (a new delivery)",
+)
+async def resend_delivery(
+    license_id: str, delivery_id: str, who: Auth, ctx: Ctx, session: WriteSession
+) -> DeliveryOut:
+    row = await service.get(session, who, license_id)  # 404 for another tenant's license
+    return delivery.to_out(await delivery.resend(session, ctx.vault, who, row.id, delivery_id))

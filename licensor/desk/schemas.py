@@ -56,6 +56,12 @@ class LicenseFields(Input):
         default=None, description="Why this license is issued, with a link to the ticket."
     )
     author: Text320 = Field(default=None, description="Who issues it (default: the API key's id).")
+    send_email: bool = Field(
+        default=False,
+        strict=True,
+        description="Email the signed license file to the licensee, queued in the same "
+        "transaction as the license. Staff and reseller addresses are refused.",
+    )
 
 
 class LicenseCreate(LicenseFields):

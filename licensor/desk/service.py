@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from licensor.auth.dependencies import Principal
 from licensor.customer import service as customer_service
-from licensor.desk import repository
+from licensor.desk import mail, repository
 from licensor.desk.errors import FieldsMissing
 from licensor.desk.schemas import LicenseCreate, LicenseDuplicate, LicenseOut, NoteOut
 from licensor.kit.clock import utcnow
@@ -75,7 +75,9 @@ def company_of(customer: Customer) -> str:
 
 
 async def get(session: AsyncSession, who: Principal, license_id: str) -> DeskLicense:
-    row = await get_scoped(session, DeskLicense, license_id, who.business_id, who.mode)
+    row = None
+    if license_id.isprintable():  # NUL would reach PostgreSQL as a 500
+        row = await get_scoped(session, DeskLicense, license_id, who.business_id, who.mode)
     if row is None:
         raise NotFound(f"license {license_id} not found", code="LICENSE_NOT_FOUND")
     return row
@@ -207,7 +209,8 @@ async def issue(
     *,
     duplicated_from_id: str | None = None,
 ) -> DeskLicense:
-    """Issue a legacy or offline cloud license: the hook other services call."""
+    """Issue a legacy or offline cloud license: the hook other services call. With
+    `send_email`, its file email is queued in the same transaction (licensor/desk/mail)."""
     if body.license_type == "online_cloud":
         raise Unprocessable(
             "online cloud subscriptions get an activation code instead of a license file",
@@ -237,7 +240,9 @@ async def issue(
         assert sub is not None
         live = await subscription_repository.live_code(session, sub.id)
         check_offline_subscription(sub, live is not None)
-    return await insert(
+    if body.send_email:  # the recipient rules, before anything is written
+        await mail.check_licensee(session, who, body.email or "")
+    row = await insert(
         session,
         vault,
         business_id=who.business_id,
@@ -250,6 +255,9 @@ async def issue(
         notes=body.notes,
         duplicated_from_id=duplicated_from_id,
     )
+    if body.send_email:  # the outbox row, in the license's transaction
+        await mail.send_license(session, vault, row)
+    return row
 
 
 async def duplicate(
@@ -288,5 +296,7 @@ async def duplicate(
             )
         customer = await customer_service.get(session, who, fields["customer_id"])
         fields.update(name=customer.name, email=customer.email, company=company_of(customer))
-    request = LicenseCreate.model_validate({**fields, "notes": body.notes, "author": body.author})
+    request = LicenseCreate.model_validate(
+        {**fields, "notes": body.notes, "author": body.author, "send_email": body.send_email}
+    )
     return await issue(session, vault, who, request, issuer, duplicated_from_id=source.id)

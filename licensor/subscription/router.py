@@ -5,11 +5,15 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 
 from licensor.auth.dependencies import Auth
+from licensor.delivery import repository as delivery_repository
+from licensor.delivery import service as delivery
+from licensor.delivery.schemas import DeliveryCreate, DeliveryOut
 from licensor.kit.deps import Ctx, ReadSession, WriteSession
 from licensor.kit.errors import NotFound, error_responses
 from licensor.kit.pagination import ListResponse, Page
-from licensor.subscription import codes, repository, service
+from licensor.subscription import codes, mail, repository, service
 from licensor.subscription.schemas import (
+    ActivationCodeCreate,
     ActivationCodeOut,
     SeatLinkOut,
     SubscriptionCreate,
@@ -89,17 +93,63 @@ async def show_activation_code(
     "/{sub_id}/activation_code",
     status_code=status.HTTP_201_CREATED,
     response_model=ActivationCodeOut,
-    responses=error_responses(401, 404, 422),
-    summary="Create or regenerate the activation code (the previous one is revoked)",
+    responses=error_responses(401, 404, 409, 422),
+    summary="Create or regenerate the activation code (the previous one is revoked); "
+    "with send_email, email it to the customer",
 )
 async def regenerate_activation_code(
-    sub_id: str, who: Auth, ctx: Ctx, session: WriteSession
+    sub_id: str,
+    who: Auth,
+    ctx: Ctx,
+    session: WriteSession,
+    body: ActivationCodeCreate | None = None,
 ) -> ActivationCodeOut:
+    send = body is not None and body.send_email
     sub = await service.get(session, who, sub_id)
+    if send:  # the recipient rules, before anything is written
+        await mail.check_recipient(session, sub)
     code, row = await codes.issue(session, ctx.vault, sub)
+    job = await mail.send_activation_code(session, ctx.vault, sub, code) if send else None
     return ActivationCodeOut(
-        subscription_id=sub.id, activation_code=code, created_at=row.created_at
+        subscription_id=sub.id,
+        activation_code=code,
+        created_at=row.created_at,
+        delivery=delivery.to_out(job) if job is not None else None,
     )
+
+
+@router.post(
+    "/{sub_id}/deliveries",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=DeliveryOut,
+    responses=error_responses(401, 404, 409, 422),
+    summary="Email the current activation code to the customer (or, with a reason, elsewhere)",
+)
+async def create_delivery(
+    sub_id: str, who: Auth, ctx: Ctx, session: WriteSession, body: DeliveryCreate | None = None
+) -> DeliveryOut:
+    body = body or DeliveryCreate()
+    sub = await service.get(session, who, sub_id)
+    mail.check_sendable(sub)
+    code, _ = await codes.show(session, ctx.vault, sub)
+    job = await mail.send_activation_code(
+        session, ctx.vault, sub, code, to=body.to, reason=body.reason
+    )
+    return delivery.to_out(job)
+
+
+@router.get(
+    "/{sub_id}/deliveries",
+    response_model=ListResponse[DeliveryOut],
+    responses=error_responses(401, 404),
+    summary="The activation code emails of a subscription: queued, sending, sent or failed",
+)
+async def list_deliveries(
+    sub_id: str, who: Auth, session: ReadSession
+) -> ListResponse[DeliveryOut]:
+    sub = await service.get(session, who, sub_id)
+    jobs = await delivery_repository.list_for_license(session, who.business_id, who.mode, sub.id)
+    return ListResponse(items=[delivery.to_out(j) for j in jobs])
 
 
 @router.delete(

@@ -5,6 +5,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints
 
+from licensor.delivery.schemas import DeliveryOut
 from licensor.kit.schemas import UTC, Id, Input, Output
 
 CloudLicensing = Literal["Yes", "Offline", "No"]
@@ -28,6 +29,12 @@ class SubscriptionCreate(Input):
     )
     seat_reconciliation: bool | None = Field(
         default=None, description="Null: the field is absent (not cloud-license compatible)."
+    )
+    send_email: bool = Field(
+        default=False,
+        strict=True,
+        description="Cloud licensing `Yes`: email the new activation code to the customer, "
+        "queued in the same transaction.",
     )
 
 
@@ -60,10 +67,22 @@ class SubscriptionOut(Output):
     updated_at: datetime
 
 
+class ActivationCodeCreate(Input):
+    send_email: bool = Field(
+        default=False,
+        strict=True,
+        description="Email the new code and the activation instructions to the "
+        "subscription's customer, queued in the same transaction (cloud licensing `Yes`).",
+    )
+
+
 class ActivationCodeOut(Output):
     subscription_id: str
     activation_code: str
     created_at: datetime
+    delivery: DeliveryOut | None = Field(
+        default=None, description="The email queued for this code, when one was asked for."
+    )
 
 
 class SeatLinkOut(Output):

@@ -15,7 +15,7 @@ from licensor.kit.repository import get_scoped
 from licensor.kit.secrets import Vault
 from licensor.models import Subscription
 from licensor.plan import service as plan_service
-from licensor.subscription import codes, repository
+from licensor.subscription import codes, mail, repository
 from licensor.subscription.schemas import SubscriptionCreate, SubscriptionOut, SubscriptionUpdate
 
 
@@ -108,9 +108,14 @@ async def create(
         updated_at=now,
     )
     _check(row)
+    if body.send_email:  # the recipient rules, before anything is written
+        await mail.check_recipient(session, row)
     session.add(row)
     await session.flush()
     await codes.ensure_for_cloud(session, vault, row)
+    if body.send_email:
+        code, _ = await codes.show(session, vault, row)
+        await mail.send_activation_code(session, vault, row, code)
     return row
 
 
