@@ -95,7 +95,7 @@ def main() -> int:
         port = free_port()
         cmd = [str(BIN / "licensor"), "serve", "--port", str(port)]
         with running(cmd, f"http://127.0.0.1:{port}/health", env):
-            keys, _ = seed(BIN / "licensor", f"http://127.0.0.1:{port}", env, args.keys, 0)
+            keys = seed(BIN / "licensor", f"http://127.0.0.1:{port}", env, args.keys, 0).keys
         asyncio.run(run(args, data_dir, keys))
     return 0
 

@@ -1,4 +1,5 @@
-"""Plumbing for the benchmarks: servers, seeding, PostgreSQL databases, CPU accounting."""
+"""Plumbing for the benchmarks: servers, seeding (license keys, instance keys), PostgreSQL
+databases, CPU accounting."""
 
 from __future__ import annotations
 
@@ -10,9 +11,11 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any, NamedTuple
 
 import httpx
 
@@ -119,11 +122,15 @@ def fresh_postgres_database() -> Iterator[str]:
         asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
-def seed(
-    exe: Path, base: str, data_env: dict[str, str], keys: int, unlimited: int
-) -> tuple[list[str], list[str]]:
-    """A business (CLI), then a product, a customer and keys through the management API.
-    Returns (every key, the keys with unlimited activations)."""
+class Seeded(NamedTuple):
+    keys: list[str]  # every license key
+    free: list[str]  # the license keys with unlimited activations
+    api_key: str  # the business's management API key (test mode)
+    customer_id: str
+
+
+def seed(exe: Path, base: str, data_env: dict[str, str], keys: int, unlimited: int) -> Seeded:
+    """A business (CLI), then a product, a customer and keys through the management API."""
     out = subprocess.run(
         [str(exe), "bootstrap", "--business", "Bench", "--email", "b@bench.test"],
         env=data_env,
@@ -151,12 +158,53 @@ def seed(
             all_keys.append(made.json()["key"])
             if i < unlimited:
                 free_keys.append(made.json()["key"])
-    return all_keys, free_keys
+    return Seeded(all_keys, free_keys, api_key, customer.json()["customer_id"])
 
 
-def preflight(url: str, body: str, status: int, expect: dict[str, object] | None) -> None:
+def seed_instance_keys(base: str, api_key: str, count: int) -> list[str]:
+    """For the check-in: an organisation (a customer) with an owner, a plan with three
+    features, a started subscription and `count` instance keys, all through the API
+    (management API key for the organisation, plan, subscription and owner; the owner's
+    session token for the keys). Returns the keys (64 hex characters each)."""
+    vendor = {"Authorization": f"Bearer {api_key}"}
+    started = (datetime.now(UTC) - timedelta(days=1)).isoformat()
+    password = "bench bench bench bench"
+    with httpx.Client(base_url=base, timeout=30) as http:
+
+        def post(path: str, body: Mapping[str, object], headers: dict[str, str]) -> Any:
+            answer = http.post(path, json=body, headers=headers)
+            if answer.status_code >= 300:
+                raise SystemExit(f"seeding: POST {path}: {answer.status_code} {answer.text}")
+            return answer.json()
+
+        org = post("/customers", {"email": "org@bench.test", "name": "Bench Org"}, vendor)
+        org_id = org["customer_id"]
+        features = ["sso", "audit-log", "priority-support"]
+        post("/plans", {"code": "pro", "name": "Pro", "features": features}, vendor)
+        sub = {"customer_id": org_id, "plan_code": "pro", "users_count": 10, "starts_at": started}
+        post("/subscriptions", sub, vendor)
+        owner = {"email": "owner@bench.test", "password": password}
+        post(f"/api/v1/organizations/{org_id}/owner", owner, vendor)
+        login = {"email": "owner@bench.test", "password": password}
+        token = post("/api/v1/auth/login", login, {})["token"]
+        member = {"Authorization": f"Bearer {token}"}
+        return [
+            post("/api/v1/licensing/keys", {"instanceName": f"bench-{i}"}, member)["licenseKey"]
+            for i in range(count)
+        ]
+
+
+def preflight(
+    url: str,
+    body: str,
+    status: int,
+    expect: dict[str, object] | None,
+    headers: dict[str, str] | None = None,
+) -> httpx.Response:
     """One request by hand: the load test must measure the answer it claims to measure."""
-    got = httpx.post(url, content=body, headers={"content-type": "application/json"})
+    got = httpx.post(
+        url, content=body, headers={"content-type": "application/json", **(headers or {})}
+    )
     if got.status_code != status:
         raise SystemExit(f"preflight {url}: {got.status_code} {got.text[:200]} (want {status})")
     if expect is not None:
@@ -164,3 +212,4 @@ def preflight(url: str, body: str, status: int, expect: dict[str, object] | None
         for k, v in expect.items():
             if answer.get(k) != v:
                 raise SystemExit(f"preflight {url}: {answer!r} lacks {k}={v!r}")
+    return got

@@ -1,10 +1,13 @@
-"""Load test of the public hot path: POST /licenses/validate and /licenses/activate.
+"""Load test of the public hot paths: POST /licenses/validate, /licenses/activate and the
+self-hosted instance check-in, POST /api/v1/licensing/validate (instance key as bearer).
 
 `make bench` (or `python bench/validate.py --help`). For each backend (SQLite in a fresh
 data dir, PostgreSQL in a fresh database, dropped afterwards) it starts
 `licensor serve --workers 2`, seeds a business (CLI `bootstrap`), a product, a customer
-and license keys through the management API, then drives the routes with wrk (64
-connections, a Lua script cycling over the keys) after a short warm-up. In the same run
+and license keys through the management API, and for the check-in an organisation with
+an owner, a plan, a started subscription and instance keys; then drives the routes with
+wrk (64 connections, a Lua script cycling over the keys, setting the Authorization
+header for the check-in) after a short warm-up. In the same run
 it measures a bare ASGI app answering a constant JSON body, served by uvicorn with two
 workers, and reports every scenario as a ratio to it. Rounds are interleaved (baseline,
 then each scenario) so that load from other processes hits all of them alike; the
@@ -35,6 +38,7 @@ from support import (
     preflight,
     running,
     seed,
+    seed_instance_keys,
 )
 
 HERE = Path(__file__).resolve().parent
@@ -66,6 +70,7 @@ class Result:
 def wrk(
     args: argparse.Namespace, url: str, bodies: Path, seconds: float
 ) -> tuple[str, dict[str, int]]:
+    """One wrk run; a bodies file named `checkin-*` holds `TOKEN JSON` lines (bearer)."""
     cmd = [
         args.wrk,
         f"-t{args.threads}",
@@ -79,6 +84,8 @@ def wrk(
         "--",
         str(bodies),
     ]
+    if bodies.name.startswith("checkin-"):
+        cmd.append("bearer")
     run = subprocess.run(cmd, capture_output=True, text=True, check=False)
     line = next((x for x in run.stdout.splitlines() if x.startswith("WRKJSON ")), None)
     if run.returncode != 0 or line is None:
@@ -151,8 +158,16 @@ def start_target(
     print(f"{label}{backend}:", " ".join(shown), shlex.join(cmd), flush=True)
     pid = stack.enter_context(running(cmd, root + "/health", env, cwd=data_dir))
     t0 = time.monotonic()
-    keys, free = seed(exe, root, env, args.keys, args.unlimited)
+    keys, free, api_key, _ = seed(exe, root, env, args.keys, args.unlimited)
     print(f"  seeded {len(keys)} keys in {time.monotonic() - t0:.1f} s", flush=True)
+    instance_keys: list[str] = []
+    if "checkin" in scenarios:
+        t0 = time.monotonic()
+        instance_keys = seed_instance_keys(root, api_key, args.instance_keys)
+        print(
+            f"  seeded {len(instance_keys)} instance keys in {time.monotonic() - t0:.1f} s",
+            flush=True,
+        )
     targets = []
     if "validate" in scenarios:
         bodies = [json.dumps({"license_key": k}) for k in keys]
@@ -170,6 +185,23 @@ def start_target(
         targets.append(
             (Result(f"{label}{backend} activate", "", database=database), url, path, pid)
         )
+    if "checkin" in scenarios:
+        # One instance per key; every answer is `active: true`, signed, and the key's
+        # last check-in is recorded (at most once a second per key and process).
+        lines = [
+            f"{k} " + json.dumps({"instanceId": f"bench-host-{i}", "version": "1.0.0"})
+            for i, k in enumerate(instance_keys)
+        ]
+        path = write_bodies(tmp, f"checkin-{slug}", lines)
+        url = root + "/api/v1/licensing/validate"
+        token, body = lines[0].split(" ", 1)
+        answer = preflight(url, body, 200, None, {"Authorization": f"Bearer {token}"})
+        if answer.json()["license"]["active"] is not True:
+            raise SystemExit(f"preflight {url}: not active: {answer.text[:300]}")
+        targets.append((Result(f"{label}{backend} checkin", "", database=database), url, path, pid))
+    unknown = set(scenarios) - {"validate", "activate", "checkin"}
+    if unknown:
+        raise SystemExit(f"unknown scenario(s): {', '.join(sorted(unknown))}")
     return targets
 
 
@@ -178,13 +210,14 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--backends", default="sqlite,postgres", help="comma-separated")
     p.add_argument("--keys", type=int, default=1000, help="license keys to seed")
     p.add_argument("--unlimited", type=int, default=100, help="of which unlimited (activate)")
+    p.add_argument("--instance-keys", type=int, default=100, help="instance keys (checkin)")
     p.add_argument("--duration", type=float, default=10, help="seconds per measurement")
     p.add_argument("--warmup", type=float, default=2, help="seconds of warm-up before each")
     p.add_argument("--rounds", type=int, default=3, help="interleaved rounds; medians reported")
     p.add_argument("--connections", type=int, default=64)
     p.add_argument("--threads", type=int, default=2, help="wrk threads")
     p.add_argument("--workers", type=int, default=2, help="server worker processes")
-    p.add_argument("--scenarios", default="validate,activate", help="comma-separated")
+    p.add_argument("--scenarios", default="validate,activate,checkin", help="comma-separated")
     p.add_argument("--json", type=Path, help="also write the results here")
     p.add_argument("--wrk", default=shutil.which("wrk") or "wrk")
     p.add_argument(

@@ -1,4 +1,6 @@
 -- POST bodies for wrk, one JSON document per line of the file given after `--`.
+-- With a second argument `bearer`, each line is instead `TOKEN JSON` (split at the first
+-- space) and the request carries `Authorization: Bearer TOKEN` (the instance check-in).
 -- Each thread starts at its own offset and cycles over the bodies; `done` prints one
 -- machine-readable line (latencies in microseconds) that bench/validate.py parses.
 local counter = 0
@@ -17,13 +19,23 @@ local i = 0
 function init(args)
   local path = args[1]
   if path == nil then
-    error("usage: wrk ... -s wrk_post.lua URL -- BODIES_FILE")
+    error("usage: wrk ... -s wrk_post.lua URL -- BODIES_FILE [bearer]")
   end
-  local headers = { ["Content-Type"] = "application/json" }
+  local bearer = args[2] == "bearer"
   for line in io.lines(path) do
     if #line > 0 then
+      local headers = { ["Content-Type"] = "application/json" }
+      local body = line
+      if bearer then
+        local token, rest = line:match("^(%S+) (.*)$")
+        if token == nil then
+          error("not `TOKEN JSON`: " .. line)
+        end
+        headers["Authorization"] = "Bearer " .. token
+        body = rest
+      end
       n = n + 1
-      reqs[n] = wrk.format("POST", nil, headers, line)
+      reqs[n] = wrk.format("POST", nil, headers, body)
     end
   end
   if n == 0 then
