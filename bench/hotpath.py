@@ -69,7 +69,9 @@ async def run(args: argparse.Namespace, data_dir: Path, keys: list[str]) -> None
     from licensor.config import Settings
 
     app = create_app(Settings())
-    api = app.app
+    api: Any = app  # the thin handlers wrap FastAPI, one layer each: unwrap to it
+    while not hasattr(api, "router"):
+        api = api.app
     validate = [json.dumps({"license_key": k}).encode() for k in keys]
     unknown = [json.dumps({"license_key": k[::-1]}).encode() for k in keys]
     async with api.router.lifespan_context(api):
