@@ -15,6 +15,8 @@ import pytest
 
 from tests.servers import Server, Tenant, fresh_postgres_database, postgres_available, start_server
 
+pytest_plugins = ["tests.mail_fixtures"]
+
 BACKENDS = [
     b.strip() for b in os.environ.get("LICENSOR_TEST_BACKENDS", "sqlite,postgres").split(",")
 ]

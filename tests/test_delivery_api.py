@@ -4,51 +4,17 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import ExitStack
 
 import httpx
-import pytest
 
 from tests.mail import (
     SmtpSink,
     deliveries,
     issue_key,
     owner_of,
-    start_server_with,
     wait_for,
 )
-from tests.servers import Server, Tenant, fresh_postgres_database
-
-
-@pytest.fixture(scope="module")
-def sink() -> Iterator[SmtpSink]:
-    with SmtpSink() as s:
-        yield s
-
-
-@pytest.fixture(scope="module")
-def mail_server(
-    backend: str,
-    sink: SmtpSink,
-    tmp_path_factory: pytest.TempPathFactory,
-    _postgres_checked: bool,
-) -> Iterator[Server]:
-    with ExitStack() as stack:
-        url = None
-        if backend == "postgres":
-            if not _postgres_checked:
-                pytest.skip("PostgreSQL not reachable")
-            url = stack.enter_context(fresh_postgres_database())
-        data_dir = tmp_path_factory.mktemp(f"mail-{backend}")
-        srv, _ = start_server_with(backend, data_dir, url, sink.env())
-        stack.callback(srv.stop)
-        yield srv
-
-
-@pytest.fixture
-def shop(mail_server: Server) -> Tenant:
-    return mail_server.tenant(name=f"Acme {uuid.uuid4().hex[:6]}")
+from tests.servers import Server, Tenant
 
 
 def unique(domain: str = "customer.test") -> str:

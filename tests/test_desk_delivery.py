@@ -10,8 +10,6 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import ExitStack
 from typing import Any
 
 import httpx
@@ -27,40 +25,10 @@ from licensor.kit.context import AppContext
 from licensor.kit.db import open_database
 from licensor.models import DeskLicense, EmailJob
 from tests.desk_helpers import error, legacy_body, ok, setup
-from tests.mail import Received, SmtpSink, owner_of, start_server_with, wait_for
-from tests.servers import Server, Tenant, fresh_postgres_database
+from tests.mail import Received, SmtpSink, owner_of, wait_for
+from tests.servers import Server, Tenant
 
 FILE_TYPE = "application/x-licensor-license"
-
-
-@pytest.fixture(scope="module")
-def sink() -> Iterator[SmtpSink]:
-    with SmtpSink() as s:
-        yield s
-
-
-@pytest.fixture(scope="module")
-def mail_server(
-    backend: str,
-    sink: SmtpSink,
-    tmp_path_factory: pytest.TempPathFactory,
-    _postgres_checked: bool,
-) -> Iterator[Server]:
-    with ExitStack() as stack:
-        url = None
-        if backend == "postgres":
-            if not _postgres_checked:
-                pytest.skip("PostgreSQL not reachable")
-            url = stack.enter_context(fresh_postgres_database())
-        data_dir = tmp_path_factory.mktemp(f"deskmail-{backend}")
-        srv, _ = start_server_with(backend, data_dir, url, sink.env())
-        stack.callback(srv.stop)
-        yield srv
-
-
-@pytest.fixture
-def shop(mail_server: Server) -> Tenant:
-    return mail_server.tenant(name=f"Acme {uuid.uuid4().hex[:6]}")
 
 
 def unique(domain: str = "licensee.test") -> str:
