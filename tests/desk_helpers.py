@@ -11,6 +11,21 @@ import httpx
 NOW = datetime.now(UTC).replace(microsecond=0)
 STARTS = (NOW - timedelta(days=1)).isoformat()
 EXPIRES = (NOW + timedelta(days=365)).isoformat()
+# What staff must give for either file type: the seed's required fields plus "required
+# to be filled by Support" (customer, subscription id, notes), in the order the 422 names them.
+STAFF_FIELDS = [
+    "license_type",
+    "customer_id",
+    "name",
+    "company",
+    "email",
+    "subscription_id",
+    "users_count",
+    "plan_code",
+    "starts_at",
+    "expires_at",
+    "notes",
+]
 
 
 def ok(response: httpx.Response, status: int = 200) -> Any:

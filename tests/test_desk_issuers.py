@@ -15,7 +15,7 @@ from licensor.desk import service as desk
 from licensor.desk.errors import FieldsMissing
 from licensor.desk.schemas import LicenseCreate
 from licensor.kit.context import AppContext
-from tests.desk_helpers import EXPIRES, STARTS, offline_setup
+from tests.desk_helpers import EXPIRES, STAFF_FIELDS, STARTS, offline_setup
 from tests.servers import Server, Tenant
 
 BASE = [
@@ -29,33 +29,9 @@ BASE = [
     "expires_at",
 ]
 REQUIRED = {
-    ("legacy", "staff"): [
-        "license_type",
-        "customer_id",
-        "name",
-        "company",
-        "email",
-        "subscription_id",
-        "users_count",
-        "plan_code",
-        "starts_at",
-        "expires_at",
-        "notes",
-    ],
+    ("legacy", "staff"): STAFF_FIELDS,
     ("legacy", "cloud"): BASE,
-    ("offline_cloud", "staff"): [
-        "license_type",
-        "customer_id",
-        "name",
-        "company",
-        "email",
-        "subscription_id",
-        "users_count",
-        "plan_code",
-        "starts_at",
-        "expires_at",
-        "notes",
-    ],
+    ("offline_cloud", "staff"): STAFF_FIELDS,
     ("offline_cloud", "cloud"): [
         "license_type",
         "customer_id",

@@ -8,6 +8,7 @@ import pytest
 
 from tests.desk_helpers import (
     EXPIRES,
+    STAFF_FIELDS,
     STARTS,
     customer,
     error,
@@ -18,21 +19,6 @@ from tests.desk_helpers import (
     subscription,
 )
 from tests.servers import Tenant
-
-STAFF_FIELDS = [
-    "license_type",
-    "customer_id",
-    "name",
-    "company",
-    "email",
-    "subscription_id",
-    "users_count",
-    "plan_code",
-    "starts_at",
-    "expires_at",
-    "notes",
-]
-
 
 NOT_TEXT = ("users_count", "starts_at", "expires_at")  # a number or a time has no blank form
 DROPS = [(f, how) for f in STAFF_FIELDS for how in ("absent", "null", "blank")]
