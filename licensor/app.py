@@ -20,6 +20,7 @@ from licensor.instance_keys.router import router as instance_keys
 from licensor.kit.context import AppContext
 from licensor.kit.handlers import RejectNulCharacters, install_error_handlers
 from licensor.kit.responses import ORJSONResponse
+from licensor.kit.tenancy import ModeFace
 from licensor.license_key.router import router as license_keys
 from licensor.license_key_instance.router import router as instances
 from licensor.licenses.fast import ChecksSlot, FastLicenseRoutes
@@ -32,7 +33,10 @@ from licensor.signing.router import router as signing
 
 DESCRIPTION = """Licensor's management API. Its paths and JSON shapes follow Dodo Payments'
 license-key API, so Dodo's Python SDK works against it unchanged. Errors are always
-`{"code": "...", "message": "..."}`. The `/licenses/*` routes need no API key."""
+`{"code": "...", "message": "..."}`. The `/licenses/*` routes need no API key.
+
+The root serves **live mode** only; the same API under `/test` serves **test mode** only
+(a key, code or API key of the other mode is unknown there)."""
 
 
 def build_fastapi(settings: Settings, slot: ChecksSlot | None = None) -> FastAPI:
@@ -80,7 +84,7 @@ def build_fastapi(settings: Settings, slot: ChecksSlot | None = None) -> FastAPI
 def create_app(settings: Settings | None = None) -> Any:
     settings = settings or get_settings()
     if not settings.fast_path:
-        return build_fastapi(settings)
+        return ModeFace(build_fastapi(settings))
     slot = ChecksSlot()
     api = build_fastapi(settings, slot)
-    return InstanceCheckinRoute(FastLicenseRoutes(api, slot), api.state)
+    return ModeFace(InstanceCheckinRoute(FastLicenseRoutes(api, slot), api.state))

@@ -108,6 +108,14 @@ class Server:
         env["LICENSOR_DATABASE_URL"] = self.settings.resolved_database_url
         return env
 
+    def face(self, mode: str) -> str:
+        """The base URL of a mode: the root serves live mode, `/test` test mode."""
+        return self.base_url + ("/test" if mode == "test" else "")
+
+    def faces(self, mode: str) -> list[str]:
+        """Every process's base URL of a mode."""
+        return [url + ("/test" if mode == "test" else "") for url in self.urls]
+
     def tenant(self, mode: str = "test", name: str | None = None) -> Tenant:
         async def make() -> Tenant:
             ctx = AppContext.from_settings(self.settings)
@@ -120,7 +128,7 @@ class Server:
                         owner_email=f"owner-{uuid.uuid4().hex[:8]}@example.test",
                         mode=mode,
                     )
-                    return Tenant(done.business.id, done.api_key.secret, self.base_url)
+                    return Tenant(done.business.id, done.api_key.secret, self.face(mode))
             finally:
                 await ctx.close()
 

@@ -23,9 +23,13 @@ def cli(server: Server, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def face_of(server: Server, api_key: str) -> str:
+    return server.face("live" if api_key.startswith("lk_live_") else "test")
+
+
 def status_with(server: Server, api_key: str) -> int:
-    resp = httpx.get(server.base_url + "/customers", headers={"Authorization": f"Bearer {api_key}"})
-    return resp.status_code
+    url = face_of(server, api_key) + "/customers"
+    return httpx.get(url, headers={"Authorization": f"Bearer {api_key}"}).status_code
 
 
 def test_bootstrap_prints_one_json_line_and_is_idempotent(server: Server) -> None:
@@ -57,12 +61,12 @@ def test_bootstrap_prints_one_json_line_and_is_idempotent(server: Server) -> Non
     # test and live are separate worlds of one business
     test_http = {"Authorization": f"Bearer {out['api_key']}"}
     made = httpx.post(
-        server.base_url + "/customers",
+        server.face("test") + "/customers",
         json={"email": "c@example.test", "name": "C"},
         headers=test_http,
     ).json()
     seen_live = httpx.get(
-        f"{server.base_url}/customers/{made['customer_id']}",
+        f"{server.face('live')}/customers/{made['customer_id']}",
         headers={"Authorization": f"Bearer {live_out['api_key']}"},
     )
     assert seen_live.status_code == 404
@@ -108,7 +112,8 @@ def test_api_keys_create_list_revoke(server: Server) -> None:
     assert issued["id"] in revoked.stderr
     assert status_with(server, issued["api_key"]) == 401
     body = httpx.get(
-        server.base_url + "/license_keys", headers={"Authorization": f"Bearer {issued['api_key']}"}
+        server.face("test") + "/license_keys",
+        headers={"Authorization": f"Bearer {issued['api_key']}"},
     ).json()
     assert body["code"] == "UNAUTHORIZED"
     # the other keys are untouched

@@ -138,7 +138,11 @@ def test_other_business_and_other_mode_are_404(server: Server) -> None:
     strangers = [
         server.tenant(),  # another business, same mode
         server.tenant(mode="live"),  # another business, live mode
-        Tenant(owner.business_id, issue_api_key(server, owner.business_id, "live"), owner.base_url),
+        Tenant(
+            owner.business_id,
+            issue_api_key(server, owner.business_id, "live"),
+            server.face("live"),
+        ),
     ]
     cases = [
         ("/customers/" + customer_id, {"name": "Mallory"}, "CUSTOMER_NOT_FOUND"),

@@ -28,7 +28,7 @@ VALUES: st.SearchStrategy[Any] = st.one_of(
     st.text(min_size=60, max_size=70, alphabet="x"),
 )  # fmt: skip
 BODIES = st.dictionaries(
-    st.sampled_from(["license_key", "license_key_instance_id", "other"]), VALUES
+    st.sampled_from(["license_key", "license_key_instance_id", "product_id", "other"]), VALUES
 ) | st.one_of(VALUES)
 
 
@@ -37,7 +37,7 @@ def _agrees(raw: bytes) -> None:
     if quick is None:
         return  # pydantic decides, as before
     model = ValidateIn.model_validate_json(raw)  # must not raise
-    assert quick == (model.license_key, model.license_key_instance_id)
+    assert quick == (model.license_key, model.license_key_instance_id, model.product_id)
 
 
 @settings(max_examples=1500, deadline=None)
@@ -57,6 +57,9 @@ def test_quick_validate_input_accepts_only_what_pydantic_accepts(body: Any) -> N
         b'{"license_key":"  "}',
         b'{"license_key":""}',
         b'{"license_key":"abc","license_key_instance_id":""}',
+        b'{"license_key":"abc","product_id":""}',
+        b'{"license_key":"abc","product_id":7}',
+        b'{"license_key":"abc","product_id":"p\\u0001"}',
         b'{"license_key":"abc","x":NaN}',
         b'{"license_key":"abc"}x',
         b'["license_key"]',
@@ -70,7 +73,9 @@ def test_quick_validate_input_edge_cases(raw: bytes) -> None:
 
 def test_quick_validate_input_takes_the_common_body() -> None:
     # Without this the shortcut could silently never fire.
-    assert quick_validate_input(b'{"license_key":"K-1"}') == ("K-1", None)
+    assert quick_validate_input(b'{"license_key":"K-1"}') == ("K-1", None, None)
+    pinned = b'{"license_key":"K-1","product_id":"pro_1"}'
+    assert quick_validate_input(pinned) == ("K-1", None, "pro_1")
     assert quick_validate_input(orjson.dumps({"license_key": "K", "license_key_instance_id": "i"}))
     assert quick_validate_input(b'{"license_key":"K\\u0007"}') is None
     with pytest.raises(ValidationError):

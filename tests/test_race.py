@@ -65,7 +65,7 @@ def fire(
     server: Server, calls: list[tuple[str, dict[str, Any]]], api_key: str | None = None
 ) -> list[tuple[int, Any]]:
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-    return asyncio.run(_fire(server.urls, calls, headers))
+    return asyncio.run(_fire(server.faces("test"), calls, headers))
 
 
 def instances_of(tenant: Tenant, key_id: str) -> list[str]:
@@ -191,7 +191,7 @@ def test_lowering_the_limit_while_activating_keeps_the_invariant(cluster: Server
 
     async def both() -> tuple[list[tuple[int, Any]], int]:
         activations = _fire(
-            cluster.urls,
+            cluster.faces("test"),
             [
                 ("/licenses/activate", {"license_key": lk["key"], "name": f"m{i}"})
                 for i in range(30)
@@ -202,7 +202,7 @@ def test_lowering_the_limit_while_activating_keeps_the_invariant(cluster: Server
         async def lower() -> int:
             await asyncio.sleep(0.06)
             async with httpx.AsyncClient(
-                base_url=cluster.urls[-1],
+                base_url=cluster.faces("test")[-1],
                 headers={"Authorization": f"Bearer {tenant.api_key}"},
                 timeout=60,
             ) as http:

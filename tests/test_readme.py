@@ -37,5 +37,6 @@ def test_readme_walkthrough_runs_as_written(server: Server) -> None:
     assert '"key":"LEGACY-0001"' in lines[0]
     assert lines[1] == '{"valid":true}'
     assert lines[2] == '{"valid":false}'
-    assert re.fullmatch(r"lic_\w+ active import", lines[3])
-    assert lines[4:] == ["True", "False"]
+    assert lines[3] == '{"valid":false}'  # the test-mode key on the live face
+    assert re.fullmatch(r"lic_\w+ active import", lines[4])
+    assert lines[5:] == ["True", "False"]

@@ -1,6 +1,7 @@
-"""Schemathesis over /openapi.json of a live server: no 5xx, responses match the schema and
-their status codes are documented. Bounded (examples per operation) to stay under two
-minutes per backend (asserted with slack for a loaded machine).
+"""Schemathesis over the OpenAPI of both faces (`/` live, `/test` test) of a real server:
+no 5xx, responses match the schema and their status codes are documented. Bounded
+(examples per operation) to stay under two and a half minutes per face and backend
+(asserted with slack for a loaded machine).
 LICENSOR_ST_SEED / LICENSOR_ST_EXAMPLES change the seed and the budget."""
 
 from __future__ import annotations
@@ -55,8 +56,9 @@ def config_for(ids: dict[str, str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def test_schemathesis_finds_nothing(server: Server, tmp_path: Path) -> None:
-    tenant = server.tenant()
+@pytest.mark.parametrize("mode", ["live", "test"])
+def test_schemathesis_finds_nothing(server: Server, tmp_path: Path, mode: str) -> None:
+    tenant = server.tenant(mode=mode)
     product_id = make_product(
         tenant,
         license_key_activations_limit=1000,
@@ -83,7 +85,7 @@ def test_schemathesis_finds_nothing(server: Server, tmp_path: Path) -> None:
         "--config-file",
         str(config),
         "run",
-        f"{server.base_url}/openapi.json",
+        f"{tenant.base_url}/openapi.json",
         "--header",
         f"Authorization: Bearer {tenant.api_key}",
         "--checks",
@@ -106,7 +108,9 @@ def test_schemathesis_finds_nothing(server: Server, tmp_path: Path) -> None:
     took = time.monotonic() - started
     report = done.stdout[-20000:] + done.stderr[-5000:]
     assert done.returncode == 0, report
-    paths = httpx.get(f"{server.base_url}/openapi.json").json()["paths"]
+    schema = httpx.get(f"{tenant.base_url}/openapi.json").json()
+    assert schema.get("servers", []) == ([{"url": "/test"}] if mode == "test" else [])
+    paths = schema["paths"]
     operations = sum(len(methods) for methods in paths.values())
     assert operations >= 20
     assert f"Tested: {operations}" in done.stdout, report  # every operation was exercised

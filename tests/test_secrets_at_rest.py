@@ -117,13 +117,13 @@ def test_processes_starting_together_share_one_secret(tmp_path: Path) -> None:
         path = srv.settings.data_dir / SECRET_FILE
         assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
         tenant = srv.tenant()  # this test process reads the same file
-        for url in srv.urls:
+        for url in srv.faces("test"):
             resp = httpx.get(
                 url + "/customers", headers={"Authorization": f"Bearer {tenant.api_key}"}
             )
             assert resp.status_code == 200, resp.text
         _, _, lk = setup_key(tenant)
-        for url in srv.urls:
+        for url in srv.faces("test"):
             check = httpx.post(url + "/licenses/validate", json={"license_key": lk["key"]})
             assert check.json() == {"valid": True}
     finally:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -12,20 +11,14 @@ from sqlalchemy import select
 from licensor.kit.deps import Ctx
 from licensor.kit.errors import Unauthorized
 from licensor.kit.secrets import constant_time_equal
+from licensor.kit.tenancy import Mode, Principal, face_mode, face_url
 from licensor.models import ApiKey
 
-Mode = Literal["test", "live"]
+__all__ = ["API_KEY_PURPOSE", "Auth", "Mode", "Principal", "authenticate", "mode_of"]
 API_KEY_PURPOSE = "api_key"
 API_KEY_PREFIXES: dict[str, Mode] = {"lk_test_": "test", "lk_live_": "live"}
 
 _bearer = HTTPBearer(auto_error=False, description="An API key: `lk_test_…` or `lk_live_…`")
-
-
-@dataclass(frozen=True)
-class Principal:
-    business_id: str
-    mode: Mode
-    api_key_id: str
 
 
 def mode_of(secret: str) -> Mode | None:
@@ -56,6 +49,14 @@ async def authenticate(
         ).first()
     if row is None or not constant_time_equal(row.secret_hash, digest):
         raise Unauthorized("invalid API key")
+    face = face_mode(request.scope)
+    if row.mode != face:
+        origin = f"{request.url.scheme}://{request.url.netloc}"
+        raise Unauthorized(
+            f"this is a {row.mode}-mode API key and this is the {face}-mode API: "
+            f"use the base URL {face_url(request.scope, origin, row.mode)}",
+            code="API_KEY_WRONG_MODE",
+        )
     principal = Principal(business_id=row.business_id, mode=row.mode, api_key_id=row.id)
     request.state.principal = principal
     return principal

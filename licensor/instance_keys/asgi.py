@@ -19,6 +19,7 @@ from licensor.instance_keys.schemas import CheckinIn
 from licensor.kit.asgi import BodyTooLarge, read_body, respond
 from licensor.kit.errors import LicensorError
 from licensor.kit.handlers import describe_validation_errors
+from licensor.kit.tenancy import face_mode, route_path
 
 log = logging.getLogger("licensor")
 
@@ -48,7 +49,7 @@ class InstanceCheckinRoute:
         self.state = state  # the FastAPI app's state: holds the context and the service
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] != PATH or scope["method"] != "POST":
+        if scope["type"] != "http" or route_path(scope) != PATH or scope["method"] != "POST":
             await self.app(scope, receive, send)
             return
         try:
@@ -64,7 +65,10 @@ class InstanceCheckinRoute:
             return
         try:
             checkins = await checkins_for(self.state)
-            status, payload = 200, await checkins.check_in(_authorization(scope), body)
+            status, payload = (
+                200,
+                await checkins.check_in(_authorization(scope), body, face_mode(scope)),
+            )
         except LicensorError as exc:
             status, payload = exc.status_code, orjson.dumps(exc.body())
         except Exception:

@@ -141,7 +141,7 @@ class Checkins:
         instance = body.instance_id if body.instance_id is not None else (last[2] if last else None)
         self._recorded[key_id] = (clock, version, instance)
 
-    async def check_in(self, authorization: str | None, body: CheckinIn) -> bytes:
+    async def check_in(self, authorization: str | None, body: CheckinIn, mode: str) -> bytes:
         if not authorization:
             raise Unauthorized(
                 "missing license key: send `Authorization: Bearer <license key>`",
@@ -156,7 +156,7 @@ class Checkins:
         # request, second, signing key), so identical check-ins within a second reuse it
         now = utcnow().replace(microsecond=0)
         row = await self.store.find(digest, now)
-        if row is None or not constant_time_equal(row.key_hash, digest):
+        if row is None or not constant_time_equal(row.key_hash, digest) or row.mode != mode:
             raise Unauthorized("invalid license key", code="INVALID_LICENSE_KEY")
         await self._record(row.key_id, now, body)
         kid, private = await self._signer(row.business_id, row.mode)

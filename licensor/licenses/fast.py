@@ -24,6 +24,7 @@ from licensor.kit.asgi import JSON, BodyTooLarge, read_body, respond
 from licensor.kit.errors import LicensorError
 from licensor.kit.handlers import describe_validation_errors
 from licensor.kit.schemas import has_control_characters
+from licensor.kit.tenancy import Mode, face_mode, route_path
 from licensor.license_key.schemas import is_printable_key
 from licensor.licenses.schemas import ActivateIn, DeactivateIn, ValidateIn
 from licensor.licenses.service import LicenseChecks
@@ -52,9 +53,19 @@ KEY_MAX = 512  # KeyText
 ID_MAX = 64  # Id
 
 
-def quick_validate_input(raw: bytes) -> tuple[str, str | None] | None:
-    """(license_key, license_key_instance_id) when `ValidateIn` would accept `raw` with
-    these very values; None when unsure (then pydantic decides, and words any error)."""
+def _quick_id(data: dict[str, Any], name: str) -> tuple[bool, str | None]:
+    """(acceptable, value) of an optional `Id` field, as pydantic would judge it."""
+    value = data.get(name)
+    if value is None:
+        return True, None
+    ok = type(value) is str and 0 < len(value) <= ID_MAX and not has_control_characters(value)
+    return ok, value if ok else None
+
+
+def quick_validate_input(raw: bytes) -> tuple[str, str | None, str | None] | None:
+    """(license_key, license_key_instance_id, product_id) when `ValidateIn` would accept
+    `raw` with these very values; None when unsure (then pydantic decides, and words any
+    error)."""
     try:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError:
@@ -64,14 +75,11 @@ def quick_validate_input(raw: bytes) -> tuple[str, str | None] | None:
     key = data.get("license_key")
     if type(key) is not str or not 0 < len(key) <= KEY_MAX or not is_printable_key(key):
         return None
-    instance = data.get("license_key_instance_id")
-    if instance is not None and (
-        type(instance) is not str
-        or not 0 < len(instance) <= ID_MAX
-        or has_control_characters(instance)
-    ):
+    instance_ok, instance = _quick_id(data, "license_key_instance_id")
+    product_ok, product = _quick_id(data, "product_id")
+    if not (instance_ok and product_ok):
         return None
-    return key, instance
+    return key, instance, product
 
 
 class ChecksSlot:
@@ -94,27 +102,28 @@ class FastLicenseRoutes:
         self.slot = slot
         self.checks = slot.get
         self.routes: dict[
-            str, tuple[type[BaseModel], Callable[[Any], Awaitable[tuple[int, bytes | None]]]]
+            str,
+            tuple[type[BaseModel], Callable[[Any, Mode], Awaitable[tuple[int, bytes | None]]]],
         ] = {
             "/licenses/validate": (ValidateIn, self._validate),
             "/licenses/activate": (ActivateIn, self._activate),
             "/licenses/deactivate": (DeactivateIn, self._deactivate),
         }
 
-    async def _validate(self, body: ValidateIn) -> tuple[int, bytes | None]:
-        valid = await self.checks().validate(body)
+    async def _validate(self, body: ValidateIn, mode: Mode) -> tuple[int, bytes | None]:
+        valid = await self.checks().validate(body, mode)
         return 200, b'{"valid":true}' if valid else b'{"valid":false}'
 
-    async def _activate(self, body: ActivateIn) -> tuple[int, bytes | None]:
-        out = await self.checks().activate(body)
+    async def _activate(self, body: ActivateIn, mode: Mode) -> tuple[int, bytes | None]:
+        out = await self.checks().activate(body, mode)
         return 201, orjson.dumps(out.model_dump(mode="json"))
 
-    async def _deactivate(self, body: DeactivateIn) -> tuple[int, bytes | None]:
-        await self.checks().deactivate(body)
+    async def _deactivate(self, body: DeactivateIn, mode: Mode) -> tuple[int, bytes | None]:
+        await self.checks().deactivate(body, mode)
         return 200, None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        route = self.routes.get(scope["path"]) if scope["type"] == "http" else None
+        route = self.routes.get(route_path(scope)) if scope["type"] == "http" else None
         if route is None or scope["method"] != "POST":
             await self.app(scope, receive, send)
             return
@@ -129,7 +138,7 @@ class FastLicenseRoutes:
         if schema is ValidateIn:
             quick = quick_validate_input(raw)
             if quick is not None:
-                await self._quick_validate(scope, send, *quick)
+                await self._quick_validate(scope, send, face_mode(scope), *quick)
                 return
         try:
             body = schema.model_validate_json(raw)
@@ -140,7 +149,7 @@ class FastLicenseRoutes:
             )
             return
         try:
-            status, payload = await handler(body)
+            status, payload = await handler(body, face_mode(scope))
         except LicensorError as exc:
             status, payload = exc.status_code, orjson.dumps(exc.body())
         except Exception:
@@ -149,11 +158,17 @@ class FastLicenseRoutes:
         await respond(send, status, payload)
 
     async def _quick_validate(
-        self, scope: Scope, send: Send, license_key: str, instance_id: str | None
+        self,
+        scope: Scope,
+        send: Send,
+        mode: Mode,
+        license_key: str,
+        instance_id: str | None,
+        product_id: str | None,
     ) -> None:
         try:
             checks = self.slot.checks or self.slot.get()
-            valid = await checks.check(license_key, instance_id)
+            valid = await checks.check(license_key, instance_id, mode, product_id)
         except LicensorError as exc:
             await respond(send, exc.status_code, orjson.dumps(exc.body()))
             return

@@ -6,6 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response, status
 
 from licensor.kit.errors import error_responses
+from licensor.kit.tenancy import face_mode
 from licensor.licenses.schemas import ActivateIn, ActivateOut, DeactivateIn, ValidateIn, ValidateOut
 from licensor.licenses.service import LicenseChecks
 
@@ -25,7 +26,7 @@ def _checks(request: Request) -> LicenseChecks:
     summary="Activate a license key: create an instance (no API key needed)",
 )
 async def activate_license(body: ActivateIn, request: Request) -> ActivateOut:
-    return await _checks(request).activate(body)
+    return await _checks(request).activate(body, face_mode(request.scope))
 
 
 @router.post(
@@ -35,7 +36,7 @@ async def activate_license(body: ActivateIn, request: Request) -> ActivateOut:
     summary="Is this key (and instance) valid now? Always 200 for a well-formed request",
 )
 async def validate_license(body: ValidateIn, request: Request) -> ValidateOut:
-    return ValidateOut(valid=await _checks(request).validate(body))
+    return ValidateOut(valid=await _checks(request).validate(body, face_mode(request.scope)))
 
 
 @router.post(
@@ -46,5 +47,5 @@ async def validate_license(body: ValidateIn, request: Request) -> ValidateOut:
     summary="Deactivate an instance, freeing its seat",
 )
 async def deactivate_license(body: DeactivateIn, request: Request) -> Response:
-    await _checks(request).deactivate(body)
+    await _checks(request).deactivate(body, face_mode(request.scope))
     return Response(status_code=200)

@@ -7,49 +7,59 @@ from licensor.kit.clock import utcnow
 from licensor.kit.errors import NotFound, Unprocessable
 from licensor.kit.ids import new_id
 from licensor.kit.secrets import Vault, constant_time_equal
+from licensor.kit.tenancy import Mode
 from licensor.license_key.keys import LOOKUP_PURPOSE, status_of
 from licensor.licenses.schemas import (
     ActivateIn,
     ActivateOut,
     DeactivateIn,
     ProductBrief,
+    PublicCheck,
     ValidateIn,
 )
 from licensor.licenses.store import KeyRow, LicenseStore
 
 
 class LicenseChecks:
+    """The public checks of one face: every answer is about a key of this mode (and, when
+    the caller pins one, of this product); any other key is as unknown as a missing one."""
+
     def __init__(self, store: LicenseStore, vault: Vault) -> None:
         self.store = store
         self.vault = vault
 
-    async def _find(self, license_key: str) -> KeyRow | None:
+    async def _find(self, license_key: str, mode: Mode, product_id: str | None) -> KeyRow | None:
         digest = self.vault.lookup_hash(license_key, LOOKUP_PURPOSE)
         row = await self.store.find_key(digest)
         if row is None or not constant_time_equal(row.key_hash, digest):
             return None
+        if row.mode != mode or (product_id is not None and row.product_id != product_id):
+            return None
         return row
 
-    async def _require(self, license_key: str) -> KeyRow:
-        row = await self._find(license_key)
+    async def _require(self, body: PublicCheck, mode: Mode) -> KeyRow:
+        row = await self._find(body.license_key, mode, body.product_id)
         if row is None:
             raise NotFound("license key not found", code="LICENSE_KEY_NOT_FOUND")
         return row
 
-    async def validate(self, body: ValidateIn) -> bool:
-        return await self.check(body.license_key, body.license_key_instance_id)
+    async def validate(self, body: ValidateIn, mode: Mode) -> bool:
+        instance_id = body.license_key_instance_id
+        return await self.check(body.license_key, instance_id, mode, body.product_id)
 
-    async def check(self, license_key: str, instance_id: str | None) -> bool:
+    async def check(
+        self, license_key: str, instance_id: str | None, mode: Mode, product_id: str | None = None
+    ) -> bool:
         """Is the key (and, when given, that instance of it) valid now? Inputs already checked."""
-        row = await self._find(license_key)
+        row = await self._find(license_key, mode, product_id)
         if row is None or status_of(row.disabled, row.expires_at, utcnow()) != "active":
             return False
         if instance_id is None:
             return True
         return await self.store.has_instance(row.id, instance_id)
 
-    async def activate(self, body: ActivateIn) -> ActivateOut:
-        row = await self._require(body.license_key)
+    async def activate(self, body: ActivateIn, mode: Mode) -> ActivateOut:
+        row = await self._require(body, mode)
         now = utcnow()
         state = status_of(row.disabled, row.expires_at, now)
         if state == "disabled":
@@ -81,8 +91,8 @@ class LicenseChecks:
             product=ProductBrief(product_id=details.product_id, name=details.product_name),
         )
 
-    async def deactivate(self, body: DeactivateIn) -> None:
-        row = await self._require(body.license_key)
+    async def deactivate(self, body: DeactivateIn, mode: Mode) -> None:
+        row = await self._require(body, mode)
         if not await self.store.deactivate(row.id, body.license_key_instance_id):
             raise NotFound(
                 "no such instance for this license key", code="LICENSE_KEY_INSTANCE_NOT_FOUND"

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Header
+from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import select
 
@@ -18,6 +18,7 @@ from licensor.kit.clock import utcnow
 from licensor.kit.deps import Ctx
 from licensor.kit.errors import Forbidden, NotFound, Unauthorized
 from licensor.kit.secrets import constant_time_equal
+from licensor.kit.tenancy import face_mode
 from licensor.models import Customer, MemberToken, OrgMember
 from licensor.orgs.schemas import plausible_id
 from licensor.orgs.secrets import PREFIXES, TOKEN_PURPOSE
@@ -39,6 +40,7 @@ class Caller:
 
 
 async def authenticate_member(
+    request: Request,
     ctx: Ctx,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     x_organization_id: Annotated[
@@ -62,7 +64,11 @@ async def authenticate_member(
         if found is None:
             raise Unauthorized("invalid token", code="INVALID_TOKEN")
         token, member = found.tuple()
-        if not constant_time_equal(token.token_hash, digest) or token.kind == "invite":
+        if (
+            not constant_time_equal(token.token_hash, digest)
+            or token.kind == "invite"
+            or member.mode != face_mode(request.scope)  # another mode's token is unknown here
+        ):
             raise Unauthorized("invalid token", code="INVALID_TOKEN")
         if token.revoked_at is not None:
             raise Unauthorized("this token has been revoked", code="TOKEN_REVOKED")

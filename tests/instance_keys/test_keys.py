@@ -22,7 +22,7 @@ def org(server: Server) -> Org:
 
 @pytest.fixture(scope="module")
 def base_url(server: Server) -> str:
-    return server.base_url
+    return server.face("test")
 
 
 def test_create_key_matches_the_seed(base_url: str, org: Org) -> None:

@@ -30,7 +30,7 @@ def test_grace_setting_and_fastapi_route(server: Server, slow_server: Server) ->
     instance = Instance(server, tenant)
     plan = make_plan(server, tenant, "pro", ["sso"])
     subscribe(server, tenant, instance.org_id, plan, starts_at=now() - timedelta(days=1))
-    url = slow_server.base_url + VALIDATE
+    url = slow_server.face("test") + VALIDATE
     r = httpx.post(
         url, json={"version": "9.9"}, headers={"Authorization": f"Bearer {instance.key}"}
     )
@@ -56,7 +56,7 @@ def test_other_process_sees_revocation_and_plan_change_at_once(server: Server) -
     sub = subscribe(server, tenant, instance.org_id, basic, starts_at=now() - timedelta(days=1))
     other = start_server(server.backend, server.settings.data_dir, server.settings.database_url)
     try:
-        url = other.base_url + VALIDATE
+        url = other.face("test") + VALIDATE
         headers = {"Authorization": f"Bearer {instance.key}"}
         for _ in range(3):  # warm that process's caches
             assert httpx.post(url, headers=headers).json()["license"]["active"] is True
@@ -64,7 +64,7 @@ def test_other_process_sees_revocation_and_plan_change_at_once(server: Server) -
         lic = httpx.post(url, headers=headers).json()["license"]
         assert lic["subscription"]["plan"]["id"] == pro
         revoked = httpx.delete(
-            f"{server.base_url}/api/v1/licensing/keys/{instance.key_id}", headers=instance.owner
+            f"{server.face('test')}/api/v1/licensing/keys/{instance.key_id}", headers=instance.owner
         )
         assert revoked.status_code == 200
         lic = httpx.post(url, headers=headers).json()["license"]
