@@ -19,6 +19,7 @@ from licensor.instance_keys.checkin import close_checkins
 from licensor.instance_keys.router import router as instance_keys
 from licensor.kit.context import AppContext
 from licensor.kit.handlers import RejectNulCharacters, install_error_handlers
+from licensor.kit.ratelimit import RateLimiter
 from licensor.kit.responses import ORJSONResponse
 from licensor.license_key.router import router as license_keys
 from licensor.license_key_instance.router import router as instances
@@ -36,6 +37,8 @@ license-key API, so Dodo's Python SDK works against it unchanged. Errors are alw
 
 
 def build_fastapi(settings: Settings, slot: ChecksSlot | None = None) -> FastAPI:
+    limiter = RateLimiter(settings)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         ctx = AppContext.from_settings(settings)
@@ -43,6 +46,7 @@ def build_fastapi(settings: Settings, slot: ChecksSlot | None = None) -> FastAPI
         app.state.ctx = ctx
         app.state.license_checks = LicenseChecks(store, ctx.vault)
         app.state.mail_worker = announce_mail(ctx) and BackgroundWorker(ctx)
+        await limiter.start(ctx.vault)
         if slot is not None:
             slot.checks = app.state.license_checks
         try:
@@ -53,6 +57,7 @@ def build_fastapi(settings: Settings, slot: ChecksSlot | None = None) -> FastAPI
             await close_checkins(app.state)
             if app.state.mail_worker:
                 await app.state.mail_worker.close()
+            await limiter.close()
             await store.close()
             await ctx.close()
 
@@ -63,6 +68,7 @@ def build_fastapi(settings: Settings, slot: ChecksSlot | None = None) -> FastAPI
         lifespan=lifespan,
         default_response_class=ORJSONResponse,
     )
+    app.state.rate_limiter = limiter
     install_error_handlers(app)
     app.add_middleware(RejectNulCharacters)
     routers = (customers, products, license_keys, instances, licenses, signing, delivery)
@@ -83,4 +89,4 @@ def create_app(settings: Settings | None = None) -> Any:
         return build_fastapi(settings)
     slot = ChecksSlot()
     api = build_fastapi(settings, slot)
-    return InstanceCheckinRoute(FastLicenseRoutes(api, slot), api.state)
+    return InstanceCheckinRoute(FastLicenseRoutes(api, slot, api.state.rate_limiter), api.state)

@@ -13,7 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.servers import Server, Tenant, fresh_postgres_database, postgres_available, start_server
+from tests.servers import (
+    Server,
+    Tenant,
+    fresh_postgres_database,
+    postgres_available,
+    redis_available,
+    start_server,
+)
 
 pytest_plugins = ["tests.mail_fixtures"]
 
@@ -35,6 +42,32 @@ def _postgres_checked() -> bool:
     return ok
 
 
+# The shared server answers the whole suite from one loopback address, far above what one
+# real client sends: its limits are raised (not off, so every request still passes through
+# the limiter). tests/test_rate_limits.py starts servers with the defaults and with low ones.
+SUITE_LIMITS = {
+    f"LICENSOR_RATE_LIMIT_{name}": "1000000/minute"
+    for name in (
+        "LICENSE_ADDRESS",
+        "LICENSE_KEY",
+        "CHECKIN_ADDRESS",
+        "CHECKIN_KEY",
+        "CLOUD_ADDRESS",
+        "CLOUD_CODE",
+        "LOGIN_ADDRESS",
+        "LOGIN_ACCOUNT",
+    )
+}
+
+
+@pytest.fixture(scope="session")
+def redis_checked() -> bool:
+    ok = redis_available()
+    if not ok and os.environ.get("CI") == "true":
+        pytest.fail("Redis is required under CI=true but is not reachable", pytrace=False)
+    return ok
+
+
 @pytest.fixture(scope="session")
 def server(
     backend: str, tmp_path_factory: pytest.TempPathFactory, _postgres_checked: bool
@@ -46,7 +79,7 @@ def server(
             if not _postgres_checked:
                 pytest.skip("PostgreSQL not reachable")
             url = stack.enter_context(fresh_postgres_database())
-        srv = start_server(backend, data_dir, url)
+        srv = start_server(backend, data_dir, url, env=SUITE_LIMITS)
         stack.callback(srv.stop)
         yield srv
 

@@ -13,6 +13,7 @@ from licensor.instance_keys.checkin import checkins_for
 from licensor.instance_keys.schemas import CheckinIn, KeyCreate, KeyCreated, KeyList, KeyOut
 from licensor.kit.deps import Ctx, ReadSession, WriteSession
 from licensor.kit.errors import error_responses
+from licensor.kit.ratelimit import limited
 from licensor.models import InstanceKey
 from licensor.orgs.auth import MemberAuth, require_role
 from licensor.orgs.service import find_org
@@ -88,6 +89,7 @@ async def validate(
     body: CheckinIn | None = None,
 ) -> Response:
     """Served by a thin ASGI layer in front of FastAPI; this route documents it."""
-    checkins = await checkins_for(request.app.state)
-    payload = await checkins.check_in(authorization, body or CheckinIn())
+    async with limited(request, "checkin", authorization or ""):
+        checkins = await checkins_for(request.app.state)
+        payload = await checkins.check_in(authorization, body or CheckinIn())
     return Response(payload, media_type="application/json")
