@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.servers import (
+    RAISED_LIMITS,
     Server,
     Tenant,
     fresh_postgres_database,
@@ -42,24 +43,6 @@ def _postgres_checked() -> bool:
     return ok
 
 
-# The shared server answers the whole suite from one loopback address, far above what one
-# real client sends: its limits are raised (not off, so every request still passes through
-# the limiter). tests/test_rate_limits.py starts servers with the defaults and with low ones.
-SUITE_LIMITS = {
-    f"LICENSOR_RATE_LIMIT_{name}": "1000000/minute"
-    for name in (
-        "LICENSE_ADDRESS",
-        "LICENSE_KEY",
-        "CHECKIN_ADDRESS",
-        "CHECKIN_KEY",
-        "CLOUD_ADDRESS",
-        "CLOUD_CODE",
-        "LOGIN_ADDRESS",
-        "LOGIN_ACCOUNT",
-    )
-}
-
-
 @pytest.fixture(scope="session")
 def redis_checked() -> bool:
     ok = redis_available()
@@ -79,7 +62,8 @@ def server(
             if not _postgres_checked:
                 pytest.skip("PostgreSQL not reachable")
             url = stack.enter_context(fresh_postgres_database())
-        srv = start_server(backend, data_dir, url, env=SUITE_LIMITS)
+        # One loopback address sends the whole suite: not what a real client sends.
+        srv = start_server(backend, data_dir, url, env=RAISED_LIMITS)
         stack.callback(srv.stop)
         yield srv
 

@@ -5,9 +5,11 @@ strategy). `SharedCounters` counts in Redis (`limits`' Redis storage, the same k
 window rule: a counter's expiry is set when it is created), so every process and machine
 on that Redis sees one count. To keep a Redis round trip off every request, a request's
 first unit of cost is added to a local pending count that a background task sends in one
-pipeline every `sync_seconds`; a failure's surcharge, and any request the local view would
-refuse, go to Redis at once. So guessing (failures) is counted exactly across processes;
-honest traffic can overshoot a limit by at most what it sends in one sync interval.
+pipeline every `sync_seconds` (a target's successes stay in the process: see `hit`); a
+failure's surcharge, and any request the local view would refuse, go to Redis at once.
+So guessing (failures) is counted across processes as it happens (each process may let
+one more through than the shared count allows); honest traffic can overshoot an address
+limit by at most what it sends in one sync interval.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ log = logging.getLogger("licensor")
 
 
 class Counters(Protocol):
-    async def hit(self, item: RateLimitItem, key: str, cost: int) -> bool:
+    async def hit(self, item: RateLimitItem, key: str, cost: int, shared: bool = True) -> bool:
         """Add `cost`; False when the count is then over `item.amount`."""
 
     async def add(self, item: RateLimitItem, key: str, cost: int) -> None:
@@ -47,7 +49,7 @@ class LocalCounters:
     def __init__(self) -> None:
         self.limiter = FixedWindowRateLimiter(MemoryStorage())
 
-    async def hit(self, item: RateLimitItem, key: str, cost: int) -> bool:
+    async def hit(self, item: RateLimitItem, key: str, cost: int, shared: bool = True) -> bool:
         return await self.limiter.hit(item, key, cost=cost)
 
     async def add(self, item: RateLimitItem, key: str, cost: int) -> None:
@@ -78,26 +80,33 @@ class SharedCounters:
         self.known: dict[str, tuple[int, float]] = {}
         # key -> (cost not yet sent, window length in seconds)
         self.pending: dict[str, tuple[int, int]] = {}
+        # key -> (successes counted in this process only, end of their window)
+        self.local: dict[str, tuple[int, float]] = {}
         self.task: asyncio.Task[None] | None = None
 
     def _client(self) -> Any:
         bridge: Any = self.storage.bridge  # the coredis bridge: its client and key names
         return bridge.get_connection()
 
-    def _count(self, key: str, now: float) -> int:
-        seen = self.known.get(key)
+    @staticmethod
+    def _current(table: dict[str, tuple[int, float]], key: str, now: float) -> int:
+        seen = table.get(key)
         if seen is None:
             return 0
         if seen[1] <= now:
-            del self.known[key]
+            del table[key]
             return 0
         return seen[0]
 
+    def _count(self, key: str, now: float) -> int:
+        return self._current(self.known, key, now)
+
     async def _send(self, batch: dict[str, tuple[int, int]]) -> None:
         """Add each cost in Redis (one round trip) and remember the counts and windows."""
+        bridge: Any = self.storage.bridge
         pipe = await self._client().pipeline(transaction=False)
         for key, (cost, expiry) in batch.items():
-            name = self.storage.bridge.prefixed_key(key)
+            name = bridge.prefixed_key(key)
             pipe.incrby(name, cost)
             pipe.expire(name, expiry, PureToken.NX)
             pipe.pttl(name)
@@ -112,12 +121,20 @@ class SharedCounters:
         waiting = self.pending.pop(key, None)
         return {key: ((waiting[0] if waiting else 0) + cost, expiry)}
 
-    async def hit(self, item: RateLimitItem, key: str, cost: int) -> bool:
+    async def hit(self, item: RateLimitItem, key: str, cost: int, shared: bool = True) -> bool:
+        """`shared=False`: this cost stays in this process (a target's successes: many
+        addresses may rightly use one key, and each address is limited on its own);
+        only failures then reach Redis, so a distributed guess is still counted once."""
         key = item.key_for(key)  # the name `limits`' own strategies give this counter
         now = time.time()
         count = self._count(key, now)
         if count >= item.amount:
             return False  # known to be over until its window ends: no need to ask Redis
+        if not shared:
+            mine = self._current(self.local, key, now) + cost
+            end = self.local[key][1] if key in self.local else now + item.get_expiry()
+            self.local[key] = (mine, end)
+            return count + mine <= item.amount
         waiting = self.pending.get(key)
         total = (waiting[0] if waiting else 0) + cost
         if count + total <= item.amount:
@@ -139,8 +156,9 @@ class SharedCounters:
         if batch:
             await self._send(batch)
         now = time.time()
-        for key in [k for k, (_, end) in self.known.items() if end <= now]:
-            del self.known[key]
+        for table in (self.known, self.local):
+            for key in [k for k, (_, end) in table.items() if end <= now]:
+                del table[key]
 
     async def _run(self) -> None:
         while True:

@@ -139,9 +139,9 @@ class RateLimiter:
             self._warned = now
             log.warning("rate-limit counters unavailable: admitting", exc_info=True)
 
-    async def _hit(self, item: RateLimitItem, key: str, where: str) -> None:
+    async def _hit(self, item: RateLimitItem, key: str, where: str, shared: bool) -> None:
         try:
-            ok = await self.counters.hit(item, key, 1)
+            ok = await self.counters.hit(item, key, 1, shared)
             if ok:
                 return
             reset = await self.counters.reset_at(item, key)
@@ -161,9 +161,9 @@ class RateLimiter:
             return None
         p = self.policies[policy]
         address_key = f"{p.name}/a/{client_address(scope, self.proxies)}"
-        await self._hit(p.per_address, address_key, "from this address")
+        await self._hit(p.per_address, address_key, "from this address", True)
         target_key = f"{p.name}/t/{self._target(p.name, target)}"
-        await self._hit(p.per_target, target_key, f"for this {p.target}")
+        await self._hit(p.per_target, target_key, f"for this {p.target}", False)
         return Admission(p, address_key, target_key)
 
     async def failed(self, admission: Admission | None) -> None:
