@@ -301,3 +301,29 @@ def test_two_processes_on_one_redis_share_the_limit(
         assert 429 in statuses[0::2], statuses  # both processes refuse
         assert 429 in statuses[1::2], statuses
         assert_limited(answers[-1])
+
+
+def test_the_fastapi_routes_are_limited_too(ready: str, tmp_path: Path) -> None:
+    """With LICENSOR_FAST_PATH=false, FastAPI answers the public routes: same limits."""
+    with ExitStack() as stack:
+        srv = start(ready, tmp_path, stack, {**LOW_LIMITS, "LICENSOR_FAST_PATH": "false"})
+        tenant = srv.tenant()
+        with client(tenant.base_url, "127.0.0.1") as attacker:
+            answers = [validate(attacker, unique()) for _ in range(7)]
+            checkins = [
+                attacker.post(
+                    "/api/v1/licensing/validate", headers={"Authorization": f"Bearer {unique()}"}
+                ).status_code
+                for _ in range(7)
+            ]
+            invites = [
+                attacker.post(
+                    "/api/v1/auth/accept-invite",
+                    json={"inviteToken": unique("lkv"), "password": PASSWORD},
+                ).status_code
+                for _ in range(22)
+            ]
+        assert [r.status_code for r in answers] == [200] * 5 + [429] * 2
+        assert_limited(answers[-1])
+        assert checkins == [401] * 5 + [429] * 2
+        assert invites == [401] * 20 + [429] * 2
