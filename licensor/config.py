@@ -60,6 +60,8 @@ class Settings(BaseSettings):
     rate_limit_cloud_code: str = "60/minute"
     rate_limit_login_address: str = "300/15 minutes"
     rate_limit_login_account: str = "100/15 minutes"
+    rate_limit_jwks_address: str = "120/minute"
+    rate_limit_jwks_business: str = "6000/minute"
 
     @property
     def smtp_configured(self) -> bool:

@@ -40,6 +40,8 @@ RAISED_LIMITS = {
         "CLOUD_CODE",
         "LOGIN_ADDRESS",
         "LOGIN_ACCOUNT",
+        "JWKS_ADDRESS",
+        "JWKS_BUSINESS",
     )
 }
 

@@ -29,6 +29,7 @@ LOW_LIMITS = {
     "LICENSOR_RATE_LIMIT_CLOUD_ADDRESS": "50/minute",
     "LICENSOR_RATE_LIMIT_LOGIN_ADDRESS": "200/15 minutes",  # 20 failures
     "LICENSOR_RATE_LIMIT_LOGIN_ACCOUNT": "50/15 minutes",  # 5 failures
+    "LICENSOR_RATE_LIMIT_JWKS_ADDRESS": "50/minute",
     "LICENSOR_TRUSTED_PROXIES": "127.0.0.9/32",
 }
 
@@ -164,6 +165,19 @@ def test_cloud_activation_code_guessing_is_limited(limited: Server) -> None:
     assert statuses[:5] == [404] * 5, statuses
     assert set(statuses[5:]) == {429}, statuses
     assert_limited(answers[-1])
+
+
+def test_public_key_fetches_are_limited(limited: Server) -> None:
+    tenant = limited.tenant()
+    with client(tenant.base_url, "127.0.0.14") as stranger:
+        statuses = [
+            stranger.get(f"/.well-known/jwks/{unique('biz')}/test.json").status_code
+            for _ in range(7)
+        ]
+        assert statuses == [404] * 5 + [429] * 2
+    with client(tenant.base_url, "127.0.0.15") as verifier:
+        known = verifier.get(f"/.well-known/jwks/{tenant.business_id}/test.json")
+        assert known.status_code == 200, known.text
 
 
 def owner(tenant: Tenant) -> str:

@@ -37,6 +37,7 @@ POLICIES: dict[str, tuple[str, str, str]] = {
     "cloud": ("rate_limit_cloud_address", "rate_limit_cloud_code", "activation code"),
     "login": ("rate_limit_login_address", "rate_limit_login_account", "account"),
     "invite": ("rate_limit_login_address", "rate_limit_login_account", "invite"),
+    "jwks": ("rate_limit_jwks_address", "rate_limit_jwks_business", "business"),
 }
 # Answers that mean "that key / code / password is wrong": a guess that missed.
 FAILURE_STATUSES = frozenset({401, 403, 404})
