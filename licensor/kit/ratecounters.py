@@ -126,7 +126,7 @@ class SharedCounters:
     async def _send(self, batch: dict[str, tuple[int, int]]) -> None:
         """Add each cost in Redis (one round trip) and remember the counts and windows."""
         bridge: Any = self.storage.bridge
-        pipe = await self._client().pipeline(transaction=False)
+        pipe = await self._client().pipeline(transaction=True)  # no counter without expiry
         for key, (cost, expiry) in batch.items():
             name = bridge.prefixed_key(key)
             pipe.incrby(name, cost)
