@@ -136,13 +136,16 @@ def start_target(
     exe: Path,
     backend: str,
     scenarios: list[str],
+    extra_env: dict[str, str] | None = None,
 ) -> list[tuple[Result, str, Path, int]]:
-    """Start `exe serve` on a fresh database, seed it, check one answer of each scenario."""
+    """Start `exe serve` on a fresh database, seed it, check one answer of each scenario.
+    `extra_env`: more LICENSOR_* settings for that server (shown in the command line)."""
     slug = f"{label.strip()}-{backend}".strip("-")
     data_dir = tmp / f"data-{slug}"
     data_dir.mkdir()
     env = dict(os.environ, LICENSOR_DATA_DIR=str(data_dir))
     env.pop("LICENSOR_DATABASE_URL", None)
+    env.update(extra_env or {})
     database = ""
     if backend == "postgres":
         env["LICENSOR_DATABASE_URL"] = stack.enter_context(fresh_postgres_database())
@@ -152,7 +155,7 @@ def start_target(
     port = free_port()
     cmd = [str(exe), "serve", "--workers", str(args.workers), "--port", str(port)]
     root = f"http://127.0.0.1:{port}"
-    shown = [f"LICENSOR_DATA_DIR={data_dir}"]
+    shown = [f"LICENSOR_DATA_DIR={data_dir}", *(f"{k}={v}" for k, v in (extra_env or {}).items())]
     if backend == "postgres":
         shown.append(f"LICENSOR_DATABASE_URL={env['LICENSOR_DATABASE_URL']}")
     print(f"{label}{backend}:", " ".join(shown), shlex.join(cmd), flush=True)

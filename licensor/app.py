@@ -19,6 +19,7 @@ from licensor.instance_keys.checkin import close_checkins
 from licensor.instance_keys.router import router as instance_keys
 from licensor.kit.context import AppContext
 from licensor.kit.handlers import RejectNulCharacters, install_error_handlers
+from licensor.kit.ratelimit import RateLimiter
 from licensor.kit.responses import ORJSONResponse
 from licensor.kit.tenancy import ModeFace
 from licensor.license_key.router import router as license_keys
@@ -40,6 +41,8 @@ The root serves **live mode** only; the same API under `/test` serves **test mod
 
 
 def build_fastapi(settings: Settings, slot: ChecksSlot | None = None) -> FastAPI:
+    limiter = RateLimiter(settings)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         ctx = AppContext.from_settings(settings)
@@ -47,6 +50,7 @@ def build_fastapi(settings: Settings, slot: ChecksSlot | None = None) -> FastAPI
         app.state.ctx = ctx
         app.state.license_checks = LicenseChecks(store, ctx.vault)
         app.state.mail_worker = announce_mail(ctx) and BackgroundWorker(ctx)
+        await limiter.start(ctx.vault)
         if slot is not None:
             slot.checks = app.state.license_checks
         try:
@@ -57,6 +61,7 @@ def build_fastapi(settings: Settings, slot: ChecksSlot | None = None) -> FastAPI
             await close_checkins(app.state)
             if app.state.mail_worker:
                 await app.state.mail_worker.close()
+            await limiter.close()
             await store.close()
             await ctx.close()
 
@@ -67,6 +72,7 @@ def build_fastapi(settings: Settings, slot: ChecksSlot | None = None) -> FastAPI
         lifespan=lifespan,
         default_response_class=ORJSONResponse,
     )
+    app.state.rate_limiter = limiter
     install_error_handlers(app)
     app.add_middleware(RejectNulCharacters)
     routers = (customers, products, license_keys, instances, licenses, signing, delivery)
@@ -87,4 +93,6 @@ def create_app(settings: Settings | None = None) -> Any:
         return ModeFace(build_fastapi(settings))
     slot = ChecksSlot()
     api = build_fastapi(settings, slot)
-    return ModeFace(InstanceCheckinRoute(FastLicenseRoutes(api, slot), api.state))
+    return ModeFace(
+        InstanceCheckinRoute(FastLicenseRoutes(api, slot, api.state.rate_limiter), api.state)
+    )

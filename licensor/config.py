@@ -43,6 +43,25 @@ class Settings(BaseSettings):
     mail_retry_max_seconds: float = Field(default=3600.0, gt=0)
     mail_lease_seconds: float = Field(default=120.0, ge=1)
     mail_poll_seconds: float = Field(default=2.0, gt=0)
+    # Rate limits (docs/security.md). Limits are `limits` strings: "600/minute", "100/15 minutes".
+    # Each request costs 1; a failed one (unknown key or code, wrong password) costs
+    # rate_limit_failure_cost. Counters live in process memory unless redis_url is set.
+    rate_limits: bool = True  # false turns every limit off
+    redis_url: str | None = None  # e.g. redis://127.0.0.1:6379/0: counters shared by all
+    redis_prefix: str = "licensor"  # namespace of the counters' keys in Redis
+    rate_limit_sync_seconds: float = Field(default=0.05, gt=0, le=5)
+    trusted_proxies: str = ""  # CIDRs, comma-separated, whose X-Forwarded-For is believed
+    rate_limit_failure_cost: int = Field(default=10, ge=1, le=1000)
+    rate_limit_license_address: str = "600/minute"
+    rate_limit_license_key: str = "120/minute"
+    rate_limit_checkin_address: str = "600/minute"
+    rate_limit_checkin_key: str = "60/minute"
+    rate_limit_cloud_address: str = "120/minute"
+    rate_limit_cloud_code: str = "60/minute"
+    rate_limit_login_address: str = "300/15 minutes"
+    rate_limit_login_account: str = "100/15 minutes"
+    rate_limit_jwks_address: str = "120/minute"
+    rate_limit_jwks_business: str = "6000/minute"
 
     @property
     def smtp_configured(self) -> bool:

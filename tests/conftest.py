@@ -13,7 +13,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.servers import Server, Tenant, fresh_postgres_database, postgres_available, start_server
+from tests.servers import (
+    RAISED_LIMITS,
+    Server,
+    Tenant,
+    fresh_postgres_database,
+    postgres_available,
+    redis_available,
+    start_server,
+)
 
 pytest_plugins = ["tests.mail_fixtures"]
 
@@ -36,6 +44,14 @@ def _postgres_checked() -> bool:
 
 
 @pytest.fixture(scope="session")
+def redis_checked() -> bool:
+    ok = redis_available()
+    if not ok and os.environ.get("CI") == "true":
+        pytest.fail("Redis is required under CI=true but is not reachable", pytrace=False)
+    return ok
+
+
+@pytest.fixture(scope="session")
 def server(
     backend: str, tmp_path_factory: pytest.TempPathFactory, _postgres_checked: bool
 ) -> Iterator[Server]:
@@ -46,7 +62,8 @@ def server(
             if not _postgres_checked:
                 pytest.skip("PostgreSQL not reachable")
             url = stack.enter_context(fresh_postgres_database())
-        srv = start_server(backend, data_dir, url)
+        # One loopback address sends the whole suite: not what a real client sends.
+        srv = start_server(backend, data_dir, url, env=RAISED_LIMITS)
         stack.callback(srv.stop)
         yield srv
 

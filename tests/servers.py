@@ -26,6 +26,26 @@ PG_ADMIN_URL = os.environ.get(
 )
 
 
+# For servers whose tests send far more from one loopback address, or to one key, than a
+# real client does (the shared suite server, the race tests): limits raised, not off, so
+# every request still goes through the limiter. tests/test_rate_limits.py tests the limits.
+RAISED_LIMITS = {
+    f"LICENSOR_RATE_LIMIT_{name}": "1000000/minute"
+    for name in (
+        "LICENSE_ADDRESS",
+        "LICENSE_KEY",
+        "CHECKIN_ADDRESS",
+        "CHECKIN_KEY",
+        "CLOUD_ADDRESS",
+        "CLOUD_CODE",
+        "LOGIN_ADDRESS",
+        "LOGIN_ACCOUNT",
+        "JWKS_ADDRESS",
+        "JWKS_BUSINESS",
+    )
+}
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -101,9 +121,11 @@ class Server:
     base_url: str
     urls: list[str] = field(default_factory=list)
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    extra_env: dict[str, str] = field(default_factory=dict)
 
     def env(self) -> dict[str, str]:
         env = dict(os.environ)
+        env.update(self.extra_env)
         env["LICENSOR_DATA_DIR"] = str(self.settings.data_dir)
         env["LICENSOR_DATABASE_URL"] = self.settings.resolved_database_url
         return env
@@ -145,17 +167,24 @@ class Server:
 
 
 def start_server(
-    backend: str, data_dir: Path, database_url: str | None, *, workers: int = 1, count: int = 1
+    backend: str,
+    data_dir: Path,
+    database_url: str | None,
+    *,
+    workers: int = 1,
+    count: int = 1,
+    env: dict[str, str] | None = None,
 ) -> Server:
     """Migrate once, then start `count` independent server processes, each on its own port
-    (`urls`), all on the one database; `base_url` is the first."""
+    (`urls`), all on the one database; `base_url` is the first. `env`: extra variables for
+    the server processes (e.g. LICENSOR_RATE_LIMIT_* for a test's own limits)."""
     from licensor.kit import migrate
 
     settings = Settings(data_dir=data_dir, database_url=database_url)
     migrate.upgrade(settings.resolved_database_url)
     ports = [free_port() for _ in range(count)]
     urls = [f"http://127.0.0.1:{p}" for p in ports]
-    server = Server(backend, settings, urls[0], urls)
+    server = Server(backend, settings, urls[0], urls, extra_env=dict(env or {}))
     for port in ports:
         cmd = [
             sys.executable,
@@ -172,6 +201,19 @@ def start_server(
     for url in urls:
         wait_ready(url, server.processes)
     return server
+
+
+REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
+REDIS_URL = f"redis://{REDIS_HOST}:{REDIS_PORT}/0"
+
+
+def redis_available() -> bool:
+    try:
+        with socket.create_connection((REDIS_HOST, REDIS_PORT), timeout=2) as s:
+            s.sendall(b"PING\r\n")
+            return s.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
 
 
 def wait_ready(url: str, processes: list[subprocess.Popen[bytes]], timeout: float = 30) -> None:

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from tests.helpers import setup_key, unique
-from tests.servers import Server, Tenant, fresh_postgres_database, start_server
+from tests.servers import RAISED_LIMITS, Server, Tenant, fresh_postgres_database, start_server
 
 PROCESSES = {"sqlite": 2, "postgres": 3}
 LIMIT = 5
@@ -30,7 +30,7 @@ def cluster(
                 pytest.skip("PostgreSQL not reachable")
             url = stack.enter_context(fresh_postgres_database())
         data_dir = tmp_path_factory.mktemp(f"race-{backend}")
-        srv = start_server(backend, data_dir, url, count=PROCESSES[backend])
+        srv = start_server(backend, data_dir, url, count=PROCESSES[backend], env=RAISED_LIMITS)
         stack.callback(srv.stop)
         assert len(srv.urls) == PROCESSES[backend]
         yield srv

@@ -75,6 +75,7 @@ def serve(
         loop="uvloop",
         log_level="warning",
         access_log=False,
+        proxy_headers=False,  # the rate limiter decides whom to believe (trusted_proxies)
     )
 
 

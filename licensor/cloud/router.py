@@ -3,12 +3,13 @@ the license key) is the credential; unknown and revoked codes are told apart."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from licensor.cloud import service
 from licensor.cloud.schemas import ActivateIn, CloudLicenseOut, SeatLinkIn, SeatLinkOut
 from licensor.kit.deps import Ctx, WriteSession
 from licensor.kit.errors import error_responses
+from licensor.kit.ratelimit import limited
 
 router = APIRouter(prefix="/cloud", tags=["Cloud activation"])
 
@@ -30,22 +31,28 @@ def _out(held: service.Held) -> dict[str, object]:
 @router.post(
     "/activate",
     response_model=CloudLicenseOut,
-    responses=error_responses(403, 404, 409, 422),
+    responses=error_responses(403, 404, 409, 422, 429),
     summary="Activate an instance with its subscription's activation code",
 )
-async def activate(body: ActivateIn, ctx: Ctx, session: WriteSession) -> CloudLicenseOut:
-    held = await service.activate(session, ctx.vault, body.activation_code, body.instance_id)
+async def activate(
+    body: ActivateIn, request: Request, ctx: Ctx, session: WriteSession
+) -> CloudLicenseOut:
+    async with limited(request, "cloud", body.activation_code):
+        held = await service.activate(session, ctx.vault, body.activation_code, body.instance_id)
     return CloudLicenseOut.model_validate(_out(held))
 
 
 @router.post(
     "/seat_links",
     response_model=SeatLinkOut,
-    responses=error_responses(403, 404, 409, 422),
+    responses=error_responses(403, 404, 409, 422, 429),
     summary="Report usage; the answer is the current license (new when the terms changed)",
 )
-async def seat_link(body: SeatLinkIn, ctx: Ctx, session: WriteSession) -> SeatLinkOut:
-    held, link = await service.seat_link(session, ctx.vault, body)
+async def seat_link(
+    body: SeatLinkIn, request: Request, ctx: Ctx, session: WriteSession
+) -> SeatLinkOut:
+    async with limited(request, "cloud", body.license_key or body.activation_code or ""):
+        held, link = await service.seat_link(session, ctx.vault, body)
     return SeatLinkOut.model_validate(
         {
             **_out(held),

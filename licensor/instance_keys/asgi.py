@@ -19,6 +19,7 @@ from licensor.instance_keys.schemas import CheckinIn
 from licensor.kit.asgi import BodyTooLarge, read_body, respond
 from licensor.kit.errors import LicensorError
 from licensor.kit.handlers import describe_validation_errors
+from licensor.kit.ratelimit import RateLimiter, error_headers
 from licensor.kit.tenancy import face_mode, route_path
 
 log = logging.getLogger("licensor")
@@ -63,15 +64,18 @@ class InstanceCheckinRoute:
             message = describe_validation_errors(errors)
             await respond(send, 422, _error("VALIDATION_ERROR", message))
             return
+        limiter: RateLimiter = self.state.rate_limiter
+        admission = None
+        headers: tuple[tuple[bytes, bytes], ...] = ()
         try:
+            authorization = _authorization(scope)
+            admission = await limiter.admit("checkin", scope, authorization or "")
             checkins = await checkins_for(self.state)
-            status, payload = (
-                200,
-                await checkins.check_in(_authorization(scope), body, face_mode(scope)),
-            )
+            status, payload = 200, await checkins.check_in(authorization, body, face_mode(scope))
         except LicensorError as exc:
-            status, payload = exc.status_code, orjson.dumps(exc.body())
+            await limiter.failed_on(admission, exc)
+            status, payload, headers = exc.status_code, orjson.dumps(exc.body()), error_headers(exc)
         except Exception:
             log.exception("unhandled error on %s", PATH)
             status, payload = 500, _error("INTERNAL_ERROR", "internal server error")
-        await respond(send, status, payload, _auth_challenge(status))
+        await respond(send, status, payload, _auth_challenge(status) + headers)

@@ -13,6 +13,7 @@ from licensor.instance_keys.checkin import checkins_for
 from licensor.instance_keys.schemas import CheckinIn, KeyCreate, KeyCreated, KeyList, KeyOut
 from licensor.kit.deps import Ctx, ReadSession, WriteSession
 from licensor.kit.errors import error_responses
+from licensor.kit.ratelimit import limited
 from licensor.kit.tenancy import face_mode
 from licensor.models import InstanceKey
 from licensor.orgs.auth import MemberAuth, require_role
@@ -89,7 +90,8 @@ async def validate(
     body: CheckinIn | None = None,
 ) -> Response:
     """Served by a thin ASGI layer in front of FastAPI; this route documents it."""
-    checkins = await checkins_for(request.app.state)
-    mode = face_mode(request.scope)
-    payload = await checkins.check_in(authorization, body or CheckinIn(), mode)
+    async with limited(request, "checkin", authorization or ""):
+        checkins = await checkins_for(request.app.state)
+        mode = face_mode(request.scope)
+        payload = await checkins.check_in(authorization, body or CheckinIn(), mode)
     return Response(payload, media_type="application/json")

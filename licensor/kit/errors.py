@@ -25,6 +25,10 @@ class LicensorError(Exception):
     def body(self) -> dict[str, Any]:
         return {"code": self.code, "message": self.message}
 
+    def headers(self) -> dict[str, str]:
+        """Extra response headers this error carries (none by default)."""
+        return {}
+
 
 class BadRequest(LicensorError):
     status_code = 400
@@ -56,6 +60,25 @@ class Unprocessable(LicensorError):
     code = "VALIDATION_ERROR"
 
 
+class RateLimited(LicensorError):
+    status_code = 429
+    code = "RATE_LIMITED"
+
+    def __init__(self, message: str, *, limit: int, retry_after: int) -> None:
+        super().__init__(message)
+        self.limit = limit
+        self.retry_after = max(1, retry_after)
+
+    def headers(self) -> dict[str, str]:
+        after = str(self.retry_after)
+        return {
+            "Retry-After": after,
+            "RateLimit-Limit": str(self.limit),
+            "RateLimit-Remaining": "0",
+            "RateLimit-Reset": after,
+        }
+
+
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses=` entries for the given error statuses, all in the one body shape."""
     described = {
@@ -65,5 +88,6 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         404: "Not found",
         409: "Conflict",
         422: "Validation error",
+        429: "Too many requests (Retry-After says when to try again)",
     }
     return {s: {"model": ErrorBody, "description": described.get(s, "Error")} for s in statuses}

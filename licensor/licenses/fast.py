@@ -23,6 +23,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from licensor.kit.asgi import JSON, BodyTooLarge, read_body, respond
 from licensor.kit.errors import LicensorError
 from licensor.kit.handlers import describe_validation_errors
+from licensor.kit.ratelimit import RateLimiter, error_headers
 from licensor.kit.schemas import has_control_characters
 from licensor.kit.tenancy import Mode, face_mode, route_path
 from licensor.license_key.schemas import is_printable_key
@@ -47,6 +48,7 @@ def _prebuilt(status: int, payload: bytes) -> tuple[dict[str, Any], dict[str, An
     )
 
 
+INVALID_BODY = b'{"valid":false}'
 VALID = _prebuilt(200, b'{"valid":true}')
 INVALID = _prebuilt(200, b'{"valid":false}')
 KEY_MAX = 512  # KeyText
@@ -97,8 +99,9 @@ class ChecksSlot:
 
 
 class FastLicenseRoutes:
-    def __init__(self, app: ASGIApp, slot: ChecksSlot) -> None:
+    def __init__(self, app: ASGIApp, slot: ChecksSlot, limiter: RateLimiter) -> None:
         self.app = app
+        self.limiter = limiter
         self.slot = slot
         self.checks = slot.get
         self.routes: dict[
@@ -148,14 +151,21 @@ class FastLicenseRoutes:
                 send, *_error(422, "VALIDATION_ERROR", describe_validation_errors(errors))
             )
             return
+        admission = None
+        headers: tuple[tuple[bytes, bytes], ...] = ()
         try:
+            target: str = body.license_key  # type: ignore[attr-defined]  # all three have it
+            admission = await self.limiter.admit("license", scope, target)
             status, payload = await handler(body, face_mode(scope))
+            if payload == INVALID_BODY:
+                await self.limiter.failed(admission)
         except LicensorError as exc:
-            status, payload = exc.status_code, orjson.dumps(exc.body())
+            await self.limiter.failed_on(admission, exc)
+            status, payload, headers = exc.status_code, orjson.dumps(exc.body()), error_headers(exc)
         except Exception:
             log.exception("unhandled error on %s", scope["path"])
             status, payload = _error(500, "INTERNAL_ERROR", "internal server error")
-        await respond(send, status, payload)
+        await respond(send, status, payload, headers)
 
     async def _quick_validate(
         self,
@@ -167,10 +177,13 @@ class FastLicenseRoutes:
         product_id: str | None,
     ) -> None:
         try:
+            admission = await self.limiter.admit("license", scope, license_key)
             checks = self.slot.checks or self.slot.get()
             valid = await checks.check(license_key, instance_id, mode, product_id)
+            if not valid:
+                await self.limiter.failed(admission)
         except LicensorError as exc:
-            await respond(send, exc.status_code, orjson.dumps(exc.body()))
+            await respond(send, exc.status_code, orjson.dumps(exc.body()), error_headers(exc))
             return
         except Exception:
             log.exception("unhandled error on %s", scope["path"])

@@ -6,6 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response, status
 
 from licensor.kit.errors import error_responses
+from licensor.kit.ratelimit import limited
 from licensor.kit.tenancy import face_mode
 from licensor.licenses.schemas import ActivateIn, ActivateOut, DeactivateIn, ValidateIn, ValidateOut
 from licensor.licenses.service import LicenseChecks
@@ -22,30 +23,35 @@ def _checks(request: Request) -> LicenseChecks:
     "/activate",
     status_code=status.HTTP_201_CREATED,
     response_model=ActivateOut,
-    responses=error_responses(404, 422),
+    responses=error_responses(404, 422, 429),
     summary="Activate a license key: create an instance (no API key needed)",
 )
 async def activate_license(body: ActivateIn, request: Request) -> ActivateOut:
-    return await _checks(request).activate(body, face_mode(request.scope))
+    async with limited(request, "license", body.license_key):
+        return await _checks(request).activate(body, face_mode(request.scope))
 
 
 @router.post(
     "/validate",
     response_model=ValidateOut,
-    responses=error_responses(422),
+    responses=error_responses(422, 429),
     summary="Is this key (and instance) valid now? Always 200 for a well-formed request",
 )
 async def validate_license(body: ValidateIn, request: Request) -> ValidateOut:
-    return ValidateOut(valid=await _checks(request).validate(body, face_mode(request.scope)))
+    async with limited(request, "license", body.license_key) as outcome:
+        valid = await _checks(request).validate(body, face_mode(request.scope))
+        outcome.failed = not valid
+    return ValidateOut(valid=valid)
 
 
 @router.post(
     "/deactivate",
     status_code=status.HTTP_200_OK,
     response_class=Response,
-    responses={200: {"description": "Instance removed"}, **error_responses(404, 422)},
+    responses={200: {"description": "Instance removed"}, **error_responses(404, 422, 429)},
     summary="Deactivate an instance, freeing its seat",
 )
 async def deactivate_license(body: DeactivateIn, request: Request) -> Response:
-    await _checks(request).deactivate(body, face_mode(request.scope))
+    async with limited(request, "license", body.license_key):
+        await _checks(request).deactivate(body, face_mode(request.scope))
     return Response(status_code=200)

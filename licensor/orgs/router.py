@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Request, Response, status
 
 from licensor.auth.dependencies import Auth
 from licensor.instance_keys.settings import instance_key_settings
 from licensor.kit.deps import Ctx, ReadSession, WriteSession
 from licensor.kit.errors import error_responses
+from licensor.kit.ratelimit import limited
 from licensor.models import MemberToken, OrgMember
 from licensor.orgs import repository, service
 from licensor.orgs.auth import MemberAuth, require_role
@@ -93,23 +94,31 @@ async def add_owner(
     return created_out(await service.add_owner(session, ctx.vault, org, body.email, body.password))
 
 
-@router.post("/auth/login", responses=error_responses(400, 401, 422), summary="Sign in")
-async def login(body: LoginIn, ctx: Ctx, session: WriteSession) -> SessionOut:
-    member, issued = await service.login(
-        session, ctx.vault, body.email, body.password, body.organization_id, _session_ttl()
-    )
+def _account(body: LoginIn) -> str:
+    return f"{body.organization_id or ''}\x00{body.email.strip().lower()}"
+
+
+@router.post("/auth/login", responses=error_responses(400, 401, 422, 429), summary="Sign in")
+async def login(body: LoginIn, request: Request, ctx: Ctx, session: WriteSession) -> SessionOut:
+    async with limited(request, "login", _account(body)):  # before any lookup or argon2
+        member, issued = await service.login(
+            session, ctx.vault, body.email, body.password, body.organization_id, _session_ttl()
+        )
     return session_out(member, issued)
 
 
 @router.post(
     "/auth/accept-invite",
-    responses=error_responses(401, 422),
+    responses=error_responses(401, 422, 429),
     summary="Set a first password with an invite token, and sign in",
 )
-async def accept_invite(body: AcceptInviteIn, ctx: Ctx, session: WriteSession) -> SessionOut:
-    member, issued = await service.accept_invite(
-        session, ctx.vault, body.invite_token, body.password, _session_ttl()
-    )
+async def accept_invite(
+    body: AcceptInviteIn, request: Request, ctx: Ctx, session: WriteSession
+) -> SessionOut:
+    async with limited(request, "invite", body.invite_token):
+        member, issued = await service.accept_invite(
+            session, ctx.vault, body.invite_token, body.password, _session_ttl()
+        )
     return session_out(member, issued)
 
 
