@@ -96,6 +96,8 @@ def load_server_secret(settings: Settings) -> bytes:
         return _decode_secret(settings.secret_key)
     path = settings.data_dir / SECRET_FILE
     if path.exists():
+        if path.stat().st_mode & 0o077:  # an older install left it readable by others
+            path.chmod(0o600)
         return _decode_secret(path.read_text())
     settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     secret = os.urandom(32)
