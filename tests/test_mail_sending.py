@@ -3,6 +3,8 @@ bytes on every attempt, no password in clear, and a /health that tells strangers
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -142,6 +144,16 @@ def test_no_password_goes_out_without_tls(backend: str, tmp_path: Path, postgres
             assert job["attempts"] == 1
             assert "without TLS" in job["last_error"]
             assert "LICENSOR_SMTP_ALLOW_PLAINTEXT_AUTH" in job["last_error"]
+            alone = subprocess.run(
+                [sys.executable, "-m", "licensor", "worker", "--once"],
+                env={**server.env(), **env},
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=False,
+            )
+            assert alone.returncode == 0, alone.stderr
+            assert "never sent in clear" in alone.stderr
         assert relay.handler.logins == []
         assert relay.handler.attempts == []
 

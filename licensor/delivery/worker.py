@@ -232,6 +232,17 @@ async def mail_health(
     }
 
 
+def warn_plaintext_auth(settings: Settings) -> None:
+    """Say on stderr at start that the relay password will not be sent without TLS."""
+    if settings.smtp_auth_refused:
+        sys.stderr.write(
+            "licensor: LICENSOR_SMTP_USERNAME/PASSWORD are set but LICENSOR_SMTP_TLS=none: "
+            "the password is never sent in clear, so every license email fails until TLS "
+            "is on (or LICENSOR_SMTP_ALLOW_PLAINTEXT_AUTH=true)\n"
+        )
+        sys.stderr.flush()
+
+
 def announce_mail(ctx: AppContext) -> bool:
     """Say on stderr at start when mail cannot go out; True when the worker should run."""
     if not ctx.settings.smtp_configured:
@@ -241,11 +252,5 @@ def announce_mail(ctx: AppContext) -> bool:
         )
         sys.stderr.flush()
         return False
-    if ctx.settings.smtp_auth_refused:
-        sys.stderr.write(
-            "licensor: LICENSOR_SMTP_USERNAME/PASSWORD are set but LICENSOR_SMTP_TLS=none: "
-            "the password is never sent in clear, so every license email fails until TLS "
-            "is on (or LICENSOR_SMTP_ALLOW_PLAINTEXT_AUTH=true)\n"
-        )
-        sys.stderr.flush()
+    warn_plaintext_auth(ctx.settings)
     return ctx.settings.mail_worker
