@@ -7,6 +7,7 @@ import uuid
 
 import pytest
 
+from tests.desk_helpers import error, legacy_body, ok, setup
 from tests.mail import deliveries, issue_key, owner_of
 from tests.servers import Server, Tenant
 
@@ -129,3 +130,22 @@ def test_staff_domains_are_stored_canonical(shop: Tenant) -> None:
         )
     assert put.status_code == 200, put.text
     assert put.json()["staff_domains"] == ["staff.test", "xn--bcher-kva.test"]
+
+
+@pytest.mark.parametrize(
+    ("email", "code"),
+    [
+        ("eng@staff.test.", "RECIPIENT_IS_STAFF"),
+        ("eng@[127.0.0.1]", "EMAIL_DOMAIN_IS_IP_ADDRESS"),
+        ("eng@staff\u200b.test", "EMAIL_HAS_INVISIBLE_CHARACTERS"),
+    ],
+)
+def test_the_desk_refuses_disguised_addresses_before_writing(
+    guarded: Tenant, email: str, code: str
+) -> None:
+    with guarded.http() as client:
+        p, c, s = setup(client)
+        before = ok(client.get("/licenses"))
+        body = {**legacy_body(p, c, s), "email": email, "send_email": True}
+        error(client.post("/licenses", json=body), 422, code)
+        assert ok(client.get("/licenses")) == before  # no license without its email
