@@ -51,6 +51,8 @@ def guarded(shop: Tenant) -> Tenant:
         ("sta\u00adff.test", "EMAIL_HAS_INVISIBLE_CHARACTERS"),  # soft hyphen
         ("\u202estaff.test", "EMAIL_HAS_INVISIBLE_CHARACTERS"),  # right-to-left override
         ("staff.test\u2060", "EMAIL_HAS_INVISIBLE_CHARACTERS"),  # word joiner
+        ("staff\ufe0f.test", "EMAIL_HAS_INVISIBLE_CHARACTERS"),  # variation selector
+        ("staff\u3164.test", "EMAIL_HAS_INVISIBLE_CHARACTERS"),  # Hangul filler
     ],
 )
 def test_redirect_to_a_disguised_address_is_refused(

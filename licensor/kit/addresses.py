@@ -20,8 +20,23 @@ import idna
 
 # Characters a reader cannot see but a mail system may keep or drop: format characters
 # (Cf: zero-width space/joiner, bidi overrides and isolates, soft hyphen, BOM, tags), the
-# Hangul fillers and the braille blank, all of which render as nothing.
+# Hangul fillers, the braille blank, the combining grapheme joiner and the variation
+# selectors, all of which render as nothing.
 _INVISIBLE_EXTRA = frozenset("\u115f\u1160\u3164\uffa0\u2800\u034f")
+
+
+def _is_invisible(c: str) -> bool:
+    code = ord(c)
+    return (
+        unicodedata.category(c) == "Cf"
+        or c in _INVISIBLE_EXTRA
+        or c.isspace()
+        or 0xFE00 <= code <= 0xFE0F
+        or 0xE0100 <= code <= 0xE01EF
+        or 0x180B <= code <= 0x180F
+    )
+
+
 _LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 
 
@@ -39,9 +54,7 @@ INVISIBLE = "EMAIL_HAS_INVISIBLE_CHARACTERS"
 
 
 def has_invisible(value: str) -> bool:
-    return any(
-        unicodedata.category(c) == "Cf" or c in _INVISIBLE_EXTRA or c.isspace() for c in value
-    )
+    return any(_is_invisible(c) for c in value)
 
 
 def _is_ip(value: str) -> bool:
