@@ -40,7 +40,19 @@ def backoff(settings: Settings, attempts: int) -> timedelta:
     return timedelta(seconds=min(seconds, settings.mail_retry_max_seconds))
 
 
+class PlaintextAuthRefused(Exception):
+    """The relay needs a password and the connection has no TLS: nothing is sent."""
+
+    def __str__(self) -> str:
+        return (
+            "refused to send the SMTP password without TLS: set LICENSOR_SMTP_TLS to "
+            "starttls or tls (or LICENSOR_SMTP_ALLOW_PLAINTEXT_AUTH=true to accept the risk)"
+        )
+
+
 async def smtp_send(settings: Settings, message: object, sender: str, recipient: str) -> None:
+    if settings.smtp_auth_refused:  # before connecting: the password never leaves
+        raise PlaintextAuthRefused()
     await aiosmtplib.send(
         message,  # type: ignore[arg-type]
         sender=sender,
@@ -54,16 +66,6 @@ async def smtp_send(settings: Settings, message: object, sender: str, recipient:
         cert_bundle=settings.smtp_ca_file or None,
         timeout=settings.smtp_timeout,
     )
-
-
-class PlaintextAuthRefused(Exception):
-    """The relay needs a password and the connection has no TLS: nothing is sent."""
-
-    def __str__(self) -> str:
-        return (
-            "refused to send the SMTP password without TLS: set LICENSOR_SMTP_TLS to "
-            "starttls or tls (or LICENSOR_SMTP_ALLOW_PLAINTEXT_AUTH=true to accept the risk)"
-        )
 
 
 def _codes(exc: BaseException) -> list[int]:
@@ -151,8 +153,6 @@ class Worker:
             message = build_message(letter, sender, job.created_at)
             # The whole attempt ends well within the lease, so no other worker takes the
             # job while this one may still be talking to the SMTP server.
-            if self.settings.smtp_auth_refused:
-                raise PlaintextAuthRefused()
             async with asyncio.timeout(max(1.0, self.settings.mail_lease_seconds * 0.75)):
                 await smtp_send(self.settings, message, sender.email, job.recipient)
         except Exception as exc:  # every failure is recorded on the job, never lost
