@@ -7,6 +7,7 @@ writers queue on the lock instead of failing on a read-to-write upgrade.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -76,14 +77,18 @@ def private_dir(path: Path) -> None:
 
 def private_sqlite_file(url: str) -> str:
     """The SQLite file of `url`, created 0600 before SQLite opens it (its -wal and -shm
-    then get the same mode) and tightened to 0600 if an older install left it wider."""
+    then get the same mode) and tightened to 0600 (chmod: no descriptor is opened) if an
+    older install left it wider."""
     path = sqlite_path(url)
     if not path or path == ":memory:" or path.startswith("file:"):
         return path
     parent = Path(path).parent
     if not parent.exists():
         private_dir(parent)
-    os.close(os.open(path, os.O_RDWR | os.O_CREAT, PRIVATE_FILE))
+    # Only a missing file is opened here: closing a descriptor of a database this process
+    # already has open would drop SQLite's POSIX locks on it (and with them WAL safety).
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, PRIVATE_FILE))
     for name in (path, *(path + suffix for suffix in SQLITE_SIDE_FILES)):
         try:
             if os.stat(name).st_mode & 0o777 != PRIVATE_FILE:
