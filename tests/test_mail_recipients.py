@@ -151,3 +151,17 @@ def test_the_desk_refuses_disguised_addresses_before_writing(
         body = {**legacy_body(p, c, s), "email": email, "send_email": True}
         error(client.post("/licenses", json=body), 422, code)
         assert ok(client.get("/licenses")) == before  # no license without its email
+
+
+@pytest.mark.parametrize("field", ["sender_email", "reply_to"])
+@pytest.mark.parametrize(
+    "address",
+    ["security@pay\u200bpal.com", "security@[127.0.0.1]", "sec\u202eurity@paypal.com"],
+)
+def test_sender_and_reply_to_cannot_hide_what_they_are(
+    shop: Tenant, field: str, address: str
+) -> None:
+    with shop.http() as client:
+        response = client.put("/mail_settings", json={field: address})
+    assert response.status_code == 422, response.text
+    assert response.json()["code"] == "VALIDATION_ERROR"

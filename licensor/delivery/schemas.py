@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, StringConstraints
 
-from licensor.kit.addresses import AddressError, normalise_domain
+from licensor.kit.addresses import AddressError, normalise_domain, split_address
 from licensor.kit.schemas import Email, Input, Output
 
 Kind = Literal["key", "file", "activation_code"]
@@ -39,8 +39,18 @@ def _no_nul(value: str) -> str:
     return value
 
 
+def _plain_address(value: str) -> str:
+    """A sender or reply-to shown to licensees: no invisible characters, no IP literal."""
+    try:
+        split_address(value)
+    except AddressError as exc:
+        raise ValueError(str(exc)) from exc
+    return value
+
+
 Domain = Annotated[str, StringConstraints(max_length=253), AfterValidator(_domain)]
 Address = Annotated[Email, AfterValidator(_no_controls)]
+ShownAddress = Annotated[Address, AfterValidator(_plain_address)]
 Line = Annotated[
     str, StringConstraints(strip_whitespace=True, max_length=200), AfterValidator(_no_controls)
 ]
@@ -84,8 +94,8 @@ class DeliveryOut(Output):
 
 class MailSettingsIn(Input):
     sender_name: Line | None = None
-    sender_email: Address | None = None
-    reply_to: Address | None = None
+    sender_email: ShownAddress | None = None
+    reply_to: ShownAddress | None = None
     footer: Annotated[str, StringConstraints(max_length=4000), AfterValidator(_no_nul)] | None = (
         None
     )
