@@ -12,7 +12,7 @@ from licensor import __version__
 from licensor.config import Settings, get_settings
 from licensor.customer.router import router as customers
 from licensor.delivery.router import router as delivery
-from licensor.delivery.worker import BackgroundWorker, announce_mail, mail_health
+from licensor.delivery.worker import BackgroundWorker, announce_mail
 from licensor.desk.app import router as license_desk
 from licensor.instance_keys.asgi import InstanceCheckinRoute
 from licensor.instance_keys.checkin import close_checkins
@@ -81,8 +81,9 @@ def build_fastapi(settings: Settings, slot: ChecksSlot | None = None) -> FastAPI
 
     @app.get("/health", tags=["Health"])
     async def health() -> dict[str, Any]:
-        mail = await mail_health(app.state.ctx, bool(app.state.mail_worker))
-        return {"status": "ok", "version": __version__, "mail": mail}
+        """Liveness only: anyone may ask, so it tells nothing about any tenant
+        (a business's outbox: `GET /mail/health`, with its API key)."""
+        return {"status": "ok", "version": __version__}
 
     return app
 

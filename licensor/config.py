@@ -35,8 +35,13 @@ class Settings(BaseSettings):
     smtp_password: str | None = None
     smtp_ca_file: str | None = None  # PEM bundle to verify the SMTP server's certificate
     smtp_timeout: float = Field(default=30.0, gt=0)
+    # Without TLS the relay password would cross the network in clear: refused unless set.
+    smtp_allow_plaintext_auth: bool = False
     mail_from: str = "licenses@localhost"
     mail_domain: str | None = None  # Message-ID domain when the business sets none
+    # Comma list: a tenant's sender address at one of these (or under one) is used as From:
+    # and envelope sender; any other goes in Reply-To and mail_from sends.
+    mail_sender_domains: str = ""
     mail_worker: bool = True  # run the delivery worker inside `licensor serve`
     mail_max_attempts: int = Field(default=8, ge=1, le=100)
     mail_retry_base_seconds: float = Field(default=30.0, gt=0)
@@ -66,6 +71,16 @@ class Settings(BaseSettings):
     @property
     def smtp_configured(self) -> bool:
         return bool(self.smtp_host)
+
+    @property
+    def sender_domains(self) -> list[str]:
+        return [d.strip() for d in self.mail_sender_domains.split(",") if d.strip()]
+
+    @property
+    def smtp_auth_refused(self) -> bool:
+        """Credentials are set but would be sent without TLS, and the operator did not opt in."""
+        has_auth = bool(self.smtp_username or self.smtp_password)
+        return has_auth and self.smtp_tls == "none" and not self.smtp_allow_plaintext_auth
 
     @property
     def resolved_database_url(self) -> str:
@@ -100,8 +115,10 @@ def load_server_secret(settings: Settings) -> bytes:
         return _decode_secret(settings.secret_key)
     path = settings.data_dir / SECRET_FILE
     if path.exists():
+        if path.stat().st_mode & 0o077:  # an older install left it readable by others
+            path.chmod(0o600)
         return _decode_secret(path.read_text())
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     secret = os.urandom(32)
     tmp = path.with_name(f".{SECRET_FILE}.{os.getpid()}")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
 
 from licensor.config import Settings
 from licensor.kit import migrate
@@ -27,6 +28,7 @@ from tests.servers import Server, Tenant, free_port, wait_ready
 class Received:
     envelope_to: list[str]
     message: EmailMessage
+    envelope_from: str = ""
 
     @property
     def message_id(self) -> str:
@@ -40,8 +42,29 @@ class SinkHandler:
     received: list[Received] = field(default_factory=list)
     attempts: list[tuple[str, str]] = field(default_factory=list)  # (recipient, Message-ID)
     refusals: dict[str, list[str]] = field(default_factory=dict)  # recipient → replies, in order
+    rcpt_refusals: dict[str, list[str]] = field(default_factory=dict)  # the same, at RCPT TO
+    raw: list[tuple[str, bytes]] = field(default_factory=list)  # (recipient, bytes) per DATA
+    logins: list[tuple[bytes, bytes]] = field(default_factory=list)  # what AUTH was given
     delay: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
+    ) -> str:
+        with self.lock:
+            queue = self.rcpt_refusals.get(address.lower())
+            refusal = queue.pop(0) if queue else None
+        if refusal is not None:
+            return refusal
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    def authenticate(
+        self, server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any
+    ) -> AuthResult:
+        with self.lock:
+            self.logins.append((bytes(auth_data.login), bytes(auth_data.password)))
+        return AuthResult(success=True)
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         message = email.message_from_bytes(envelope.content, policy=default_policy)
@@ -49,12 +72,14 @@ class SinkHandler:
         rcpt = envelope.rcpt_tos[0].lower()
         with self.lock:
             self.attempts.append((rcpt, str(message["Message-ID"])))
+            self.raw.append((rcpt, bytes(envelope.content)))
             queue = self.refusals.get(rcpt)
             refusal = queue.pop(0) if queue else None
         if refusal is not None:
             return refusal
         with self.lock:  # taken in: like a real MTA, it goes out even if the reply is lost
-            self.received.append(Received(list(envelope.rcpt_tos), message))
+            received = Received(list(envelope.rcpt_tos), message, str(envelope.mail_from))
+            self.received.append(received)
         if self.delay:  # a slow server: the client waits this long for the 250
             await asyncio.sleep(self.delay)
         return "250 Message accepted for delivery"
@@ -67,10 +92,16 @@ class SinkHandler:
 
 
 class SmtpSink:
-    def __init__(self) -> None:
+    """`auth=True`: the server offers AUTH without TLS (as a careless relay would) and
+    records every login, so a test sees a password that went out in clear."""
+
+    def __init__(self, *, auth: bool = False) -> None:
         self.handler = SinkHandler()
         self.port = free_port()
-        self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port)
+        extra: dict[str, Any] = {}
+        if auth:
+            extra = {"authenticator": self.handler.authenticate, "auth_require_tls": False}
+        self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port, **extra)
 
     def __enter__(self) -> SmtpSink:
         self.controller.start()
@@ -86,6 +117,7 @@ class SmtpSink:
             "LICENSOR_SMTP_TLS": "none",
             "LICENSOR_SMTP_TIMEOUT": "10",
             "LICENSOR_MAIL_FROM": "licenses@licensor.test",
+            "LICENSOR_MAIL_SENDER_DOMAINS": "acme.test",
             "LICENSOR_MAIL_DOMAIN": "host.test",
             "LICENSOR_MAIL_RETRY_BASE_SECONDS": "0.3",
             "LICENSOR_MAIL_RETRY_MAX_SECONDS": "1",
@@ -160,6 +192,15 @@ def deliveries(tenant: Tenant, key_id: str) -> list[dict[str, Any]]:
     assert response.status_code == 200, response.text
     items: list[dict[str, Any]] = response.json()["items"]
     return items
+
+
+def mail_health(tenant: Tenant) -> dict[str, Any]:
+    """`GET /mail/health` with the tenant's API key: its own outbox."""
+    with tenant.http() as client:
+        response = client.get("/mail/health")
+    assert response.status_code == 200, response.text
+    report: dict[str, Any] = response.json()
+    return report
 
 
 def owner_of(server: Server, tenant: Tenant) -> str:

@@ -22,7 +22,7 @@ from licensor.cli.common import DatabaseUrl, DataDir, apply_overrides, err, in_t
 from licensor.cli.groups import licenses_app
 from licensor.delivery import mail_settings, repository, service
 from licensor.delivery.schemas import DeliveryCreate, MailSettingsIn
-from licensor.delivery.worker import Worker
+from licensor.delivery.worker import Worker, warn_plaintext_auth
 from licensor.desk import mail as desk_mail
 from licensor.desk import service as desk
 from licensor.kit.context import AppContext
@@ -249,6 +249,7 @@ def worker(
     if not settings.smtp_configured:
         err.print("[red]error[/red] SMTP_NOT_CONFIGURED: set LICENSOR_SMTP_HOST")
         raise typer.Exit(code=1)
+    warn_plaintext_auth(settings)
 
     async def run() -> None:
         ctx = AppContext.from_settings(settings)

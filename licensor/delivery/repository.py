@@ -115,8 +115,12 @@ async def mark_failed_attempt(
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-async def count_by_status(session: AsyncSession) -> dict[str, int]:
-    rows = await session.execute(select(EmailJob.status, func.count()).group_by(EmailJob.status))
+async def count_by_status(session: AsyncSession, business_id: str, mode: str) -> dict[str, int]:
+    rows = await session.execute(
+        select(EmailJob.status, func.count())
+        .where(EmailJob.business_id == business_id, EmailJob.mode == mode)
+        .group_by(EmailJob.status)
+    )
     return {status: int(n) for status, n in rows.tuples()}
 
 

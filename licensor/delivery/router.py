@@ -1,10 +1,17 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Request, status
 
 from licensor.auth.dependencies import Auth
 from licensor.delivery import mail_settings, service
-from licensor.delivery.schemas import DeliveryCreate, DeliveryOut, MailSettingsIn, MailSettingsOut
+from licensor.delivery.schemas import (
+    DeliveryCreate,
+    DeliveryOut,
+    MailHealthOut,
+    MailSettingsIn,
+    MailSettingsOut,
+)
+from licensor.delivery.worker import mail_health
 from licensor.kit.deps import Ctx, ReadSession, WriteSession
 from licensor.kit.errors import error_responses
 from licensor.kit.pagination import ListResponse
@@ -63,3 +70,15 @@ async def put_mail_settings(
     body: MailSettingsIn, who: Auth, session: WriteSession
 ) -> MailSettingsOut:
     return await mail_settings.put(session, who.business_id, who.mode, body)
+
+
+@router.get(
+    "/mail/health",
+    response_model=MailHealthOut,
+    responses=error_responses(401),
+    summary="Mail for this business: SMTP configured, worker running, its queued and failed",
+)
+async def get_mail_health(who: Auth, ctx: Ctx, request: Request) -> MailHealthOut:
+    running = bool(getattr(request.app.state, "mail_worker", False))
+    report = await mail_health(ctx, running, who.business_id, who.mode)
+    return MailHealthOut.model_validate(report)

@@ -2,25 +2,24 @@
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, StringConstraints
 
+from licensor.kit.addresses import AddressError, normalise_domain, split_address
 from licensor.kit.schemas import Email, Input, Output
 
 Kind = Literal["key", "file", "activation_code"]
 DeliveryStatus = Literal["queued", "sending", "sent", "failed"]
 
-DOMAIN_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
-
 
 def _domain(value: str) -> str:
-    value = value.strip().lower().lstrip("@").rstrip(".")
-    if not DOMAIN_RE.match(value):
-        raise ValueError("not a valid domain name")
-    return value
+    """Stored canonical (licensor/kit/addresses.py), so comparisons see what mail servers see."""
+    try:
+        return normalise_domain(value.strip().removeprefix("@"))
+    except AddressError as exc:
+        raise ValueError(str(exc)) from exc
 
 
 def _domains(values: list[str]) -> list[str]:
@@ -40,8 +39,18 @@ def _no_nul(value: str) -> str:
     return value
 
 
+def _plain_address(value: str) -> str:
+    """A sender or reply-to shown to licensees: no invisible characters, no IP literal."""
+    try:
+        split_address(value)
+    except AddressError as exc:
+        raise ValueError(str(exc)) from exc
+    return value
+
+
 Domain = Annotated[str, StringConstraints(max_length=253), AfterValidator(_domain)]
 Address = Annotated[Email, AfterValidator(_no_controls)]
+ShownAddress = Annotated[Address, AfterValidator(_plain_address)]
 Line = Annotated[
     str, StringConstraints(strip_whitespace=True, max_length=200), AfterValidator(_no_controls)
 ]
@@ -85,8 +94,8 @@ class DeliveryOut(Output):
 
 class MailSettingsIn(Input):
     sender_name: Line | None = None
-    sender_email: Address | None = None
-    reply_to: Address | None = None
+    sender_email: ShownAddress | None = None
+    reply_to: ShownAddress | None = None
     footer: Annotated[str, StringConstraints(max_length=4000), AfterValidator(_no_nul)] | None = (
         None
     )
@@ -111,3 +120,11 @@ class MailSettingsOut(Output):
     domain: str | None
     staff_domains: list[str]
     reseller_domains: list[str]
+
+
+class MailHealthOut(Output):
+    configured: bool = Field(description="LICENSOR_SMTP_HOST is set")
+    worker: bool = Field(description="A delivery worker runs inside this server")
+    queued: int | None = Field(description="This business's emails waiting or being sent")
+    failed: int | None = Field(description="This business's emails that failed for good")
+    error: str | None = Field(default=None, description="Why the counts are missing")

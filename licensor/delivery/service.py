@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import orjson
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from licensor.auth.dependencies import Principal
@@ -20,6 +20,7 @@ from licensor.config import get_settings
 from licensor.delivery import repository
 from licensor.delivery.render import KINDS, Attachment, template_exists
 from licensor.delivery.schemas import DeliveryCreate, DeliveryOut
+from licensor.kit.addresses import AddressError, domain_in, split_address
 from licensor.kit.clock import utcnow
 from licensor.kit.errors import Conflict, NotFound, Unprocessable
 from licensor.kit.ids import new_id
@@ -32,24 +33,37 @@ RECIPIENT_IS_RESELLER = "RECIPIENT_IS_RESELLER"
 REASON_REQUIRED = "REASON_REQUIRED"
 
 
-def _domain_matches(domain: str, listed: Sequence[str]) -> bool:
-    return any(domain == d or domain.endswith("." + d) for d in listed)
+def recipient_parts(address: str) -> tuple[str, str]:
+    """(local part, canonical domain) of a recipient, or a 422 naming what is wrong."""
+    try:
+        return split_address(address)
+    except AddressError as exc:
+        raise Unprocessable(f"{address!r} cannot receive a license: {exc}", code=exc.code) from exc
 
 
 async def check_recipient(session: AsyncSession, business_id: str, mode: str, address: str) -> None:
-    """Refuse the business's own staff (its users, its staff domains) and its resellers."""
-    lowered = address.strip().lower()
-    domain = lowered.rsplit("@", 1)[-1]
-    staff_user = await session.scalar(
-        select(User.id).where(User.business_id == business_id, func.lower(User.email) == lowered)
-    )
+    """Refuse the business's own staff (its users, its staff domains) and its resellers.
+
+    The domain is compared in its canonical form (case, trailing dot, IDNA), and IP
+    literals and invisible characters are refused outright, so no spelling of a staff
+    address gets past the check."""
+    local, domain = recipient_parts(address)
+    staff_user = False
+    emails = await session.scalars(select(User.email).where(User.business_id == business_id))
+    for email in emails:
+        try:
+            staff_local, staff_domain = split_address(email)
+        except AddressError:
+            continue
+        if staff_domain == domain and staff_local.lower() == local.lower():
+            staff_user = True
     settings = await repository.mail_settings(session, business_id, mode)
-    if staff_user is not None or (settings and _domain_matches(domain, settings.staff_domains)):
+    if staff_user or (settings and domain_in(domain, settings.staff_domains)):
         raise Unprocessable(
             f"{address} belongs to the business's staff: a license goes to the end user",
             code=RECIPIENT_IS_STAFF,
         )
-    if settings and _domain_matches(domain, settings.reseller_domains):
+    if settings and domain_in(domain, settings.reseller_domains):
         raise Unprocessable(
             f"{address} is at a reseller's domain: a license goes to the end user",
             code=RECIPIENT_IS_RESELLER,

@@ -26,6 +26,7 @@ from licensor.config import Settings
 from licensor.delivery import repository
 from licensor.delivery.render import Letter, Sender, build_message
 from licensor.delivery.service import decrypt_payload
+from licensor.kit.addresses import AddressError, domain_in, split_address
 from licensor.kit.clock import utcnow
 from licensor.kit.context import AppContext
 from licensor.models import Business, EmailJob
@@ -39,7 +40,19 @@ def backoff(settings: Settings, attempts: int) -> timedelta:
     return timedelta(seconds=min(seconds, settings.mail_retry_max_seconds))
 
 
+class PlaintextAuthRefused(Exception):
+    """The relay needs a password and the connection has no TLS: nothing is sent."""
+
+    def __str__(self) -> str:
+        return (
+            "refused to send the SMTP password without TLS: set LICENSOR_SMTP_TLS to "
+            "starttls or tls (or LICENSOR_SMTP_ALLOW_PLAINTEXT_AUTH=true to accept the risk)"
+        )
+
+
 async def smtp_send(settings: Settings, message: object, sender: str, recipient: str) -> None:
+    if settings.smtp_auth_refused:  # before connecting: the password never leaves
+        raise PlaintextAuthRefused()
     await aiosmtplib.send(
         message,  # type: ignore[arg-type]
         sender=sender,
@@ -55,9 +68,29 @@ async def smtp_send(settings: Settings, message: object, sender: str, recipient:
     )
 
 
+def _codes(exc: BaseException) -> list[int]:
+    if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
+        return [r.code for r in exc.recipients]
+    if isinstance(exc, aiosmtplib.SMTPResponseException):
+        return [exc.code]
+    return []
+
+
+def is_permanent(exc: BaseException) -> bool:
+    """A 5xx reply (to every recipient) or a refusal by configuration: retrying cannot help."""
+    if isinstance(exc, PlaintextAuthRefused):
+        return True
+    codes = _codes(exc)
+    return bool(codes) and all(500 <= code < 600 for code in codes)
+
+
 def describe(exc: BaseException) -> str:
+    if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
+        return "; ".join(f"SMTP {r.code}: {r.message}" for r in exc.recipients)
     if isinstance(exc, aiosmtplib.SMTPResponseException):
         return f"SMTP {exc.code}: {exc.message}"
+    if isinstance(exc, PlaintextAuthRefused):
+        return str(exc)
     if isinstance(exc, TimeoutError):
         return "SMTP timeout"
     text = str(exc) or type(exc).__name__
@@ -79,15 +112,33 @@ class Worker:
             job = await repository.claim_one(session, now, lease, token)
             return (job, token) if job is not None else None
 
+    def _sender_allowed(self, address: str) -> bool:
+        try:
+            _, domain = split_address(address)
+        except AddressError:
+            return False
+        return domain_in(domain, self.settings.sender_domains)
+
     async def _sender(self, job: EmailJob) -> Sender:
+        """From: and envelope sender: the tenant's address only at a domain the operator
+        allows (LICENSOR_MAIL_SENDER_DOMAINS); otherwise the operator's LICENSOR_MAIL_FROM
+        sends, and the tenant's address (its reply-to, else its sender) is the Reply-To."""
         async with self.ctx.db.read_sessions() as session:
             business = await session.get(Business, job.business_id)
             prefs = await repository.mail_settings(session, job.business_id, job.mode)
         business_name = business.name if business else ""
+        own = self.settings.mail_from
+        wanted = prefs.sender_email if prefs and prefs.sender_email else None
+        reply_to = prefs.reply_to if prefs else None
+        sender = own
+        if wanted and self._sender_allowed(wanted):
+            sender = wanted
+        elif wanted:
+            reply_to = reply_to or wanted
         return Sender(
             name=(prefs.sender_name if prefs and prefs.sender_name else business_name),
-            email=(prefs.sender_email if prefs and prefs.sender_email else self.settings.mail_from),
-            reply_to=prefs.reply_to if prefs else None,
+            email=sender,
+            reply_to=reply_to,
             footer=prefs.footer if prefs else None,
             business_name=business_name,
         )
@@ -105,16 +156,20 @@ class Worker:
             async with asyncio.timeout(max(1.0, self.settings.mail_lease_seconds * 0.75)):
                 await smtp_send(self.settings, message, sender.email, job.recipient)
         except Exception as exc:  # every failure is recorded on the job, never lost
-            await self._record_failure(job, token, describe(exc))
+            await self._record_failure(job, token, describe(exc), permanent=is_permanent(exc))
             return
         async with self.ctx.db.write_sessions() as session, session.begin():
             if not await repository.mark_sent(session, job.id, token, utcnow()):
                 log.warning("delivery %s was sent after its lease ran out", job.id)
 
-    async def _record_failure(self, job: EmailJob, token: str, error: str) -> None:
+    async def _record_failure(
+        self, job: EmailJob, token: str, error: str, *, permanent: bool
+    ) -> None:
+        """A temporary failure is retried after a backoff; a permanent one (5xx) fails the
+        job at once, the server's reply kept as its last error."""
         now = utcnow()
         retry_at: datetime | None = None
-        if job.attempts < job.max_attempts:
+        if not permanent and job.attempts < job.max_attempts:
             retry_at = now + backoff(self.settings, job.attempts)
         log.warning("delivery %s attempt %d failed: %s", job.id, job.attempts, error)
         async with self.ctx.db.write_sessions() as session, session.begin():
@@ -157,14 +212,17 @@ class BackgroundWorker:
             self.task.cancel()
 
 
-async def mail_health(ctx: AppContext, worker_running: bool) -> dict[str, object]:
+async def mail_health(
+    ctx: AppContext, worker_running: bool, business_id: str, mode: str
+) -> dict[str, object]:
+    """The mail state as one business (in one mode) sees it: its own outbox only."""
     report: dict[str, object] = {
         "configured": ctx.settings.smtp_configured,
         "worker": worker_running,
     }
     try:
         async with ctx.db.read_sessions() as session:
-            counts = await repository.count_by_status(session)
+            counts = await repository.count_by_status(session, business_id, mode)
     except (SQLAlchemyError, OSError) as exc:  # health must answer even then
         return {**report, "queued": None, "failed": None, "error": type(exc).__name__}
     return {
@@ -172,6 +230,17 @@ async def mail_health(ctx: AppContext, worker_running: bool) -> dict[str, object
         "queued": counts.get("queued", 0) + counts.get("sending", 0),
         "failed": counts.get("failed", 0),
     }
+
+
+def warn_plaintext_auth(settings: Settings) -> None:
+    """Say on stderr at start that the relay password will not be sent without TLS."""
+    if settings.smtp_auth_refused:
+        sys.stderr.write(
+            "licensor: LICENSOR_SMTP_USERNAME/PASSWORD are set but LICENSOR_SMTP_TLS=none: "
+            "the password is never sent in clear, so every license email fails until TLS "
+            "is on (or LICENSOR_SMTP_ALLOW_PLAINTEXT_AUTH=true)\n"
+        )
+        sys.stderr.flush()
 
 
 def announce_mail(ctx: AppContext) -> bool:
@@ -183,4 +252,5 @@ def announce_mail(ctx: AppContext) -> bool:
         )
         sys.stderr.flush()
         return False
+    warn_plaintext_auth(ctx.settings)
     return ctx.settings.mail_worker

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 import orjson
 
-from licensor.kit.db import sqlite_path
+from licensor.kit.db import private_sqlite_file
 
 CHECKIN = (
     "SELECT k.id, k.business_id, k.mode, k.customer_id, k.key_hash, k.revoked_at, c.name, "
@@ -138,7 +138,7 @@ _MISSING = object()
 
 class SqliteCheckinStore:
     def __init__(self, url: str) -> None:
-        path = sqlite_path(url)
+        path = private_sqlite_file(url)
         self._reader = _connect(path)
         self._writer = _connect(path)
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="checkin-writer")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from licensor.config import Settings, load_server_secret
-from licensor.kit.db import Database, open_database
+from licensor.kit.db import Database, open_database, private_dir
 from licensor.kit.secrets import Vault
 
 
@@ -17,6 +17,9 @@ class AppContext:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> AppContext:
+        # The data folder holds the secret key and the SQLite files: this user's only.
+        if settings.data_dir.exists() or not settings.secret_key:
+            private_dir(settings.data_dir)
         return cls(
             settings=settings,
             db=open_database(settings.resolved_database_url, settings.db_pool_size),

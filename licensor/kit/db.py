@@ -7,8 +7,11 @@ writers queue on the lock instead of failing on a read-to-write upgrade.
 
 from __future__ import annotations
 
+import contextlib
+import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import DateTime, MetaData, event
@@ -60,6 +63,41 @@ def sqlite_path(url: str) -> str:
     return url.split(":///", 1)[1]
 
 
+PRIVATE_DIR = 0o700
+PRIVATE_FILE = 0o600
+SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")
+
+
+def private_dir(path: Path) -> None:
+    """Create `path` (and missing parents) readable by this user only, or tighten it."""
+    path.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
+    if path.stat().st_mode & 0o777 != PRIVATE_DIR:
+        os.chmod(path, PRIVATE_DIR)
+
+
+def private_sqlite_file(url: str) -> str:
+    """The SQLite file of `url`, created 0600 before SQLite opens it (its -wal and -shm
+    then get the same mode) and tightened to 0600 (chmod: no descriptor is opened) if an
+    older install left it wider."""
+    path = sqlite_path(url)
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return path
+    parent = Path(path).parent
+    if not parent.exists():
+        private_dir(parent)
+    # Only a missing file is opened here: closing a descriptor of a database this process
+    # already has open would drop SQLite's POSIX locks on it (and with them WAL safety).
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, PRIVATE_FILE))
+    for name in (path, *(path + suffix for suffix in SQLITE_SIDE_FILES)):
+        try:
+            if os.stat(name).st_mode & 0o777 != PRIVATE_FILE:
+                os.chmod(name, PRIVATE_FILE)
+        except FileNotFoundError:
+            continue
+    return path
+
+
 def _sqlite_pragmas(dbapi_conn: Any, _record: ConnectionPoolEntry) -> None:
     dbapi_conn.isolation_level = None  # we emit BEGIN ourselves
     cur = dbapi_conn.cursor()
@@ -106,6 +144,7 @@ class Database:
 
 def open_database(url: str, pool_size: int = 10) -> Database:
     if url.startswith("sqlite"):
+        private_sqlite_file(url)
         write = _make_engine(url, begin="BEGIN IMMEDIATE", pool_size=pool_size)
         read = _make_engine(url, begin="BEGIN", pool_size=pool_size)
     else:

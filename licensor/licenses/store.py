@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 import orjson
 
-from licensor.kit.db import sqlite_path
+from licensor.kit.db import private_sqlite_file
 
 FIND_KEY = (
     "SELECT id, business_id, mode, customer_id, product_id, key_hash, disabled, expires_at "
@@ -100,7 +100,7 @@ def _connect_sqlite(path: str) -> sqlite3.Connection:
 
 class SqliteStore:
     def __init__(self, url: str) -> None:
-        path = sqlite_path(url)
+        path = private_sqlite_file(url)
         self._reader = _connect_sqlite(path)
         self._writer = _connect_sqlite(path)
         self._write_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
