@@ -89,10 +89,7 @@ async def _add(
         password_hash=await hash_password(password) if password else None,
     )
     session.add(row)
-    try:
-        await session.flush()
-    except IntegrityError as exc:  # a concurrent request added the same member or owner
-        raise Conflict("the membership changed concurrently; retry", code="CONFLICT") from exc
+    await session.flush()  # a concurrent same member or owner: kit/integrity's 409
     invite = None
     if password is None:
         invite = await issue_token(session, vault, row.id, "invite", "invitation", INVITE_TTL)
