@@ -8,7 +8,7 @@ from fastapi import APIRouter, Response, status
 
 from licensor.auth.dependencies import Auth
 from licensor.instance_keys.settings import instance_key_settings
-from licensor.kit.deps import Ctx, ReadSession, WriteSession
+from licensor.kit.deps import Ctx, ReadSession, WriteSession, reading, writing
 from licensor.kit.errors import error_responses
 from licensor.models import MemberToken, OrgMember
 from licensor.orgs import repository, service
@@ -29,6 +29,7 @@ from licensor.orgs.schemas import (
     TokenOut,
     TransferIn,
 )
+from licensor.orgs.secrets import hash_password, verify_password
 
 router = APIRouter(prefix="/api/v1", tags=["Organisations"])
 MANAGERS = ("owner", "admin")
@@ -94,11 +95,20 @@ async def add_owner(
 
 
 @router.post("/auth/login", responses=error_responses(400, 401, 422), summary="Sign in")
-async def login(body: LoginIn, ctx: Ctx, session: WriteSession) -> SessionOut:
-    member, issued = await service.login(
-        session, ctx.vault, body.email, body.password, body.organization_id, _session_ttl()
-    )
-    return session_out(member, issued)
+async def login(body: LoginIn, ctx: Ctx) -> SessionOut:
+    # Read, verify the password with no transaction open, and only then write: a wrong
+    # password (or an unknown email, which still costs one argon2 verify) never takes
+    # the write lock.
+    async with reading(ctx.db) as session:
+        found = await service.login_candidate(
+            session, body.email, body.business_id, body.organization_id
+        )
+    if not await verify_password(found.password_hash if found else None, body.password):
+        raise service.wrong_credentials()
+    assert found is not None  # verify_password is never true without a stored hash
+    async with writing(ctx.db) as session:
+        member, issued = await service.start_session(session, ctx.vault, found, _session_ttl())
+        return session_out(member, issued)
 
 
 @router.post(
@@ -106,11 +116,15 @@ async def login(body: LoginIn, ctx: Ctx, session: WriteSession) -> SessionOut:
     responses=error_responses(401, 422),
     summary="Set a first password with an invite token, and sign in",
 )
-async def accept_invite(body: AcceptInviteIn, ctx: Ctx, session: WriteSession) -> SessionOut:
-    member, issued = await service.accept_invite(
-        session, ctx.vault, body.invite_token, body.password, _session_ttl()
-    )
-    return session_out(member, issued)
+async def accept_invite(body: AcceptInviteIn, ctx: Ctx) -> SessionOut:
+    async with reading(ctx.db) as session:
+        invite_id = await service.invite_of(session, ctx.vault, body.invite_token)
+    password_hash = await hash_password(body.password)  # outside any transaction
+    async with writing(ctx.db) as session:
+        member, issued = await service.accept_invite(
+            session, ctx.vault, invite_id, password_hash, _session_ttl()
+        )
+        return session_out(member, issued)
 
 
 @router.post(
