@@ -12,7 +12,7 @@ from licensor.kit.deps import Ctx, ReadSession, WriteSession, reading, writing
 from licensor.kit.errors import error_responses
 from licensor.models import MemberToken, OrgMember
 from licensor.orgs import repository, service
-from licensor.orgs.auth import MemberAuth, require_role
+from licensor.orgs.auth import MemberAuth, confirm
 from licensor.orgs.schemas import (
     AcceptInviteIn,
     LoginIn,
@@ -134,6 +134,7 @@ async def accept_invite(body: AcceptInviteIn, ctx: Ctx) -> SessionOut:
     summary="Revoke the token of this request",
 )
 async def logout(caller: MemberAuth, session: WriteSession) -> Response:
+    caller = await confirm(session, caller)
     await service.revoke_token(session, caller.org_id, caller.token_id, member_id=caller.member_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -154,6 +155,7 @@ async def list_tokens(caller: MemberAuth, session: ReadSession) -> TokenList:
 async def create_token(
     body: TokenCreate, caller: MemberAuth, ctx: Ctx, session: WriteSession
 ) -> TokenCreated:
+    caller = await confirm(session, caller)
     issued = await service.issue_token(
         session,
         ctx.vault,
@@ -171,6 +173,7 @@ async def create_token(
     summary="Revoke a token (your own; owners and admins: any of the organisation's)",
 )
 async def revoke_token(token_id: str, caller: MemberAuth, session: WriteSession) -> TokenOut:
+    caller = await confirm(session, caller)
     only = None if caller.role in MANAGERS else caller.member_id
     return token_out(await service.revoke_token(session, caller.org_id, token_id, member_id=only))
 
@@ -193,7 +196,7 @@ async def list_members(caller: MemberAuth, session: ReadSession) -> MemberList:
 async def add_member(
     body: MemberCreate, caller: MemberAuth, ctx: Ctx, session: WriteSession
 ) -> MemberCreated:
-    require_role(caller, *MANAGERS)
+    caller = await confirm(session, caller, *MANAGERS)
     org = await service.find_org(session, caller.business_id, caller.mode, caller.org_id)
     done = await service.add_member(session, ctx.vault, org, body.email, body.role, body.password)
     return created_out(done)
@@ -207,7 +210,7 @@ async def add_member(
 async def change_role(
     member_id: str, body: RoleUpdate, caller: MemberAuth, session: WriteSession
 ) -> MemberOut:
-    require_role(caller, *MANAGERS)
+    caller = await confirm(session, caller, *MANAGERS)
     return member_out(await service.set_role(session, caller.org_id, member_id, body.role))
 
 
@@ -218,7 +221,7 @@ async def change_role(
     summary="Owner or admin: remove a member (their tokens stop working)",
 )
 async def remove_member(member_id: str, caller: MemberAuth, session: WriteSession) -> Response:
-    require_role(caller, *MANAGERS)
+    caller = await confirm(session, caller, *MANAGERS)
     await service.remove_member(session, caller.org_id, member_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -231,7 +234,7 @@ async def remove_member(member_id: str, caller: MemberAuth, session: WriteSessio
 async def transfer_ownership(
     body: TransferIn, caller: MemberAuth, session: WriteSession
 ) -> MemberOut:
-    require_role(caller, "owner")
+    caller = await confirm(session, caller, "owner")
     return member_out(
         await service.transfer_ownership(
             session, caller.org_id, body.member_id, by=caller.member_id
