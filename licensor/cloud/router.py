@@ -7,8 +7,9 @@ from fastapi import APIRouter
 
 from licensor.cloud import service
 from licensor.cloud.schemas import ActivateIn, CloudLicenseOut, SeatLinkIn, SeatLinkOut
-from licensor.kit.deps import Ctx, WriteSession
+from licensor.kit.deps import Ctx, reading, writing
 from licensor.kit.errors import error_responses
+from licensor.models import SeatLink
 
 router = APIRouter(prefix="/cloud", tags=["Cloud activation"])
 
@@ -33,9 +34,13 @@ def _out(held: service.Held) -> dict[str, object]:
     responses=error_responses(403, 404, 409, 422),
     summary="Activate an instance with its subscription's activation code",
 )
-async def activate(body: ActivateIn, ctx: Ctx, session: WriteSession) -> CloudLicenseOut:
-    held = await service.activate(session, ctx.vault, body.activation_code, body.instance_id)
-    return CloudLicenseOut.model_validate(_out(held))
+async def activate(body: ActivateIn, ctx: Ctx) -> CloudLicenseOut:
+    # Authenticate with a read first: a garbage or revoked code never takes the write lock.
+    async with reading(ctx.db) as session:
+        await service.check_activation(session, ctx.vault, body.activation_code)
+    async with writing(ctx.db) as session:
+        held = await service.activate(session, ctx.vault, body.activation_code, body.instance_id)
+        return CloudLicenseOut.model_validate(_out(held))
 
 
 @router.post(
@@ -44,8 +49,15 @@ async def activate(body: ActivateIn, ctx: Ctx, session: WriteSession) -> CloudLi
     responses=error_responses(403, 404, 409, 422),
     summary="Report usage; the answer is the current license (new when the terms changed)",
 )
-async def seat_link(body: SeatLinkIn, ctx: Ctx, session: WriteSession) -> SeatLinkOut:
-    held, link = await service.seat_link(session, ctx.vault, body)
+async def seat_link(body: SeatLinkIn, ctx: Ctx) -> SeatLinkOut:
+    async with reading(ctx.db) as session:
+        await service.check_seat_link(session, ctx.vault, body)
+    async with writing(ctx.db) as session:
+        held, link = await service.seat_link(session, ctx.vault, body)
+        return _seat_link_out(held, link)
+
+
+def _seat_link_out(held: service.Held, link: SeatLink) -> SeatLinkOut:
     return SeatLinkOut.model_validate(
         {
             **_out(held),

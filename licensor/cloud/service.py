@@ -122,6 +122,11 @@ async def _hold(
     return Held(instance, row, key, text, new)
 
 
+async def check_activation(session: AsyncSession, vault: Vault, code: str) -> None:
+    """Authenticate an activation with reads only, before any write transaction."""
+    _check_usable(await _subscription_of_code(session, vault, code))
+
+
 async def activate(session: AsyncSession, vault: Vault, code: str, instance_id: str) -> Held:
     sub = await _subscription_of_code(session, vault, code)
     _check_usable(sub)
@@ -188,14 +193,21 @@ async def _instance_of(
     return sub, found
 
 
-async def seat_link(session: AsyncSession, vault: Vault, body: SeatLinkIn) -> tuple[Held, SeatLink]:
+async def check_seat_link(session: AsyncSession, vault: Vault, body: SeatLinkIn) -> None:
+    """Check the usage and authenticate the instance with reads only, before any write."""
     if body.max_historical_users_count < body.billable_users_count:
         raise Unprocessable(
             "max_historical_users_count cannot be below billable_users_count",
             code="INVALID_USAGE",
         )
-    sub, instance = await _instance_of(session, vault, body)
+    sub, _ = await _instance_of(session, vault, body)
     _check_usable(sub)
+
+
+async def seat_link(session: AsyncSession, vault: Vault, body: SeatLinkIn) -> tuple[Held, SeatLink]:
+    """After `check_seat_link`; the checks run again inside the write transaction."""
+    await check_seat_link(session, vault, body)
+    sub, instance = await _instance_of(session, vault, body)
     await session.refresh(instance, with_for_update=True)  # one re-issue per change
     held = await _hold(session, vault, sub, instance)
     link = SeatLink(

@@ -4,7 +4,7 @@ from typing import Literal
 
 from fastapi import APIRouter
 
-from licensor.kit.deps import Ctx, WriteSession
+from licensor.kit.deps import ReadSession
 from licensor.kit.errors import NotFound, error_responses
 from licensor.models import Business
 from licensor.signing import service
@@ -18,9 +18,10 @@ router = APIRouter(tags=["Signing keys"])
     summary="A business's public signing keys for one mode (JWKS); the first is current",
 )
 async def public_keys(
-    business_id: str, mode: Literal["test", "live"], ctx: Ctx, session: WriteSession
+    business_id: str, mode: Literal["test", "live"], session: ReadSession
 ) -> dict[str, list[dict[str, str]]]:
+    """Read-only: keys are made when the business is bootstrapped, on rotation, or by the
+    first signature; a business that has none yet answers an empty key set."""
     if len(business_id) > 64 or await session.get(Business, business_id) is None:
         raise NotFound(f"business {business_id} not found", code="BUSINESS_NOT_FOUND")
-    await service.current_key(session, ctx.vault, business_id, mode)
     return service.jwks(await service.list_keys(session, business_id, mode))
