@@ -101,11 +101,13 @@ class Server:
     base_url: str
     urls: list[str] = field(default_factory=list)
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    extra_env: dict[str, str] = field(default_factory=dict)
 
     def env(self) -> dict[str, str]:
         env = dict(os.environ)
         env["LICENSOR_DATA_DIR"] = str(self.settings.data_dir)
         env["LICENSOR_DATABASE_URL"] = self.settings.resolved_database_url
+        env.update(self.extra_env)
         return env
 
     def tenant(self, mode: str = "test", name: str | None = None) -> Tenant:
@@ -137,17 +139,24 @@ class Server:
 
 
 def start_server(
-    backend: str, data_dir: Path, database_url: str | None, *, workers: int = 1, count: int = 1
+    backend: str,
+    data_dir: Path,
+    database_url: str | None,
+    *,
+    workers: int = 1,
+    count: int = 1,
+    env: dict[str, str] | None = None,
 ) -> Server:
     """Migrate once, then start `count` independent server processes, each on its own port
-    (`urls`), all on the one database; `base_url` is the first."""
+    (`urls`), all on the one database; `base_url` is the first. `env`: extra environment
+    variables for the server processes (e.g. `LICENSOR_RATE_LIMITS=false`)."""
     from licensor.kit import migrate
 
     settings = Settings(data_dir=data_dir, database_url=database_url)
     migrate.upgrade(settings.resolved_database_url)
     ports = [free_port() for _ in range(count)]
     urls = [f"http://127.0.0.1:{p}" for p in ports]
-    server = Server(backend, settings, urls[0], urls)
+    server = Server(backend, settings, urls[0], urls, extra_env=dict(env or {}))
     for port in ports:
         cmd = [
             sys.executable,
