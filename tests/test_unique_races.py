@@ -11,9 +11,13 @@ import threading
 import uuid
 from collections import Counter
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import IntegrityError
 
 from tests.desk_helpers import EXPIRES, STARTS, customer, plan, subscription
 from tests.instance_keys.helpers import PASSWORD, bearer, org_with_people
@@ -117,3 +121,44 @@ def test_racing_first_owners(tenant: Tenant) -> None:
     statuses = Counter(r.status_code for r in answers)
     assert statuses == {201: 1, 409: RACERS - 1}, [(r.status_code, r.text) for r in answers]
     assert {r.json()["code"] for r in answers if r.status_code == 409} == {"OWNER_EXISTS"}
+
+
+def test_every_mapped_constraint_exists() -> None:
+    """The constraint names mapped to domain codes are those the models (and migrations,
+    by the same naming convention) give the database."""
+    import licensor.models  # noqa: F401
+    from licensor.kit.db import Base
+    from licensor.kit.integrity import DOMAIN_CONFLICTS
+
+    names = {
+        str(c.name)
+        for t in Base.metadata.tables.values()
+        for c in [*t.constraints, *t.indexes]
+        if c.name
+    }
+    assert set(DOMAIN_CONFLICTS) <= names, set(DOMAIN_CONFLICTS) - names
+
+
+def test_sqlite_violations_map_to_their_constraint(tmp_path: Path) -> None:
+    """SQLite names the table and columns, not the constraint: they map back to it."""
+    import licensor.models  # noqa: F401
+    from licensor.kit.db import Base
+    from licensor.kit.integrity import conflict_for
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'u.db'}")
+    Base.metadata.create_all(engine)
+    rows = {
+        "PLAN_CODE_TAKEN": "INSERT INTO plans (id, business_id, mode, code, name, features,"
+        " created_at, updated_at) VALUES (:id, 'b', 'test', 'gold', 'Gold', '[]', '', '')",
+        "OWNER_EXISTS": "INSERT INTO org_members (id, business_id, mode, customer_id, email,"
+        " role, created_at, updated_at) VALUES (:id, 'b', 'test', 'c', :id, 'owner', '', '')",
+    }
+    for code, sql in rows.items():
+        with engine.begin() as conn:
+            conn.execute(text(sql), {"id": "one"})
+        with pytest.raises(IntegrityError) as caught, engine.begin() as conn:
+            conn.execute(text(sql), {"id": "two"})
+        found = conflict_for(caught.value)
+        assert found is not None
+        assert found.code == code
+    engine.dispose()
