@@ -7,6 +7,7 @@ the database's unique constraint then refuses all but one. That refusal must be 
 
 from __future__ import annotations
 
+import json
 import threading
 import uuid
 from collections import Counter
@@ -162,3 +163,27 @@ def test_sqlite_violations_map_to_their_constraint(tmp_path: Path) -> None:
         assert found is not None
         assert found.code == code
     engine.dispose()
+
+
+def test_racing_invite_accepts(tenant: Tenant) -> None:
+    """An invite sets a password once: of racing accepts, one wins, the rest are 401."""
+    with tenant.http() as http:
+        org_id = customer(http)["customer_id"]
+        email = f"inv-{uuid.uuid4().hex[:6]}@example.test"
+        invite = http.post(f"/api/v1/organizations/{org_id}/owner", json={"email": email})
+        token = invite.json()["inviteToken"]
+    answers = race(
+        lambda c: c.post(
+            "/api/v1/auth/accept-invite",
+            json={"inviteToken": token, "password": f"password {uuid.uuid4().hex}"},
+        ),
+        tenant,
+    )
+    statuses = Counter(r.status_code for r in answers)
+    assert statuses == {200: 1, 401: RACERS - 1}, [(r.status_code, r.text) for r in answers]
+    assert {r.json()["code"] for r in answers if r.status_code == 401} == {"INVALID_INVITE"}
+    (won,) = [r for r in answers if r.status_code == 200]
+    password = json.loads(won.request.content)["password"]
+    with tenant.http() as http:
+        body = {"email": email, "password": password, "organizationId": org_id}
+        assert http.post("/api/v1/auth/login", json=body).status_code == 200
