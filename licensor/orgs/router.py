@@ -12,7 +12,7 @@ from licensor.kit.deps import Ctx, ReadSession, WriteSession, reading, writing
 from licensor.kit.errors import error_responses
 from licensor.models import MemberToken, OrgMember
 from licensor.orgs import repository, service
-from licensor.orgs.auth import MemberAuth, confirm
+from licensor.orgs.auth import MemberAuth, confirm, require_role
 from licensor.orgs.schemas import (
     AcceptInviteIn,
     LoginIn,
@@ -77,6 +77,10 @@ def session_out(member: OrgMember, issued: service.IssuedToken) -> SessionOut:
     )
 
 
+async def _hash(password: str | None) -> str | None:
+    return await hash_password(password) if password else None
+
+
 def _session_ttl() -> timedelta:
     return timedelta(seconds=instance_key_settings().member_session_seconds)
 
@@ -90,8 +94,9 @@ def _session_ttl() -> timedelta:
 async def add_owner(
     organization_id: str, body: OwnerCreate, who: Auth, ctx: Ctx, session: WriteSession
 ) -> MemberCreated:
+    hashed = await _hash(body.password)  # before the first query: no transaction open yet
     org = await service.find_org(session, who.business_id, who.mode, organization_id)
-    return created_out(await service.add_owner(session, ctx.vault, org, body.email, body.password))
+    return created_out(await service.add_owner(session, ctx.vault, org, body.email, hashed))
 
 
 @router.post("/auth/login", responses=error_responses(400, 401, 422), summary="Sign in")
@@ -103,9 +108,9 @@ async def login(body: LoginIn, ctx: Ctx) -> SessionOut:
         found = await service.login_candidate(
             session, body.email, body.business_id, body.organization_id
         )
-    if not await verify_password(found.password_hash if found else None, body.password):
+    verified = await verify_password(found.password_hash if found else None, body.password)
+    if found is None or not verified:
         raise service.wrong_credentials()
-    assert found is not None  # verify_password is never true without a stored hash
     async with writing(ctx.db) as session:
         member, issued = await service.start_session(session, ctx.vault, found, _session_ttl())
         return session_out(member, issued)
@@ -196,9 +201,11 @@ async def list_members(caller: MemberAuth, session: ReadSession) -> MemberList:
 async def add_member(
     body: MemberCreate, caller: MemberAuth, ctx: Ctx, session: WriteSession
 ) -> MemberCreated:
+    require_role(caller, *MANAGERS)  # as authenticated, before the (costly) hash
+    hashed = await _hash(body.password)  # before the first query: no transaction open yet
     caller = await confirm(session, caller, *MANAGERS)
     org = await service.find_org(session, caller.business_id, caller.mode, caller.org_id)
-    done = await service.add_member(session, ctx.vault, org, body.email, body.role, body.password)
+    done = await service.add_member(session, ctx.vault, org, body.email, body.role, hashed)
     return created_out(done)
 
 

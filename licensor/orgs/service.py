@@ -25,7 +25,7 @@ from licensor.kit.ids import new_id
 from licensor.kit.secrets import Vault
 from licensor.models import Customer, MemberToken, OrgMember
 from licensor.orgs import repository
-from licensor.orgs.secrets import TOKEN_PURPOSE, display_prefix, hash_password, new_token
+from licensor.orgs.secrets import TOKEN_PURPOSE, display_prefix, new_token
 
 INVITE_TTL = timedelta(days=7)
 
@@ -75,8 +75,14 @@ async def issue_token(
 
 
 async def _add(
-    session: AsyncSession, vault: Vault, org: Customer, email: str, role: str, password: str | None
+    session: AsyncSession,
+    vault: Vault,
+    org: Customer,
+    email: str,
+    role: str,
+    password_hash: str | None,
 ) -> NewMember:
+    """`password_hash`: argon2id, made before the transaction began (None: an invite)."""
     email = email.strip().lower()
     if await repository.member_by_email(session, org.id, email) is not None:
         raise Conflict(f"{email} is already a member", code="MEMBER_EXISTS")
@@ -87,23 +93,23 @@ async def _add(
         customer_id=org.id,
         email=email,
         role=role,
-        password_hash=await hash_password(password) if password else None,
+        password_hash=password_hash,
     )
     session.add(row)
     await session.flush()  # a concurrent same member or owner: kit/integrity's 409
     invite = None
-    if password is None:
+    if password_hash is None:
         invite = await issue_token(session, vault, row.id, "invite", "invitation", INVITE_TTL)
     return NewMember(row, invite)
 
 
 async def add_owner(
-    session: AsyncSession, vault: Vault, org: Customer, email: str, password: str | None
+    session: AsyncSession, vault: Vault, org: Customer, email: str, password_hash: str | None
 ) -> NewMember:
     """The vendor adds an organisation's first owner; later changes are transfers."""
     if await repository.owner(session, org.id, lock=True) is not None:
         raise Conflict("this organisation already has an owner", code="OWNER_EXISTS")
-    return await _add(session, vault, org, email, "owner", password)
+    return await _add(session, vault, org, email, "owner", password_hash)
 
 
 async def add_member(
@@ -112,11 +118,11 @@ async def add_member(
     org: Customer,
     email: str,
     role: str,
-    password: str | None,
+    password_hash: str | None,
 ) -> NewMember:
     if role == "owner":
         raise BadRequest("use an ownership transfer to make an owner", code="OWNER_BY_TRANSFER")
-    return await _add(session, vault, org, email, role, password)
+    return await _add(session, vault, org, email, role, password_hash)
 
 
 async def set_role(session: AsyncSession, org_id: str, member_id: str, role: str) -> OrgMember:
