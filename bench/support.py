@@ -185,7 +185,7 @@ def seed_instance_keys(base: str, api_key: str, count: int) -> list[str]:
         post("/subscriptions", sub, vendor)
         owner = {"email": "owner@bench.test", "password": password}
         post(f"/api/v1/organizations/{org_id}/owner", owner, vendor)
-        login = {"email": "owner@bench.test", "password": password}
+        login = {"email": "owner@bench.test", "password": password, "organizationId": org_id}
         token = post("/api/v1/auth/login", login, {})["token"]
         member = {"Authorization": f"Bearer {token}"}
         return [

@@ -125,9 +125,9 @@ class Server:
 
     def env(self) -> dict[str, str]:
         env = dict(os.environ)
-        env.update(self.extra_env)
         env["LICENSOR_DATA_DIR"] = str(self.settings.data_dir)
         env["LICENSOR_DATABASE_URL"] = self.settings.resolved_database_url
+        env.update(self.extra_env)
         return env
 
     def face(self, mode: str) -> str:

@@ -13,6 +13,7 @@ from licensor.kit.errors import NotFound, Unprocessable
 from licensor.kit.ids import new_id
 from licensor.kit.secrets import Vault, random_token
 from licensor.models import ApiKey, Business, User
+from licensor.signing import service as signing
 
 MODES: tuple[Mode, ...] = ("test", "live")
 
@@ -102,5 +103,6 @@ async def bootstrap(
         owner = User(id=new_id("usr"), business_id=business.id, email=email, role="owner")
         session.add(owner)
         await session.flush()
+    await signing.ensure_keys(session, vault, business.id)  # so the JWKS route only reads
     issued = await create_api_key(session, vault, business.id, mode, name="bootstrap")
     return Bootstrapped(business=business, owner=owner, api_key=issued)

@@ -7,9 +7,11 @@ from fastapi import APIRouter, Request
 
 from licensor.cloud import service
 from licensor.cloud.schemas import ActivateIn, CloudLicenseOut, SeatLinkIn, SeatLinkOut
-from licensor.kit.deps import Ctx, WriteSession
+from licensor.kit.deps import Ctx, reading, writing
 from licensor.kit.errors import error_responses
 from licensor.kit.ratelimit import limited
+from licensor.kit.tenancy import face_mode
+from licensor.models import SeatLink
 
 router = APIRouter(prefix="/cloud", tags=["Cloud activation"])
 
@@ -34,12 +36,17 @@ def _out(held: service.Held) -> dict[str, object]:
     responses=error_responses(403, 404, 409, 422, 429),
     summary="Activate an instance with its subscription's activation code",
 )
-async def activate(
-    body: ActivateIn, request: Request, ctx: Ctx, session: WriteSession
-) -> CloudLicenseOut:
+async def activate(body: ActivateIn, request: Request, ctx: Ctx) -> CloudLicenseOut:
+    mode = face_mode(request.scope)
     async with limited(request, "cloud", body.activation_code):
-        held = await service.activate(session, ctx.vault, body.activation_code, body.instance_id)
-    return CloudLicenseOut.model_validate(_out(held))
+        # Authenticate with a read first: a garbage or revoked code never takes the write lock.
+        async with reading(ctx.db) as session:
+            await service.check_activation(session, ctx.vault, body.activation_code, mode)
+        async with writing(ctx.db) as session:
+            held = await service.activate(
+                session, ctx.vault, body.activation_code, body.instance_id, mode
+            )
+            return CloudLicenseOut.model_validate(_out(held))
 
 
 @router.post(
@@ -48,11 +55,17 @@ async def activate(
     responses=error_responses(403, 404, 409, 422, 429),
     summary="Report usage; the answer is the current license (new when the terms changed)",
 )
-async def seat_link(
-    body: SeatLinkIn, request: Request, ctx: Ctx, session: WriteSession
-) -> SeatLinkOut:
+async def seat_link(body: SeatLinkIn, request: Request, ctx: Ctx) -> SeatLinkOut:
+    mode = face_mode(request.scope)
     async with limited(request, "cloud", body.license_key or body.activation_code or ""):
-        held, link = await service.seat_link(session, ctx.vault, body)
+        async with reading(ctx.db) as session:
+            await service.check_seat_link(session, ctx.vault, body, mode)
+        async with writing(ctx.db) as session:
+            held, link = await service.seat_link(session, ctx.vault, body, mode)
+            return _seat_link_out(held, link)
+
+
+def _seat_link_out(held: service.Held, link: SeatLink) -> SeatLinkOut:
     return SeatLinkOut.model_validate(
         {
             **_out(held),

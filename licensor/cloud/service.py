@@ -35,14 +35,16 @@ class Held:
     new_license: bool
 
 
-async def _subscription_of_code(session: AsyncSession, vault: Vault, code: str) -> Subscription:
+async def _subscription_of_code(
+    session: AsyncSession, vault: Vault, code: str, mode: str
+) -> Subscription:
+    """The code's subscription; a code of the other mode is as unknown as a missing one."""
     row = await subscription_repository.code_by_hash(session, codes.lookup_hash(vault, code))
-    if row is None:
+    sub = await session.get(Subscription, row.subscription_id) if row is not None else None
+    if row is None or sub is None or sub.mode != mode:
         raise NotFound("activation code not recognised", code="ACTIVATION_CODE_INVALID")
     if row.revoked_at is not None:
         raise Forbidden("this activation code was revoked", code="ACTIVATION_CODE_REVOKED")
-    sub = await session.get(Subscription, row.subscription_id)
-    assert sub is not None
     return sub
 
 
@@ -122,8 +124,15 @@ async def _hold(
     return Held(instance, row, key, text, new)
 
 
-async def activate(session: AsyncSession, vault: Vault, code: str, instance_id: str) -> Held:
-    sub = await _subscription_of_code(session, vault, code)
+async def check_activation(session: AsyncSession, vault: Vault, code: str, mode: str) -> None:
+    """Authenticate an activation with reads only, before any write transaction."""
+    _check_usable(await _subscription_of_code(session, vault, code, mode))
+
+
+async def activate(
+    session: AsyncSession, vault: Vault, code: str, instance_id: str, mode: str
+) -> Held:
+    sub = await _subscription_of_code(session, vault, code, mode)
     _check_usable(sub)
     instance = await repository.instance(session, sub.id, instance_id, lock=True)
     if instance is None:
@@ -160,7 +169,7 @@ async def _new_instance(
 
 
 async def _instance_of(
-    session: AsyncSession, vault: Vault, body: SeatLinkIn
+    session: AsyncSession, vault: Vault, body: SeatLinkIn, mode: str
 ) -> tuple[Subscription, CloudInstance]:
     not_activated = NotFound(
         f"instance {body.instance_id!r} is not activated", code="INSTANCE_NOT_ACTIVATED"
@@ -169,7 +178,7 @@ async def _instance_of(
         held = await desk_repository.by_key_hash(
             session, vault.lookup_hash(body.license_key, desk.KEY_PURPOSE)
         )
-        if held is None:
+        if held is None or held.mode != mode:
             raise NotFound("license key not recognised", code="LICENSE_KEY_INVALID")
         if held.cloud_instance_id is None:
             raise not_activated
@@ -181,21 +190,30 @@ async def _instance_of(
         return sub, instance
     if body.activation_code is None:
         raise Unprocessable("send license_key or activation_code", code="LICENSE_REFERENCE_MISSING")
-    sub = await _subscription_of_code(session, vault, body.activation_code)
+    sub = await _subscription_of_code(session, vault, body.activation_code, mode)
     found = await repository.instance(session, sub.id, body.instance_id)
     if found is None:
         raise not_activated
     return sub, found
 
 
-async def seat_link(session: AsyncSession, vault: Vault, body: SeatLinkIn) -> tuple[Held, SeatLink]:
+async def check_seat_link(session: AsyncSession, vault: Vault, body: SeatLinkIn, mode: str) -> None:
+    """Check the usage and authenticate the instance with reads only, before any write."""
     if body.max_historical_users_count < body.billable_users_count:
         raise Unprocessable(
             "max_historical_users_count cannot be below billable_users_count",
             code="INVALID_USAGE",
         )
-    sub, instance = await _instance_of(session, vault, body)
+    sub, _ = await _instance_of(session, vault, body, mode)
     _check_usable(sub)
+
+
+async def seat_link(
+    session: AsyncSession, vault: Vault, body: SeatLinkIn, mode: str
+) -> tuple[Held, SeatLink]:
+    """After `check_seat_link`; the checks run again inside the write transaction."""
+    await check_seat_link(session, vault, body, mode)
+    sub, instance = await _instance_of(session, vault, body, mode)
     await session.refresh(instance, with_for_update=True)  # one re-issue per change
     held = await _hold(session, vault, sub, instance)
     link = SeatLink(

@@ -16,7 +16,7 @@ from licensor.kit.errors import error_responses
 from licensor.kit.ratelimit import limited
 from licensor.kit.tenancy import face_mode
 from licensor.models import InstanceKey
-from licensor.orgs.auth import MemberAuth, require_role
+from licensor.orgs.auth import MemberAuth, confirm, require_role
 from licensor.orgs.service import find_org
 
 router = APIRouter(prefix="/api/v1/licensing", tags=["Instance keys"])
@@ -45,7 +45,7 @@ def key_out(row: InstanceKey) -> KeyOut:
 async def create_key(
     caller: MemberAuth, ctx: Ctx, session: WriteSession, body: KeyCreate | None = None
 ) -> KeyCreated:
-    require_role(caller, "owner")
+    caller = await confirm(session, caller, "owner")
     org = await find_org(session, caller.business_id, caller.mode, caller.org_id)
     issued = await service.create(
         session, ctx.vault, org, body.instance_name if body else None, caller.member_id
@@ -75,7 +75,7 @@ async def list_keys(caller: MemberAuth, session: ReadSession) -> KeyList:
     summary="Owner or admin: revoke a key; the next check-in with it is inactive",
 )
 async def revoke_key(key_id: str, caller: MemberAuth, session: WriteSession) -> KeyOut:
-    require_role(caller, "owner", "admin")
+    caller = await confirm(session, caller, "owner", "admin")
     return key_out(await service.revoke(session, caller.org_id, key_id))
 
 

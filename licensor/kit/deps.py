@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from licensor.kit.context import AppContext
+from licensor.kit.db import Database
 
 
 def get_context(request: Request) -> AppContext:
@@ -19,8 +21,14 @@ def get_context(request: Request) -> AppContext:
 Ctx = Annotated[AppContext, Depends(get_context)]
 
 
-async def _write_session(ctx: Ctx) -> AsyncIterator[AsyncSession]:
-    async with ctx.db.write_sessions() as session:
+@asynccontextmanager
+async def writing(db: Database) -> AsyncIterator[AsyncSession]:
+    """One write transaction, committed at the end (rolled back on an error).
+
+    For routes that must first prove who is calling with `reading` (or work outside any
+    transaction, such as a password hash) before they take SQLite's write lock.
+    """
+    async with db.write_sessions() as session:
         try:
             yield session
         except BaseException:
@@ -30,12 +38,24 @@ async def _write_session(ctx: Ctx) -> AsyncIterator[AsyncSession]:
             await session.commit()
 
 
-async def _read_session(ctx: Ctx) -> AsyncIterator[AsyncSession]:
-    async with ctx.db.read_sessions() as session:
+@asynccontextmanager
+async def reading(db: Database) -> AsyncIterator[AsyncSession]:
+    """One read-only transaction (a plain `BEGIN` on SQLite: no write lock)."""
+    async with db.read_sessions() as session:
         try:
             yield session
         finally:
             await session.rollback()
+
+
+async def _write_session(ctx: Ctx) -> AsyncIterator[AsyncSession]:
+    async with writing(ctx.db) as session:
+        yield session
+
+
+async def _read_session(ctx: Ctx) -> AsyncIterator[AsyncSession]:
+    async with reading(ctx.db) as session:
+        yield session
 
 
 # scope="function": the dependency closes (commit or rollback) before the response is sent,

@@ -7,12 +7,13 @@ from collections.abc import Sequence
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from sqlalchemy.exc import DataError, DBAPIError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from licensor.kit.errors import LicensorError
+from licensor.kit.integrity import conflict_for
 from licensor.kit.responses import ORJSONResponse
 
 log = logging.getLogger("licensor")
@@ -71,6 +72,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(DBAPIError)
     async def _database(_: Request, exc: DBAPIError) -> Response:
+        conflict = conflict_for(exc) if isinstance(exc, IntegrityError) else None
+        if conflict is not None:  # a concurrent request won the race for a unique value
+            return ORJSONResponse(conflict.body(), status_code=conflict.status_code)
         sqlstate = str(getattr(exc.orig, "sqlstate", None) or "")
         if sqlstate in INVALID_TEXT_SQLSTATES:
             body = {"code": "VALIDATION_ERROR", "message": "text must not contain NUL characters"}

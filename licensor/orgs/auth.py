@@ -7,12 +7,13 @@ same business is a 403 (not a member), an unknown one a 404.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from licensor.kit.clock import utcnow
 from licensor.kit.deps import Ctx
@@ -20,6 +21,7 @@ from licensor.kit.errors import Forbidden, NotFound, Unauthorized
 from licensor.kit.secrets import constant_time_equal
 from licensor.kit.tenancy import face_mode
 from licensor.models import Customer, MemberToken, OrgMember
+from licensor.orgs import repository
 from licensor.orgs.schemas import plausible_id
 from licensor.orgs.secrets import PREFIXES, TOKEN_PURPOSE
 
@@ -103,6 +105,32 @@ def require_role(caller: Caller, *roles: str) -> None:
     if caller.role not in roles:
         who = " or ".join(roles)
         raise Forbidden(f"only the organisation's {who} may do this", code="ROLE_REQUIRED")
+
+
+async def confirm(session: AsyncSession, caller: Caller, *roles: str) -> Caller:
+    """The caller as of now, inside the request's write transaction; first thing it does.
+
+    Authentication read the member before the transaction began, so a concurrent demotion,
+    removal or revocation may have committed since. This locks the organisation's row
+    (PostgreSQL; SQLite's write lock already serialises), so the member writes of one
+    organisation run one at a time, then re-reads the member and the token: a removed
+    member or revoked token is 401, a role no longer held 403.
+    """
+    await session.execute(
+        select(Customer.id).where(Customer.id == caller.org_id).with_for_update(key_share=True)
+    )
+    member = await repository.locked_member(session, caller.member_id)
+    token = await session.get(MemberToken, caller.token_id, populate_existing=True)
+    if member is None or member.customer_id != caller.org_id or token is None:
+        raise Unauthorized("invalid token", code="INVALID_TOKEN")
+    if token.revoked_at is not None:
+        raise Unauthorized("this token has been revoked", code="TOKEN_REVOKED")
+    if token.expires_at <= utcnow():
+        raise Unauthorized("this token has expired", code="TOKEN_EXPIRED")
+    now = replace(caller, role=member.role)
+    if roles:
+        require_role(now, *roles)
+    return now
 
 
 MemberAuth = Annotated[Caller, Depends(authenticate_member)]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from datetime import datetime
+
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from licensor.models import Customer, MemberToken, OrgMember
@@ -32,9 +34,44 @@ async def member_by_email(session: AsyncSession, org_id: str, email: str) -> Org
     return (await session.scalars(stmt)).first()
 
 
-async def members_with_email(session: AsyncSession, email: str) -> list[OrgMember]:
-    stmt = select(OrgMember).where(OrgMember.email == email).limit(50)
-    return list((await session.scalars(stmt)).all())
+async def members_for_login(
+    session: AsyncSession, email: str, *, mode: str, business_id: str | None, org_id: str | None
+) -> list[OrgMember]:
+    """The members with this email in one business or organisation and mode (at most two)."""
+    stmt = select(OrgMember).where(OrgMember.email == email, OrgMember.mode == mode)
+    if business_id is not None:
+        stmt = stmt.where(OrgMember.business_id == business_id)
+    if org_id is not None:
+        stmt = stmt.where(OrgMember.customer_id == org_id)
+    return list((await session.scalars(stmt.limit(2))).all())
+
+
+async def locked_member(session: AsyncSession, member_id: str) -> OrgMember | None:
+    """A member as of now, row-locked (PostgreSQL) until the transaction ends: a
+    concurrent role change or removal waits for it, or it sees theirs."""
+    stmt = (
+        select(OrgMember)
+        .where(OrgMember.id == member_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return (await session.scalars(stmt)).first()
+
+
+async def use_invite(session: AsyncSession, invite_id: str, now: datetime) -> str | None:
+    """Revoke a live invite token; its member's id, or None when it was no longer live."""
+    stmt = (
+        update(MemberToken)
+        .where(
+            MemberToken.id == invite_id,
+            MemberToken.kind == "invite",
+            MemberToken.revoked_at.is_(None),
+            MemberToken.expires_at > now,
+        )
+        .values(revoked_at=now)
+        .returning(MemberToken.member_id)
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
 
 
 async def owner(session: AsyncSession, org_id: str, *, lock: bool = False) -> OrgMember | None:

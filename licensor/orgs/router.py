@@ -8,12 +8,13 @@ from fastapi import APIRouter, Request, Response, status
 
 from licensor.auth.dependencies import Auth
 from licensor.instance_keys.settings import instance_key_settings
-from licensor.kit.deps import Ctx, ReadSession, WriteSession
+from licensor.kit.deps import Ctx, ReadSession, WriteSession, reading, writing
 from licensor.kit.errors import error_responses
 from licensor.kit.ratelimit import limited
+from licensor.kit.tenancy import face_mode
 from licensor.models import MemberToken, OrgMember
 from licensor.orgs import repository, service
-from licensor.orgs.auth import MemberAuth, require_role
+from licensor.orgs.auth import MemberAuth, confirm, require_role
 from licensor.orgs.schemas import (
     AcceptInviteIn,
     LoginIn,
@@ -30,6 +31,7 @@ from licensor.orgs.schemas import (
     TokenOut,
     TransferIn,
 )
+from licensor.orgs.secrets import hash_password, verify_password
 
 router = APIRouter(prefix="/api/v1", tags=["Organisations"])
 MANAGERS = ("owner", "admin")
@@ -77,6 +79,10 @@ def session_out(member: OrgMember, issued: service.IssuedToken) -> SessionOut:
     )
 
 
+async def _hash(password: str | None) -> str | None:
+    return await hash_password(password) if password else None
+
+
 def _session_ttl() -> timedelta:
     return timedelta(seconds=instance_key_settings().member_session_seconds)
 
@@ -90,21 +96,37 @@ def _session_ttl() -> timedelta:
 async def add_owner(
     organization_id: str, body: OwnerCreate, who: Auth, ctx: Ctx, session: WriteSession
 ) -> MemberCreated:
+    hashed = await _hash(body.password)  # before the first query: no transaction open yet
     org = await service.find_org(session, who.business_id, who.mode, organization_id)
-    return created_out(await service.add_owner(session, ctx.vault, org, body.email, body.password))
+    return created_out(await service.add_owner(session, ctx.vault, org, body.email, hashed))
 
 
 def _account(body: LoginIn) -> str:
-    return f"{body.organization_id or ''}\x00{body.email.strip().lower()}"
+    """The rate limiter's name for the account a sign-in tries (its tenant and email)."""
+    tenant = body.organization_id or body.business_id or ""
+    return f"{tenant}\x00{body.email.strip().lower()}"
 
 
 @router.post("/auth/login", responses=error_responses(400, 401, 422, 429), summary="Sign in")
-async def login(body: LoginIn, request: Request, ctx: Ctx, session: WriteSession) -> SessionOut:
-    async with limited(request, "login", _account(body)):  # before any lookup or argon2
-        member, issued = await service.login(
-            session, ctx.vault, body.email, body.password, body.organization_id, _session_ttl()
-        )
-    return session_out(member, issued)
+async def login(body: LoginIn, request: Request, ctx: Ctx) -> SessionOut:
+    # Read, verify the password with no transaction open, and only then write: a wrong
+    # password (or an unknown email, which still costs one argon2 verify) never takes
+    # the write lock. The limiter counts first, before any lookup or argon2.
+    async with limited(request, "login", _account(body)):
+        async with reading(ctx.db) as session:
+            found = await service.login_candidate(
+                session,
+                body.email,
+                face_mode(request.scope),
+                body.business_id,
+                body.organization_id,
+            )
+        verified = await verify_password(found.password_hash if found else None, body.password)
+        if found is None or not verified:
+            raise service.wrong_credentials()
+        async with writing(ctx.db) as session:
+            member, issued = await service.start_session(session, ctx.vault, found, _session_ttl())
+            return session_out(member, issued)
 
 
 @router.post(
@@ -112,14 +134,18 @@ async def login(body: LoginIn, request: Request, ctx: Ctx, session: WriteSession
     responses=error_responses(401, 422, 429),
     summary="Set a first password with an invite token, and sign in",
 )
-async def accept_invite(
-    body: AcceptInviteIn, request: Request, ctx: Ctx, session: WriteSession
-) -> SessionOut:
+async def accept_invite(body: AcceptInviteIn, request: Request, ctx: Ctx) -> SessionOut:
     async with limited(request, "invite", body.invite_token):
-        member, issued = await service.accept_invite(
-            session, ctx.vault, body.invite_token, body.password, _session_ttl()
-        )
-    return session_out(member, issued)
+        async with reading(ctx.db) as session:
+            invite_id = await service.invite_of(
+                session, ctx.vault, body.invite_token, face_mode(request.scope)
+            )
+        password_hash = await hash_password(body.password)  # outside any transaction
+        async with writing(ctx.db) as session:
+            member, issued = await service.accept_invite(
+                session, ctx.vault, invite_id, password_hash, _session_ttl()
+            )
+            return session_out(member, issued)
 
 
 @router.post(
@@ -129,6 +155,7 @@ async def accept_invite(
     summary="Revoke the token of this request",
 )
 async def logout(caller: MemberAuth, session: WriteSession) -> Response:
+    caller = await confirm(session, caller)
     await service.revoke_token(session, caller.org_id, caller.token_id, member_id=caller.member_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -149,6 +176,7 @@ async def list_tokens(caller: MemberAuth, session: ReadSession) -> TokenList:
 async def create_token(
     body: TokenCreate, caller: MemberAuth, ctx: Ctx, session: WriteSession
 ) -> TokenCreated:
+    caller = await confirm(session, caller)
     issued = await service.issue_token(
         session,
         ctx.vault,
@@ -166,6 +194,7 @@ async def create_token(
     summary="Revoke a token (your own; owners and admins: any of the organisation's)",
 )
 async def revoke_token(token_id: str, caller: MemberAuth, session: WriteSession) -> TokenOut:
+    caller = await confirm(session, caller)
     only = None if caller.role in MANAGERS else caller.member_id
     return token_out(await service.revoke_token(session, caller.org_id, token_id, member_id=only))
 
@@ -188,9 +217,11 @@ async def list_members(caller: MemberAuth, session: ReadSession) -> MemberList:
 async def add_member(
     body: MemberCreate, caller: MemberAuth, ctx: Ctx, session: WriteSession
 ) -> MemberCreated:
-    require_role(caller, *MANAGERS)
+    require_role(caller, *MANAGERS)  # as authenticated, before the (costly) hash
+    hashed = await _hash(body.password)  # before the first query: no transaction open yet
+    caller = await confirm(session, caller, *MANAGERS)
     org = await service.find_org(session, caller.business_id, caller.mode, caller.org_id)
-    done = await service.add_member(session, ctx.vault, org, body.email, body.role, body.password)
+    done = await service.add_member(session, ctx.vault, org, body.email, body.role, hashed)
     return created_out(done)
 
 
@@ -202,7 +233,7 @@ async def add_member(
 async def change_role(
     member_id: str, body: RoleUpdate, caller: MemberAuth, session: WriteSession
 ) -> MemberOut:
-    require_role(caller, *MANAGERS)
+    caller = await confirm(session, caller, *MANAGERS)
     return member_out(await service.set_role(session, caller.org_id, member_id, body.role))
 
 
@@ -213,7 +244,7 @@ async def change_role(
     summary="Owner or admin: remove a member (their tokens stop working)",
 )
 async def remove_member(member_id: str, caller: MemberAuth, session: WriteSession) -> Response:
-    require_role(caller, *MANAGERS)
+    caller = await confirm(session, caller, *MANAGERS)
     await service.remove_member(session, caller.org_id, member_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -226,7 +257,7 @@ async def remove_member(member_id: str, caller: MemberAuth, session: WriteSessio
 async def transfer_ownership(
     body: TransferIn, caller: MemberAuth, session: WriteSession
 ) -> MemberOut:
-    require_role(caller, "owner")
+    caller = await confirm(session, caller, "owner")
     return member_out(
         await service.transfer_ownership(
             session, caller.org_id, body.member_id, by=caller.member_id

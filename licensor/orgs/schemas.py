@@ -56,10 +56,16 @@ class CamelOut(BaseModel):
 
 
 class LoginIn(CamelIn):
+    """A sign-in names its tenant: the vendor's business, or the organisation itself."""
+
     email: Email
     password: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+    business_id: Id | None = Field(
+        default=None, description="The vendor's business (or send organizationId)"
+    )
     organization_id: Id | None = Field(
-        default=None, description="Needed only when the email belongs to several organisations"
+        default=None,
+        description="The organisation; needed when the email is in several of the business's",
     )
 
 

@@ -13,18 +13,19 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from licensor.kit.clock import utcnow
-from licensor.kit.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
+from licensor.kit.errors import (
+    BadRequest,
+    Conflict,
+    Forbidden,
+    NotFound,
+    Unauthorized,
+    Unprocessable,
+)
 from licensor.kit.ids import new_id
 from licensor.kit.secrets import Vault
 from licensor.models import Customer, MemberToken, OrgMember
 from licensor.orgs import repository
-from licensor.orgs.secrets import (
-    TOKEN_PURPOSE,
-    display_prefix,
-    hash_password,
-    new_token,
-    verify_password,
-)
+from licensor.orgs.secrets import TOKEN_PURPOSE, display_prefix, new_token
 
 INVITE_TTL = timedelta(days=7)
 
@@ -74,8 +75,14 @@ async def issue_token(
 
 
 async def _add(
-    session: AsyncSession, vault: Vault, org: Customer, email: str, role: str, password: str | None
+    session: AsyncSession,
+    vault: Vault,
+    org: Customer,
+    email: str,
+    role: str,
+    password_hash: str | None,
 ) -> NewMember:
+    """`password_hash`: argon2id, made before the transaction began (None: an invite)."""
     email = email.strip().lower()
     if await repository.member_by_email(session, org.id, email) is not None:
         raise Conflict(f"{email} is already a member", code="MEMBER_EXISTS")
@@ -86,26 +93,23 @@ async def _add(
         customer_id=org.id,
         email=email,
         role=role,
-        password_hash=await hash_password(password) if password else None,
+        password_hash=password_hash,
     )
     session.add(row)
-    try:
-        await session.flush()
-    except IntegrityError as exc:  # a concurrent request added the same member or owner
-        raise Conflict("the membership changed concurrently; retry", code="CONFLICT") from exc
+    await session.flush()  # a concurrent same member or owner: kit/integrity's 409
     invite = None
-    if password is None:
+    if password_hash is None:
         invite = await issue_token(session, vault, row.id, "invite", "invitation", INVITE_TTL)
     return NewMember(row, invite)
 
 
 async def add_owner(
-    session: AsyncSession, vault: Vault, org: Customer, email: str, password: str | None
+    session: AsyncSession, vault: Vault, org: Customer, email: str, password_hash: str | None
 ) -> NewMember:
     """The vendor adds an organisation's first owner; later changes are transfers."""
     if await repository.owner(session, org.id, lock=True) is not None:
         raise Conflict("this organisation already has an owner", code="OWNER_EXISTS")
-    return await _add(session, vault, org, email, "owner", password)
+    return await _add(session, vault, org, email, "owner", password_hash)
 
 
 async def add_member(
@@ -114,11 +118,11 @@ async def add_member(
     org: Customer,
     email: str,
     role: str,
-    password: str | None,
+    password_hash: str | None,
 ) -> NewMember:
     if role == "owner":
         raise BadRequest("use an ownership transfer to make an owner", code="OWNER_BY_TRANSFER")
-    return await _add(session, vault, org, email, role, password)
+    return await _add(session, vault, org, email, role, password_hash)
 
 
 async def set_role(session: AsyncSession, org_id: str, member_id: str, role: str) -> OrgMember:
@@ -168,40 +172,84 @@ async def transfer_ownership(
     return target
 
 
-async def login(
-    session: AsyncSession,
-    vault: Vault,
-    email: str,
-    password: str,
-    org_id: str | None,
-    ttl: timedelta,
-) -> tuple[OrgMember, IssuedToken]:
-    candidates = await repository.members_with_email(session, email.strip().lower())
-    if org_id is not None:
-        candidates = [m for m in candidates if m.customer_id == org_id]
+@dataclass(frozen=True)
+class Candidate:
+    """What a sign-in read: the member, and the password hash it is checked against."""
+
+    member_id: str
+    password_hash: str | None
+
+
+async def login_candidate(
+    session: AsyncSession, email: str, mode: str, business_id: str | None, org_id: str | None
+) -> Candidate | None:
+    """The member a sign-in names, read before anything is written.
+
+    The sign-in names its tenant (the vendor's business, or the organisation) and comes
+    in on one mode's face, so that no answer depends on another business's members or on
+    the other mode's.
+    """
+    if business_id is None and org_id is None:
+        raise Unprocessable(
+            "send businessId (the vendor's business) or organizationId",
+            code="TENANT_REQUIRED",
+        )
+    candidates = await repository.members_for_login(
+        session, email.strip().lower(), mode=mode, business_id=business_id, org_id=org_id
+    )
     if len(candidates) > 1:
         raise BadRequest(
-            "this email belongs to several organisations: send organizationId",
+            "this email belongs to several of this business's organisations: send organizationId",
             code="ORGANIZATION_REQUIRED",
         )
-    found = candidates[0] if candidates else None
-    if not await verify_password(found.password_hash if found else None, password) or not found:
-        raise Unauthorized("wrong email or password", code="INVALID_CREDENTIALS")
-    return found, await issue_token(session, vault, found.id, "session", "sign-in", ttl)
+    if not candidates:
+        return None
+    return Candidate(candidates[0].id, candidates[0].password_hash)
+
+
+def wrong_credentials() -> Unauthorized:
+    return Unauthorized("wrong email or password", code="INVALID_CREDENTIALS")
+
+
+async def start_session(
+    session: AsyncSession, vault: Vault, checked: Candidate, ttl: timedelta
+) -> tuple[OrgMember, IssuedToken]:
+    """Issue a session for a member whose password was verified outside this transaction,
+    provided it is still the same member with the same password."""
+    member = await repository.locked_member(session, checked.member_id)
+    if member is None or member.password_hash != checked.password_hash:
+        raise wrong_credentials()
+    return member, await issue_token(session, vault, member.id, "session", "sign-in", ttl)
+
+
+async def invite_of(session: AsyncSession, vault: Vault, invite: str, mode: str) -> str:
+    """The id of a live invite token of this mode, read before anything is written."""
+    row = await repository.token_by_hash(session, vault.lookup_hash(invite, TOKEN_PURPOSE))
+    member = await session.get(OrgMember, row.member_id) if row is not None else None
+    if row is None or member is None or member.mode != mode:
+        raise Unauthorized("invalid or expired invite token", code="INVALID_INVITE")
+    if row.kind != "invite" or row.revoked_at is not None:
+        raise Unauthorized("invalid or expired invite token", code="INVALID_INVITE")
+    if row.expires_at <= utcnow():
+        raise Unauthorized("invalid or expired invite token", code="INVALID_INVITE")
+    return row.id
 
 
 async def accept_invite(
-    session: AsyncSession, vault: Vault, invite: str, password: str, ttl: timedelta
+    session: AsyncSession,
+    vault: Vault,
+    invite_id: str,
+    password_hash: str,
+    ttl: timedelta,
 ) -> tuple[OrgMember, IssuedToken]:
-    row = await repository.token_by_hash(session, vault.lookup_hash(invite, TOKEN_PURPOSE))
+    """Use the invite (once: the conditional update loses to a concurrent accept) and set
+    the password hashed before this transaction began."""
     now = utcnow()
-    if row is None or row.kind != "invite" or row.revoked_at is not None or row.expires_at <= now:
-        raise Unauthorized("invalid or expired invite token", code="INVALID_INVITE")
-    member = await session.get(OrgMember, row.member_id)
+    used = await repository.use_invite(session, invite_id, now)
+    member = await repository.locked_member(session, used) if used is not None else None
     if member is None:
         raise Unauthorized("invalid or expired invite token", code="INVALID_INVITE")
-    member.password_hash = await hash_password(password)
-    row.revoked_at = now
+    member.password_hash = password_hash
     await session.flush()
     return member, await issue_token(session, vault, member.id, "session", "sign-in", ttl)
 

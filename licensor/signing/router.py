@@ -4,9 +4,10 @@ from typing import Literal
 
 from fastapi import APIRouter, Request
 
-from licensor.kit.deps import Ctx, WriteSession
+from licensor.kit.deps import ReadSession
 from licensor.kit.errors import NotFound, error_responses
 from licensor.kit.ratelimit import limited
+from licensor.kit.tenancy import face_mode
 from licensor.models import Business
 from licensor.signing import service
 
@@ -22,11 +23,16 @@ async def public_keys(
     business_id: str,
     mode: Literal["test", "live"],
     request: Request,
-    ctx: Ctx,
-    session: WriteSession,
+    session: ReadSession,
 ) -> dict[str, list[dict[str, str]]]:
+    """Read-only: keys are made when the business is bootstrapped, on rotation, or by the
+    first signature; a business that has none yet answers an empty key set. Each face
+    serves its own mode's keys: the other mode's path is unknown here."""
     async with limited(request, "jwks", business_id):
-        if len(business_id) > 64 or await session.get(Business, business_id) is None:
+        if (
+            len(business_id) > 64
+            or mode != face_mode(request.scope)
+            or await session.get(Business, business_id) is None
+        ):
             raise NotFound(f"business {business_id} not found", code="BUSINESS_NOT_FOUND")
-        await service.current_key(session, ctx.vault, business_id, mode)
         return service.jwks(await service.list_keys(session, business_id, mode))

@@ -1,6 +1,8 @@
 """Ed25519 signing keys per business and mode, with key ids and rotation.
 
-The first key is made on first use; `rotate` adds a new current key and keeps the old
+A business's first keys are made when it is bootstrapped (`ensure_keys`); a business
+created before that gets its key from its first signature (an authenticated write) or
+`licensor signing-keys rotate`, never from a GET. `rotate` adds a new current key and keeps the old
 ones published, so everything they signed still verifies. Services only flush.
 """
 
@@ -70,6 +72,13 @@ async def current_key(
 ) -> SigningKey:
     keys = await list_keys(session, business_id, mode)
     return keys[0] if keys else await rotate(session, vault, business_id, mode)
+
+
+async def ensure_keys(session: AsyncSession, vault: Vault, business_id: str) -> None:
+    """A current key for each mode that has none (bootstrap)."""
+    for mode in ("test", "live"):
+        if not await list_keys(session, business_id, mode):
+            await rotate(session, vault, business_id, mode)
 
 
 def sign_with(vault: Vault, key: SigningKey, message: bytes) -> Signature:

@@ -117,11 +117,12 @@ def new_org(tenant: Tenant, name: str = "Acme") -> str:
         return str(r.json()["customer_id"])
 
 
-def login(base_url: str, email: str, org_id: str | None = None) -> dict[str, Any]:
-    body = {"email": email, "password": PASSWORD}
+def login(tenant: Tenant, email: str, org_id: str | None = None) -> dict[str, Any]:
+    """Sign in to the tenant's business (and the organisation, when given)."""
+    body = {"email": email, "password": PASSWORD, "businessId": tenant.business_id}
     if org_id:
         body["organizationId"] = org_id
-    r = httpx.post(base_url + "/api/v1/auth/login", json=body, timeout=30)
+    r = httpx.post(tenant.base_url + "/api/v1/auth/login", json=body, timeout=30)
     assert r.status_code == 200, r.text
     return dict(r.json())
 
@@ -136,7 +137,7 @@ def org_with_people(tenant: Tenant, roles: tuple[str, ...] = ("admin", "member")
             json={"email": owner_email, "password": PASSWORD},
         )
         assert r.status_code == 201, r.text
-    session = login(tenant.base_url, owner_email)
+    session = login(tenant, owner_email)
     org.tokens["owner"] = session["token"]
     org.member_ids["owner"] = session["memberId"]
     for role in roles:
@@ -147,7 +148,7 @@ def org_with_people(tenant: Tenant, roles: tuple[str, ...] = ("admin", "member")
             headers=bearer(org.tokens["owner"]),
         )
         assert r.status_code == 201, r.text
-        session = login(tenant.base_url, email)
+        session = login(tenant, email)
         org.tokens[role] = session["token"]
         org.member_ids[role] = session["memberId"]
     return org

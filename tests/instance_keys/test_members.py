@@ -75,7 +75,7 @@ def test_invitation_sets_the_password_once(tenant: Tenant) -> None:
     assert as_bearer.status_code == 401
     before = httpx.post(
         tenant.base_url + API + "/auth/login",
-        json={"email": "inv@example.test", "password": PASSWORD},
+        json={"email": "inv@example.test", "password": PASSWORD, "businessId": tenant.business_id},
     )
     assert before.status_code == 401
     url = tenant.base_url + API + "/auth/accept-invite"
@@ -87,19 +87,20 @@ def test_invitation_sets_the_password_once(tenant: Tenant) -> None:
     assert accepted.json()["organizationId"] == org_id
     reused = httpx.post(url, json={"inviteToken": token, "password": PASSWORD + "!"})
     assert reused.status_code == 401
-    assert login(tenant.base_url, "inv@example.test")["role"] == "owner"
+    assert login(tenant, "inv@example.test")["role"] == "owner"
 
 
 def test_login_errors(tenant: Tenant) -> None:
     org = org_with_people(tenant, roles=())
     url = tenant.base_url + API + "/auth/login"
     email = next(iter(members(tenant.base_url, org.tokens["owner"]).values()))["email"]
-    wrong = httpx.post(url, json={"email": email, "password": "wrong password"})
-    nobody = httpx.post(url, json={"email": "nobody@example.test", "password": PASSWORD})
-    bad = httpx.post(url, json={"email": "not an email", "password": PASSWORD})
+    biz = {"businessId": tenant.business_id}
+    wrong = httpx.post(url, json={"email": email, "password": "wrong password", **biz})
+    nobody = httpx.post(url, json={"email": "nobody@example.test", "password": PASSWORD, **biz})
+    bad = httpx.post(url, json={"email": "not an email", "password": PASSWORD, **biz})
     assert (wrong.status_code, nobody.status_code, bad.status_code) == (401, 401, 422)
     assert wrong.json() == nobody.json()
-    session = login(tenant.base_url, email)
+    session = login(tenant, email)
     assert session["tokenType"] == "Bearer"
     assert session["token"].startswith("lks_")
     assert session["expiresAt"].endswith("+00:00")
@@ -115,11 +116,12 @@ def test_same_email_in_two_organisations_needs_organization_id(tenant: Tenant) -
             )
             assert r.status_code == 201
     ambiguous = httpx.post(
-        tenant.base_url + API + "/auth/login", json={"email": email, "password": PASSWORD}
+        tenant.base_url + API + "/auth/login",
+        json={"email": email, "password": PASSWORD, "businessId": tenant.business_id},
     )
     assert ambiguous.status_code == 400
     assert ambiguous.json()["code"] == "ORGANIZATION_REQUIRED"
-    assert login(tenant.base_url, email, orgs[1])["organizationId"] == orgs[1]
+    assert login(tenant, email, orgs[1])["organizationId"] == orgs[1]
 
 
 def test_roles_and_their_limits(tenant: Tenant) -> None:
