@@ -8,8 +8,9 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.desk_helpers import setup as desk_setup
 from tests.helpers import make_customer, make_key, make_product, setup_key, unique
-from tests.instance_keys.helpers import bearer, org_with_people
+from tests.instance_keys.helpers import PASSWORD, bearer, org_with_people
 from tests.servers import Server, Tenant
 
 
@@ -176,3 +177,53 @@ def test_customers_of_one_face_are_not_seen_on_the_other(server: Server) -> None
     assert httpx.get(path, headers={"Authorization": f"Bearer {tenant.api_key}"}).json()[
         "code"
     ] == ("API_KEY_WRONG_MODE")
+
+
+def test_cloud_activation_codes_and_licenses_are_unknown_on_the_other_face(
+    server: Server,
+) -> None:
+    tenant = server.tenant()  # test mode
+    with tenant.http() as http:
+        _, _, sub = desk_setup(http, cloud_licensing="Yes", seat_reconciliation=True, users_count=5)
+        code = http.get(f"/subscriptions/{sub['id']}/activation_code").json()["activation_code"]
+    body = {"activation_code": code, "instance_id": "host-1"}
+    live = server.face("live")
+    ghost = _post(live, "/cloud/activate", {"activation_code": "X" * len(code), "instance_id": "h"})
+    _same(_post(live, "/cloud/activate", body), ghost)
+    assert ghost.status_code == 404
+    held = _post(tenant.base_url, "/cloud/activate", body)
+    assert held.status_code == 200, held.text
+    usage = {"billable_users_count": 1, "max_historical_users_count": 1}
+    usage["timestamp"] = held.json()["starts_at"]
+    by_key = {"license_key": held.json()["license_key"], "instance_id": "host-1", **usage}
+    ghost_key = _post(live, "/cloud/seat_links", {**by_key, "license_key": "Y" * 40})
+    _same(_post(live, "/cloud/seat_links", by_key), ghost_key)
+    _same(_post(live, "/cloud/seat_links", {**body, **usage}), ghost)
+    assert ghost_key.status_code == 404
+
+
+def test_jwks_sign_in_and_invites_belong_to_their_face(server: Server) -> None:
+    tenant = server.tenant()  # test mode
+    jwks = f"/.well-known/jwks/{tenant.business_id}/test.json"
+    assert httpx.get(tenant.base_url + jwks).json()["keys"]
+    on_live = httpx.get(server.face("live") + jwks)
+    assert (on_live.status_code, on_live.json()["code"]) == (404, "BUSINESS_NOT_FOUND")
+    org = org_with_people(tenant, roles=())
+    members = httpx.get(
+        tenant.base_url + "/api/v1/organization/members", headers=bearer(org.tokens["owner"])
+    ).json()["items"]
+    email = members[0]["email"]
+    sign_in = {"email": email, "password": PASSWORD, "businessId": tenant.business_id}
+    assert _post(tenant.base_url, "/api/v1/auth/login", sign_in).status_code == 200
+    refused = _post(server.face("live"), "/api/v1/auth/login", sign_in)
+    assert (refused.status_code, refused.json()["code"]) == (401, "INVALID_CREDENTIALS")
+    invited = httpx.post(
+        tenant.base_url + "/api/v1/organization/members",
+        json={"email": f"inv-{unique()}@example.test", "role": "member"},
+        headers=bearer(org.tokens["owner"]),
+    )
+    assert invited.status_code == 201, invited.text
+    accept = {"inviteToken": invited.json()["inviteToken"], "password": PASSWORD}
+    on_live = _post(server.face("live"), "/api/v1/auth/accept-invite", accept)
+    assert (on_live.status_code, on_live.json()["code"]) == (401, "INVALID_INVITE")
+    assert _post(tenant.base_url, "/api/v1/auth/accept-invite", accept).status_code == 200
