@@ -51,9 +51,29 @@ class Conflict(LicensorError):
     code = "CONFLICT"
 
 
+class RequestTimeout(LicensorError):
+    status_code = 408
+    code = "REQUEST_TIMEOUT"
+
+
+class PayloadTooLarge(LicensorError):
+    status_code = 413
+    code = "PAYLOAD_TOO_LARGE"
+
+
 class Unprocessable(LicensorError):
     status_code = 422
     code = "VALIDATION_ERROR"
+
+
+class HeadersTooLarge(LicensorError):
+    status_code = 431
+    code = "HEADERS_TOO_LARGE"
+
+
+class ServiceUnavailable(LicensorError):
+    status_code = 503
+    code = "SERVICE_UNAVAILABLE"
 
 
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
@@ -63,7 +83,11 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         401: "Missing or invalid API key",
         403: "Not permitted",
         404: "Not found",
+        408: "The request was not received in time",
         409: "Conflict",
+        413: "Request body over the server's limit",
         422: "Validation error",
+        431: "Request headers over the server's limit",
+        503: "The server is at its concurrency limit",
     }
     return {s: {"model": ErrorBody, "description": described.get(s, "Error")} for s in statuses}

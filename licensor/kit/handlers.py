@@ -30,6 +30,7 @@ HTTP_CODES = {
 # PostgreSQL refusing a character in text (NUL in a query parameter or path id): bad input.
 INVALID_TEXT_SQLSTATES = frozenset({"22021", "22P05"})
 FASTAPI_BODY_PARSE_ERROR = "There was an error parsing the body"
+UNDECODABLE_BODY = "body: not valid JSON (UTF-8)"
 
 
 def describe_validation_errors(errors: Sequence[object]) -> str:
@@ -60,7 +61,7 @@ def install_error_handlers(app: FastAPI) -> None:
         if exc.status_code == 400 and exc.detail == FASTAPI_BODY_PARSE_ERROR:
             # FastAPI's answer to a body it cannot decode (e.g. not UTF-8): malformed JSON,
             # so the documented 422 VALIDATION_ERROR, as the public routes already answer.
-            body = {"code": "VALIDATION_ERROR", "message": "body: not valid JSON (UTF-8)"}
+            body = {"code": "VALIDATION_ERROR", "message": UNDECODABLE_BODY}
             return ORJSONResponse(body, status_code=422)
         code = HTTP_CODES.get(exc.status_code, "HTTP_ERROR")
         message = exc.detail if isinstance(exc.detail, str) else code.lower().replace("_", " ")
