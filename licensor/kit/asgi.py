@@ -67,9 +67,13 @@ def json_body(scope: Scope, raw: bytes) -> Any:
     try:
         return json.loads(raw)
     except json.JSONDecodeError as exc:
-        raise Unprocessable(
-            describe_validation_errors([{"loc": ("body", exc.pos), "msg": "JSON decode error"}])
-        ) from exc
+        error = {
+            "type": "json_invalid",
+            "loc": ("body", exc.pos),
+            "msg": "JSON decode error",
+            "ctx": {"error": exc.msg},
+        }
+        raise Unprocessable(describe_validation_errors([error])) from exc
     except ValueError as exc:  # not UTF-8: FastAPI's 400, which the handler words as 422
         raise Unprocessable(UNDECODABLE_BODY) from exc
 
@@ -78,9 +82,8 @@ def validate_body(adapter: TypeAdapter[Any], value: Any, *, required: bool) -> A
     """Validate as FastAPI validates a body parameter (python mode, from attributes)."""
     if value is MISSING:
         if required:
-            raise Unprocessable(
-                describe_validation_errors([{"loc": ("body",), "msg": "Field required"}])
-            )
+            missing = {"type": "missing", "loc": ("body",), "msg": "Field required"}
+            raise Unprocessable(describe_validation_errors([missing]))
         return None
     try:
         return adapter.validate_python(value, from_attributes=True)

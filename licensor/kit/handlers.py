@@ -38,6 +38,11 @@ def describe_validation_errors(errors: Sequence[object]) -> str:
     for err in errors[:10]:
         if not isinstance(err, dict):
             continue
+        if err.get("type") == "json_invalid" and len(err.get("loc", ())) == 2:
+            # FastAPI's own JSON decoding: ("body", position), the decoder's words in ctx
+            detail = (err.get("ctx") or {}).get("error", "invalid")
+            parts.append(f"body: not valid JSON ({detail} at position {err['loc'][1]})")
+            continue
         loc = ".".join(str(p) for p in err.get("loc", ()) if p not in ("body",))
         parts.append(f"{loc or 'body'}: {err.get('msg', 'invalid')}")
     return "; ".join(parts) or "invalid request"
