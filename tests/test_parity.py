@@ -1,6 +1,6 @@
 """The thin handlers answer as FastAPI's own routes do: one table of requests runs
 against a server with LICENSOR_FAST_PATH=true and one with false (same database), and
-every answer (status, body, content type) must be identical."""
+every answer (status, body, content type, authentication challenge) must be identical."""
 
 from __future__ import annotations
 
@@ -106,7 +106,14 @@ def answers(
         r = httpx.post(
             base + path, content=body.replace(b"KEY", pair.key.encode()), headers=headers
         )
-        got.append((r.status_code, r.content, r.headers.get("content-type")))
+        got.append(
+            (
+                r.status_code,
+                r.content,
+                r.headers.get("content-type"),
+                r.headers.get("www-authenticate"),
+            )
+        )
     return got
 
 

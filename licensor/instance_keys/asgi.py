@@ -26,10 +26,6 @@ EMPTY = CheckinIn()
 BODY: TypeAdapter[CheckinIn | None] = TypeAdapter(CheckinIn | None)  # the route's `body` type
 
 
-def _auth_challenge(status: int) -> tuple[tuple[bytes, bytes], ...]:
-    return ((b"www-authenticate", b"Bearer"),) if status == 401 else ()
-
-
 def _error(code: str, message: str) -> bytes:
     return orjson.dumps({"code": code, "message": message})
 
@@ -56,12 +52,14 @@ class InstanceCheckinRoute:
         except LicensorError as exc:
             await respond(send, exc.status_code, orjson.dumps(exc.body()))
             return
+        extra: tuple[tuple[bytes, bytes], ...] = ()
         try:
             checkins = await checkins_for(self.state)
             status, payload = 200, await checkins.check_in(_authorization(scope), body)
         except LicensorError as exc:
             status, payload = exc.status_code, orjson.dumps(exc.body())
+            extra = tuple((k.lower().encode(), v.encode()) for k, v in exc.headers.items())
         except Exception:
             log.exception("unhandled error on %s", PATH)
             status, payload = 500, _error("INTERNAL_ERROR", "internal server error")
-        await respond(send, status, payload, _auth_challenge(status))
+        await respond(send, status, payload, extra)

@@ -207,8 +207,8 @@ class EdgeProtocol(HttpToolsProtocol):
             len(self.tasks) >= self.limits.concurrency
         ):
             return ServiceUnavailable("the server is at its concurrency limit; retry shortly")
-        if length is not None and int(length) > self.limits.max_body:
-            return too_large_body(self.limits.max_body)
+        if length is not None and (not length.isdigit() or int(length) > self.limits.max_body):
+            return too_large_body(self.limits.max_body)  # httptools refuses a malformed one first
         return None
 
     def _arm(self, phase: int, seconds: float) -> None:
@@ -248,5 +248,12 @@ class EdgeProtocol(HttpToolsProtocol):
 
     def _refuse(self, error: LicensorError) -> None:
         self._disarm()
+        cycle = self.cycle
+        if self._phase == HEAD and cycle is not None and not cycle.response_complete:
+            # a pipelined request while the previous answer is still due: an answer now
+            # would come out of order, so stop reading and close once that answer is out
+            cycle.keep_alive = False
+            self.flow.pause_reading()
+            return
         self.transport.write(raw_response(error, self.server_state.default_headers))
         self.transport.close()

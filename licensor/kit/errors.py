@@ -15,6 +15,7 @@ class ErrorBody(BaseModel):
 class LicensorError(Exception):
     status_code: ClassVar[int] = 400
     code: ClassVar[str] = "BAD_REQUEST"
+    headers: ClassVar[dict[str, str]] = {}  # response headers HTTP requires with the status
 
     def __init__(self, message: str, *, code: str | None = None) -> None:
         super().__init__(message)
@@ -34,6 +35,7 @@ class BadRequest(LicensorError):
 class Unauthorized(LicensorError):
     status_code = 401
     code = "UNAUTHORIZED"
+    headers = {"WWW-Authenticate": "Bearer"}  # RFC 9110: a 401 names its scheme
 
 
 class Forbidden(LicensorError):

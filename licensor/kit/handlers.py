@@ -24,7 +24,10 @@ HTTP_CODES = {
     404: "NOT_FOUND",
     405: "METHOD_NOT_ALLOWED",
     413: "PAYLOAD_TOO_LARGE",
+    408: "REQUEST_TIMEOUT",
     415: "UNSUPPORTED_MEDIA_TYPE",
+    431: "HEADERS_TOO_LARGE",
+    503: "SERVICE_UNAVAILABLE",
 }
 
 # PostgreSQL refusing a character in text (NUL in a query parameter or path id): bad input.
@@ -51,7 +54,7 @@ def describe_validation_errors(errors: Sequence[object]) -> str:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(LicensorError)
     async def _licensor(_: Request, exc: LicensorError) -> Response:
-        return ORJSONResponse(exc.body(), status_code=exc.status_code)
+        return ORJSONResponse(exc.body(), status_code=exc.status_code, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> Response:
