@@ -19,6 +19,7 @@ from licensor.instance_keys.checkin import close_checkins
 from licensor.instance_keys.router import router as instance_keys
 from licensor.kit.context import AppContext
 from licensor.kit.handlers import RejectNulCharacters, install_error_handlers
+from licensor.kit.hotstore import open_hot
 from licensor.kit.ratelimit import RateLimiter
 from licensor.kit.responses import ORJSONResponse
 from licensor.kit.tenancy import ModeFace
@@ -27,7 +28,7 @@ from licensor.license_key_instance.router import router as instances
 from licensor.licenses.fast import ChecksSlot, FastLicenseRoutes
 from licensor.licenses.router import router as licenses
 from licensor.licenses.service import LicenseChecks
-from licensor.licenses.store import open_store
+from licensor.licenses.store import license_store
 from licensor.orgs.router import router as orgs
 from licensor.product.router import router as products
 from licensor.signing.router import router as signing
@@ -46,9 +47,10 @@ def build_fastapi(settings: Settings, slot: ChecksSlot | None = None) -> FastAPI
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         ctx = AppContext.from_settings(settings)
-        store = await open_store(settings.resolved_database_url, settings.db_pool_size)
+        hot = await open_hot(settings.resolved_database_url, settings.db_pool_size)
         app.state.ctx = ctx
-        app.state.license_checks = LicenseChecks(store, ctx.vault)
+        app.state.hot = hot  # the hot paths' connections (kit/hotstore.py), one set per process
+        app.state.license_checks = LicenseChecks(license_store(hot), ctx.vault)
         app.state.mail_worker = announce_mail(ctx) and BackgroundWorker(ctx)
         await limiter.start(ctx.vault)
         if slot is not None:
@@ -58,11 +60,11 @@ def build_fastapi(settings: Settings, slot: ChecksSlot | None = None) -> FastAPI
         finally:
             if slot is not None:
                 slot.checks = None
-            await close_checkins(app.state)
+            close_checkins(app.state)
             if app.state.mail_worker:
                 await app.state.mail_worker.close()
             await limiter.close()
-            await store.close()
+            await hot.close()
             await ctx.close()
 
     app = FastAPI(

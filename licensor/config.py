@@ -27,6 +27,15 @@ class Settings(BaseSettings):
     # Serve validate/activate/deactivate from the thin ASGI path (the FastAPI routes stay for docs).
     fast_path: bool = True
     db_pool_size: int = 10
+    # The edge (docs/security-edge.md): limits every request meets before any routing.
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1)  # 413 from Content-Length or stream
+    max_header_bytes: int = Field(default=16 * 1024, ge=1024)  # request line + headers: 431
+    header_timeout_seconds: float = Field(default=10.0, gt=0)  # connect to end of headers: 408
+    body_timeout_seconds: float = Field(default=30.0, gt=0)  # end of headers to end of body: 408
+    keep_alive_seconds: int = Field(default=5, ge=1)  # an idle kept-alive connection is closed
+    # Connections plus requests in flight, per process; beyond it 503. Lowered at start-up
+    # to fit under the process's open-file limit (see kit/edge_protocol.py).
+    max_concurrency: int = Field(default=1000, ge=1)
     # License email (docs/email-delivery.md). No smtp_host: jobs wait in the outbox.
     smtp_host: str | None = None
     smtp_port: int = Field(default=25, ge=1, le=65535)

@@ -71,8 +71,9 @@ def serve(
         host=host or settings.host,
         port=port or settings.port,
         workers=workers or settings.workers,
-        http="httptools",
+        http="licensor.kit.edge:EdgeProtocol",  # httptools with the edge's limits
         loop="uvloop",
+        timeout_keep_alive=settings.keep_alive_seconds,
         log_level="warning",
         access_log=False,
         proxy_headers=False,  # the rate limiter decides whom to believe (trusted_proxies)

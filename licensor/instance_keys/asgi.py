@@ -11,26 +11,21 @@ import logging
 from typing import Any
 
 import orjson
-from pydantic import ValidationError
+from pydantic import TypeAdapter
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from licensor.instance_keys.checkin import checkins_for
 from licensor.instance_keys.schemas import CheckinIn
-from licensor.kit.asgi import BodyTooLarge, read_body, respond
+from licensor.kit.asgi import json_body, read_body, respond, validate_body
 from licensor.kit.errors import LicensorError
-from licensor.kit.handlers import describe_validation_errors
 from licensor.kit.ratelimit import RateLimiter, error_headers
 from licensor.kit.tenancy import face_mode, route_path
 
 log = logging.getLogger("licensor")
 
 PATH = "/api/v1/licensing/validate"
-MAX_BODY = 8 * 1024
 EMPTY = CheckinIn()
-
-
-def _auth_challenge(status: int) -> tuple[tuple[bytes, bytes], ...]:
-    return ((b"www-authenticate", b"Bearer"),) if status == 401 else ()
+BODY: TypeAdapter[CheckinIn | None] = TypeAdapter(CheckinIn | None)  # the route's `body` type
 
 
 def _error(code: str, message: str) -> bytes:
@@ -54,15 +49,10 @@ class InstanceCheckinRoute:
             await self.app(scope, receive, send)
             return
         try:
-            raw = await read_body(receive, MAX_BODY)
-            body = CheckinIn.model_validate_json(raw) if raw.strip() else EMPTY
-        except BodyTooLarge:
-            await respond(send, 413, _error("PAYLOAD_TOO_LARGE", f"body over {MAX_BODY} bytes"))
-            return
-        except ValidationError as exc:
-            errors = [dict(e) for e in exc.errors(include_url=False, include_input=False)]
-            message = describe_validation_errors(errors)
-            await respond(send, 422, _error("VALIDATION_ERROR", message))
+            raw = await read_body(receive)
+            body = validate_body(BODY, json_body(scope, raw), required=False) or EMPTY
+        except LicensorError as exc:
+            await respond(send, exc.status_code, orjson.dumps(exc.body()))
             return
         limiter: RateLimiter = self.state.rate_limiter
         admission = None
@@ -78,4 +68,4 @@ class InstanceCheckinRoute:
         except Exception:
             log.exception("unhandled error on %s", PATH)
             status, payload = 500, _error("INTERNAL_ERROR", "internal server error")
-        await respond(send, status, payload, _auth_challenge(status) + headers)
+        await respond(send, status, payload, headers)

@@ -8,7 +8,6 @@ The decrypted signing key is cached per business and mode in the process.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import re
 import time
@@ -21,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from licensor.instance_keys.schemas import CheckinIn
 from licensor.instance_keys.service import KEY_PURPOSE
 from licensor.instance_keys.settings import InstanceKeySettings, instance_key_settings
-from licensor.instance_keys.store import CheckinRow, CheckinStore, open_checkin_store
+from licensor.instance_keys.store import CheckinRow, CheckinStore, checkin_store
 from licensor.kit.clock import utcnow
 from licensor.kit.context import AppContext
 from licensor.kit.errors import Unauthorized
@@ -178,32 +177,17 @@ class Checkins:
         self._answers[memo] = out
         return out
 
-    async def close(self) -> None:
-        await self.store.close()
-
-
-_lock = asyncio.Lock()
-
 
 async def checkins_for(state: Any) -> Checkins:
-    """The process's check-in service, opened on first use from the app's context."""
+    """The process's check-in service, made on first use from the app's context and its
+    hot-path connections (both opened and closed by the app's lifespan)."""
     found: Checkins | None = getattr(state, "instance_checkins", None)
-    if found is not None:
-        return found
-    async with _lock:
-        found = getattr(state, "instance_checkins", None)
-        if found is None:
-            ctx: AppContext = state.ctx
-            store = await open_checkin_store(
-                ctx.settings.resolved_database_url, ctx.settings.db_pool_size
-            )
-            found = Checkins(store, ctx, instance_key_settings())
-            state.instance_checkins = found
+    if found is None:
+        ctx: AppContext = state.ctx
+        found = Checkins(checkin_store(state.hot), ctx, instance_key_settings())
+        state.instance_checkins = found
     return found
 
 
-async def close_checkins(state: Any) -> None:
-    found: Checkins | None = getattr(state, "instance_checkins", None)
-    if found is not None:
-        state.instance_checkins = None
-        await found.close()
+def close_checkins(state: Any) -> None:
+    state.instance_checkins = None

@@ -1,23 +1,21 @@
 """Raw queries behind the check-in route: no ORM, no per-request session.
 
-SQLite is read inline with the standard library (point selects by unique index cost
-microseconds) and written on one dedicated thread; PostgreSQL uses one asyncpg pool per
-process. One query answers a check-in: the key, its organisation, the organisation's
-current subscription (the newest that has started) and that subscription's plan.
+It runs on the process's one hot-path connection layer (`kit/hotstore.py`, shared with
+the license routes and owned by the app's lifespan); this module only holds the queries
+and the parsing of their rows. One query answers a check-in: the key, its organisation,
+the organisation's current subscription (the newest that has started) and its plan.
 """
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import orjson
 
-from licensor.kit.db import private_sqlite_file
+from licensor.kit.hotstore import HotDb, PostgresHot, SqliteHot
 
 CHECKIN = (
     "SELECT k.id, k.business_id, k.mode, k.customer_id, k.key_hash, k.revoked_at, c.name, "
@@ -39,12 +37,6 @@ RECORD = (
     "UPDATE instance_keys SET last_seen_at = {0}, last_version = COALESCE({1}, last_version), "
     "last_instance_id = COALESCE({2}, last_instance_id) WHERE id = {3}"
 )
-
-
-def _sql(template: str, style: str) -> str:
-    n = template.count("{") - template.count("{{")
-    marks = ["?"] * n if style == "qmark" else [f"${i + 1}" for i in range(n)]
-    return template.format(*marks)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +75,6 @@ class CheckinStore(Protocol):
     async def record(
         self, key_id: str, now: datetime, version: str | None, instance_id: str | None
     ) -> None: ...
-    async def close(self) -> None: ...
 
 
 def _time(value: Any) -> datetime | None:
@@ -126,25 +117,16 @@ def _sqlite_time(value: datetime) -> str:
     return value.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
 
 
-def _connect(path: str) -> sqlite3.Connection:
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-    for pragma in ("busy_timeout=10000", "journal_mode=WAL", "synchronous=NORMAL"):
-        conn.execute(f"PRAGMA {pragma}")
-    return conn
-
-
 _MISSING = object()
 
 
 class SqliteCheckinStore:
-    def __init__(self, url: str) -> None:
-        path = private_sqlite_file(url)
-        self._reader = _connect(path)
-        self._writer = _connect(path)
-        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="checkin-writer")
-        self._find = _sql(CHECKIN, "qmark")
-        self._signing = _sql(SIGNING_KEY, "qmark")
-        self._record = _sql(RECORD, "qmark")
+    def __init__(self, hot: SqliteHot) -> None:
+        self._hot = hot
+        self._reader = hot.reader
+        self._find = hot.sql(CHECKIN)
+        self._signing = hot.sql(SIGNING_KEY)
+        self._record = hot.sql(RECORD)
         self._version: int | None = None
         self._cache: dict[tuple[bytes, str], CheckinRow | None] = {}
 
@@ -174,34 +156,23 @@ class SqliteCheckinStore:
         r = self._reader.execute(self._signing, (business_id, mode)).fetchone()
         return None if r is None else (r[0], bytes(r[1]))
 
-    def _write(self, params: tuple[Any, ...]) -> None:
-        self._writer.execute(self._record, params)
-
     async def record(
         self, key_id: str, now: datetime, version: str | None, instance_id: str | None
     ) -> None:
         params = (_sqlite_time(now), version, instance_id, key_id)
-        await asyncio.get_running_loop().run_in_executor(self._thread, self._write, params)
 
-    async def close(self) -> None:
-        self._thread.shutdown(wait=True)
-        self._reader.close()
-        self._writer.close()
+        def write(conn: sqlite3.Connection) -> None:
+            conn.execute(self._record, params)
+
+        await self._hot.write(write)
 
 
 class PostgresCheckinStore:
-    def __init__(self, pool: Any) -> None:
-        self._pool = pool
-        self._find = _sql(CHECKIN, "numeric")
-        self._signing = _sql(SIGNING_KEY, "numeric")
-        self._record = _sql(RECORD, "numeric")
-
-    @classmethod
-    async def connect(cls, url: str, size: int) -> PostgresCheckinStore:
-        import asyncpg
-
-        dsn = url.replace("postgresql+asyncpg://", "postgresql://", 1)
-        return cls(await asyncpg.create_pool(dsn, min_size=1, max_size=size))
+    def __init__(self, hot: PostgresHot) -> None:
+        self._pool = hot.pool
+        self._find = hot.sql(CHECKIN)
+        self._signing = hot.sql(SIGNING_KEY)
+        self._record = hot.sql(RECORD)
 
     async def find(self, key_hash: bytes, now: datetime) -> CheckinRow | None:
         r = await self._pool.fetchrow(self._find, key_hash, now)
@@ -216,11 +187,8 @@ class PostgresCheckinStore:
     ) -> None:
         await self._pool.execute(self._record, now, version, instance_id, key_id)
 
-    async def close(self) -> None:
-        await self._pool.close()
 
-
-async def open_checkin_store(url: str, pool_size: int) -> CheckinStore:
-    if url.startswith("sqlite"):
-        return SqliteCheckinStore(url)
-    return await PostgresCheckinStore.connect(url, pool_size)
+def checkin_store(hot: HotDb) -> CheckinStore:
+    if isinstance(hot, SqliteHot):
+        return SqliteCheckinStore(hot)
+    return PostgresCheckinStore(hot)

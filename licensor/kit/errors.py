@@ -15,6 +15,8 @@ class ErrorBody(BaseModel):
 class LicensorError(Exception):
     status_code: ClassVar[int] = 400
     code: ClassVar[str] = "BAD_REQUEST"
+    # Response headers HTTP requires with the status (see `headers()`).
+    extra_headers: ClassVar[dict[str, str]] = {}
 
     def __init__(self, message: str, *, code: str | None = None) -> None:
         super().__init__(message)
@@ -26,8 +28,8 @@ class LicensorError(Exception):
         return {"code": self.code, "message": self.message}
 
     def headers(self) -> dict[str, str]:
-        """Extra response headers this error carries (none by default)."""
-        return {}
+        """The response headers this error carries (its class's, by default)."""
+        return dict(self.extra_headers)
 
 
 class BadRequest(LicensorError):
@@ -38,6 +40,7 @@ class BadRequest(LicensorError):
 class Unauthorized(LicensorError):
     status_code = 401
     code = "UNAUTHORIZED"
+    extra_headers = {"WWW-Authenticate": "Bearer"}  # RFC 9110: a 401 names its scheme
 
 
 class Forbidden(LicensorError):
@@ -53,6 +56,16 @@ class NotFound(LicensorError):
 class Conflict(LicensorError):
     status_code = 409
     code = "CONFLICT"
+
+
+class RequestTimeout(LicensorError):
+    status_code = 408
+    code = "REQUEST_TIMEOUT"
+
+
+class PayloadTooLarge(LicensorError):
+    status_code = 413
+    code = "PAYLOAD_TOO_LARGE"
 
 
 class Unprocessable(LicensorError):
@@ -79,6 +92,16 @@ class RateLimited(LicensorError):
         }
 
 
+class HeadersTooLarge(LicensorError):
+    status_code = 431
+    code = "HEADERS_TOO_LARGE"
+
+
+class ServiceUnavailable(LicensorError):
+    status_code = 503
+    code = "SERVICE_UNAVAILABLE"
+
+
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses=` entries for the given error statuses, all in the one body shape."""
     described = {
@@ -86,8 +109,12 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         401: "Missing or invalid API key",
         403: "Not permitted",
         404: "Not found",
+        408: "The request was not received in time",
         409: "Conflict",
+        413: "Request body over the server's limit",
         422: "Validation error",
         429: "Too many requests (Retry-After says when to try again)",
+        431: "Request headers over the server's limit",
+        503: "The server is at its concurrency limit",
     }
     return {s: {"model": ErrorBody, "description": described.get(s, "Error")} for s in statuses}

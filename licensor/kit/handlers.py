@@ -25,19 +25,28 @@ HTTP_CODES = {
     404: "NOT_FOUND",
     405: "METHOD_NOT_ALLOWED",
     413: "PAYLOAD_TOO_LARGE",
+    408: "REQUEST_TIMEOUT",
     415: "UNSUPPORTED_MEDIA_TYPE",
     429: "RATE_LIMITED",
+    431: "HEADERS_TOO_LARGE",
+    503: "SERVICE_UNAVAILABLE",
 }
 
 # PostgreSQL refusing a character in text (NUL in a query parameter or path id): bad input.
 INVALID_TEXT_SQLSTATES = frozenset({"22021", "22P05"})
 FASTAPI_BODY_PARSE_ERROR = "There was an error parsing the body"
+UNDECODABLE_BODY = "body: not valid JSON (UTF-8)"
 
 
 def describe_validation_errors(errors: Sequence[object]) -> str:
     parts = []
     for err in errors[:10]:
         if not isinstance(err, dict):
+            continue
+        if err.get("type") == "json_invalid" and len(err.get("loc", ())) == 2:
+            # FastAPI's own JSON decoding: ("body", position), the decoder's words in ctx
+            detail = (err.get("ctx") or {}).get("error", "invalid")
+            parts.append(f"body: not valid JSON ({detail} at position {err['loc'][1]})")
             continue
         loc = ".".join(str(p) for p in err.get("loc", ()) if p not in ("body",))
         parts.append(f"{loc or 'body'}: {err.get('msg', 'invalid')}")
@@ -62,7 +71,7 @@ def install_error_handlers(app: FastAPI) -> None:
         if exc.status_code == 400 and exc.detail == FASTAPI_BODY_PARSE_ERROR:
             # FastAPI's answer to a body it cannot decode (e.g. not UTF-8): malformed JSON,
             # so the documented 422 VALIDATION_ERROR, as the public routes already answer.
-            body = {"code": "VALIDATION_ERROR", "message": "body: not valid JSON (UTF-8)"}
+            body = {"code": "VALIDATION_ERROR", "message": UNDECODABLE_BODY}
             return ORJSONResponse(body, status_code=422)
         code = HTTP_CODES.get(exc.status_code, "HTTP_ERROR")
         message = exc.detail if isinstance(exc.detail, str) else code.lower().replace("_", " ")

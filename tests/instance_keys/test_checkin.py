@@ -243,7 +243,7 @@ def test_bad_keys_are_401(tenant: Tenant, authorization: str | None) -> None:
         (b'{"version": 3}', 422),
         (b'{"instanceId": "' + b"x" * 201 + b'"}', 422),
         (b'{"version": "\xff"}', 422),
-        (b'{"pad": "' + b"x" * 9000 + b'"}', 413),
+        (b'{"pad": "' + b"x" * (1024 * 1024) + b'"}', 413),  # the edge's limit: 1 MiB
     ],
 )
 def test_bad_bodies(instance: Instance, content: bytes, status: int) -> None:

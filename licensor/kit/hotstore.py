@@ -1,0 +1,102 @@
+"""The raw-SQL connection layer of the hot paths (`licenses/store.py`, `instance_keys/store.py`).
+
+One per process, opened and closed by the app's lifespan, shared by both stores; no ORM,
+no per-request session. SQLite: one reader connection used inline on the event loop (a
+point select by a unique index costs microseconds) and one writer connection on one
+dedicated thread, so a writer waiting for the lock never blocks the loop; the pragmas
+are the ORM engine's (`kit/db.py`). PostgreSQL: one asyncpg pool of `db_pool_size`
+connections. Statements are written once with `{0}`, `{1}`… placeholders and rendered
+for the driver by `sql()`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+from licensor.kit.db import SQLITE_PRAGMAS, private_sqlite_file
+
+T = TypeVar("T")
+
+
+def render(template: str, style: str) -> str:
+    """`{0}`, `{1}`… as `?` (qmark, in textual order) or `$1`, `$2`… (numeric)."""
+    n = template.count("{") - template.count("{{")
+    marks = ["?"] * n if style == "qmark" else [f"${i + 1}" for i in range(n)]
+    return template.format(*marks)
+
+
+def _connect_sqlite(path: str) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    for pragma in SQLITE_PRAGMAS:
+        conn.execute(f"PRAGMA {pragma}")
+    return conn
+
+
+class SqliteHot:
+    style = "qmark"
+
+    def __init__(self, url: str) -> None:
+        path = private_sqlite_file(url)
+        self.reader = _connect_sqlite(path)
+        self.writer = _connect_sqlite(path)
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hot-writer")
+
+    def sql(self, template: str) -> str:
+        return render(template, self.style)
+
+    async def write(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `work(writer)` on the writer thread (the only user of that connection)."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._thread, work, self.writer)
+
+    async def close(self) -> None:
+        self._thread.shutdown(wait=True)
+        self.reader.close()
+        self.writer.close()
+
+
+async def _keep_session(conn: Any) -> None:
+    """The pool's reset on release, minus the session-reset query.
+
+    By default asyncpg runs `SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *;
+    RESET ALL` every time a connection goes back to the pool: a second round trip for
+    every one-statement request. The hot stores only ever run their fixed statements (no
+    advisory locks, cursors, LISTEN or SET), so there is no session state to clear. An
+    open transaction is still rolled back: asyncpg does that before calling this.
+    """
+
+
+class PostgresHot:
+    style = "numeric"
+
+    def __init__(self, pool: Any) -> None:
+        self.pool = pool
+
+    @classmethod
+    async def connect(cls, url: str, size: int) -> PostgresHot:
+        import asyncpg
+
+        dsn = url.replace("postgresql+asyncpg://", "postgresql://", 1)
+        pool = await asyncpg.create_pool(
+            dsn, min_size=min(2, size), max_size=size, reset=_keep_session
+        )
+        return cls(pool)
+
+    def sql(self, template: str) -> str:
+        return render(template, self.style)
+
+    async def close(self) -> None:
+        await self.pool.close()
+
+
+HotDb = SqliteHot | PostgresHot
+
+
+async def open_hot(url: str, pool_size: int) -> HotDb:
+    if url.startswith("sqlite"):
+        return SqliteHot(url)
+    return await PostgresHot.connect(url, pool_size)
