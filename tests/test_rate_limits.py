@@ -191,21 +191,24 @@ def owner(tenant: Tenant) -> str:
     return email
 
 
-def login(http: httpx.Client, email: str, password: str) -> httpx.Response:
-    return http.post("/api/v1/auth/login", json={"email": email, "password": password})
+def login(http: httpx.Client, tenant: Tenant, email: str, password: str) -> httpx.Response:
+    body = {"email": email, "password": password, "businessId": tenant.business_id}
+    return http.post("/api/v1/auth/login", json=body)
 
 
 def test_login_locks_out_the_account_from_every_address(limited: Server) -> None:
     tenant = limited.tenant()
     email, bystander = owner(tenant), owner(tenant)
     with client(tenant.base_url, "127.0.0.7") as a, client(tenant.base_url, "127.0.0.8") as b:
-        statuses = [login(a if i % 2 else b, email, "wrong password").status_code for i in range(5)]
+        statuses = [
+            login(a if i % 2 else b, tenant, email, "wrong password").status_code for i in range(5)
+        ]
         assert statuses == [401] * 5
         # Locked: even the right password, from yet another address, is refused.
         with client(tenant.base_url, "127.0.0.10") as c:
-            assert_limited(login(c, email, PASSWORD))
+            assert_limited(login(c, tenant, email, PASSWORD))
         # Another account, from the attacker's addresses, still signs in.
-        assert login(a, bystander, PASSWORD).status_code == 200
+        assert login(a, tenant, bystander, PASSWORD).status_code == 200
 
 
 def test_login_locks_out_an_address_guessing_many_accounts(limited: Server) -> None:
@@ -213,13 +216,14 @@ def test_login_locks_out_an_address_guessing_many_accounts(limited: Server) -> N
     email = owner(tenant)
     with client(tenant.base_url, "127.0.0.11") as attacker:
         statuses = [
-            login(attacker, f"nobody-{i}@example.test", "guess").status_code for i in range(22)
+            login(attacker, tenant, f"nobody-{i}@example.test", "guess").status_code
+            for i in range(22)
         ]
         assert statuses[:20] == [401] * 20, statuses
         assert set(statuses[20:]) == {429}, statuses
-        assert_limited(login(attacker, email, PASSWORD))
+        assert_limited(login(attacker, tenant, email, PASSWORD))
     with client(tenant.base_url, "127.0.0.12") as someone_else:
-        assert login(someone_else, email, PASSWORD).status_code == 200
+        assert login(someone_else, tenant, email, PASSWORD).status_code == 200
 
 
 def cpu_seconds(pid: int) -> float:
@@ -238,11 +242,11 @@ def test_a_locked_out_account_costs_no_password_hashing(limited: Server) -> None
     with client(tenant.base_url, "127.0.0.13") as attacker:
         before = cpu_seconds(pid)
         for _ in range(5):
-            assert login(attacker, email, "wrong password").status_code == 401
+            assert login(attacker, tenant, email, "wrong password").status_code == 401
         per_check = (cpu_seconds(pid) - before) / 5
         before = cpu_seconds(pid)
         for _ in range(10):
-            assert_limited(login(attacker, email, "wrong password"))
+            assert_limited(login(attacker, tenant, email, "wrong password"))
         per_locked = (cpu_seconds(pid) - before) / 10
     assert per_check > 0.01, per_check  # argon2id with the library's default cost
     assert per_locked < per_check / 4, (per_locked, per_check)
