@@ -125,14 +125,15 @@ def fresh_postgres_database() -> Iterator[str]:
 class Seeded(NamedTuple):
     keys: list[str]  # every license key
     free: list[str]  # the license keys with unlimited activations
-    api_key: str  # the business's management API key (test mode)
+    api_key: str  # the business's management API key (live mode: the root face)
     customer_id: str
 
 
 def seed(exe: Path, base: str, data_env: dict[str, str], keys: int, unlimited: int) -> Seeded:
-    """A business (CLI), then a product, a customer and keys through the management API."""
+    """A live-mode business (CLI), then a product, a customer and keys through the
+    management API, all on the root face, which is live mode: what shipped software calls."""
     out = subprocess.run(
-        [str(exe), "bootstrap", "--business", "Bench", "--email", "b@bench.test"],
+        [str(exe), "bootstrap", "--business", "Bench", "--email", "b@bench.test", "--mode", "live"],
         env=data_env,
         check=True,
         capture_output=True,
