@@ -26,17 +26,12 @@ import uuid
 from contextlib import ExitStack
 from pathlib import Path
 
-from support import BIN
+from support import BIN, LIMITS_ABOVE_LOAD
 from validate import Result, measure, start_target
 
 TARGET = 0.9
 Target = tuple[Result, str, Path, int]  # what start_target gives: result, url, bodies, pid
-ABOVE = "1000000000/minute"
-LIMITS = {
-    "LICENSOR_RATE_LIMITS": "true",
-    "LICENSOR_RATE_LIMIT_LICENSE_ADDRESS": ABOVE,
-    "LICENSOR_RATE_LIMIT_LICENSE_KEY": ABOVE,
-}
+LIMITS = LIMITS_ABOVE_LOAD
 
 
 def parse_args() -> argparse.Namespace:

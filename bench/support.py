@@ -122,6 +122,18 @@ def fresh_postgres_database() -> Iterator[str]:
         asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
+# The rate limiter on, with limits far above any load a benchmark makes: every request is
+# counted (as in production) and none refused. bench/ratelimit.py compares this with off.
+ABOVE = "1000000000/minute"
+LIMITS_ABOVE_LOAD = {
+    "LICENSOR_RATE_LIMITS": "true",
+    "LICENSOR_RATE_LIMIT_LICENSE_ADDRESS": ABOVE,
+    "LICENSOR_RATE_LIMIT_LICENSE_KEY": ABOVE,
+    "LICENSOR_RATE_LIMIT_CHECKIN_ADDRESS": ABOVE,
+    "LICENSOR_RATE_LIMIT_CHECKIN_KEY": ABOVE,
+}
+
+
 class Seeded(NamedTuple):
     keys: list[str]  # every license key
     free: list[str]  # the license keys with unlimited activations

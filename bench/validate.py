@@ -32,6 +32,7 @@ from pathlib import Path
 
 from support import (
     BIN,
+    LIMITS_ABOVE_LOAD,
     cpu_seconds,
     free_port,
     fresh_postgres_database,
@@ -139,7 +140,9 @@ def start_target(
     extra_env: dict[str, str] | None = None,
 ) -> list[tuple[Result, str, Path, int]]:
     """Start `exe serve` on a fresh database, seed it, check one answer of each scenario.
-    `extra_env`: more LICENSOR_* settings for that server (shown in the command line)."""
+    `extra_env`: more LICENSOR_* settings for that server (shown in the command line); by
+    default the rate limiter is on with limits far above the load (`LIMITS_ABOVE_LOAD`)."""
+    extra_env = {**LIMITS_ABOVE_LOAD, **(extra_env or {})}
     slug = f"{label.strip()}-{backend}".strip("-")
     data_dir = tmp / f"data-{slug}"
     data_dir.mkdir()
