@@ -7,7 +7,6 @@ Services only flush; the request, CLI command or job owns the transaction.
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Sequence
 from typing import Any
 
@@ -23,6 +22,7 @@ from licensor.delivery.schemas import DeliveryCreate, DeliveryOut
 from licensor.kit.addresses import AddressError, domain_in, split_address
 from licensor.kit.clock import utcnow
 from licensor.kit.errors import Conflict, NotFound, Unprocessable
+from licensor.kit.hostname import local_fqdn
 from licensor.kit.ids import new_id
 from licensor.kit.secrets import Vault
 from licensor.license_key import service as license_key_service
@@ -71,7 +71,7 @@ async def check_recipient(session: AsyncSession, business_id: str, mode: str, ad
 
 
 def message_id_for(job_id: str, domain: str | None) -> str:
-    host = domain or get_settings().mail_domain or socket.getfqdn() or "localhost"
+    host = domain or get_settings().mail_domain or local_fqdn()
     return f"<{job_id}@licensor.{host}>"
 
 

@@ -9,7 +9,7 @@ from licensor.kit.ids import new_id
 from licensor.kit.secrets import Vault, constant_time_equal
 from licensor.kit.tenancy import Mode
 from licensor.license_key.keys import LOOKUP_PURPOSE, status_of
-from licensor.licenses.schemas import (
+from licensor.license_key.public_schemas import (
     ActivateIn,
     ActivateOut,
     DeactivateIn,
@@ -17,7 +17,7 @@ from licensor.licenses.schemas import (
     PublicCheck,
     ValidateIn,
 )
-from licensor.licenses.store import KeyRow, LicenseStore
+from licensor.license_key.store import KeyRow, LicenseStore
 
 
 class LicenseChecks:

@@ -17,14 +17,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from licensor.auth.dependencies import Principal
 from licensor.customer import service as customer_service
-from licensor.desk import mail, repository
-from licensor.desk.errors import FieldsMissing
-from licensor.desk.schemas import LicenseCreate, LicenseDuplicate, LicenseOut, NoteOut
 from licensor.kit.clock import utcnow
 from licensor.kit.errors import Conflict, NotFound, Unprocessable
 from licensor.kit.ids import new_id
 from licensor.kit.repository import get_scoped
 from licensor.kit.secrets import Vault
+from licensor.license_desk import mail, repository
+from licensor.license_desk.errors import FieldsMissing
+from licensor.license_desk.schemas import LicenseCreate, LicenseDuplicate, LicenseOut, NoteOut
 from licensor.license_key.keys import generate_key
 from licensor.models import Customer, DeskLicense, LicenseNote, Plan, Subscription
 from licensor.plan import service as plan_service
@@ -210,7 +210,7 @@ async def issue(
     duplicated_from_id: str | None = None,
 ) -> DeskLicense:
     """Issue a legacy or offline cloud license: the hook other services call. With
-    `send_email`, its file email is queued in the same transaction (licensor/desk/mail)."""
+    `send_email`, its file email is queued in the same transaction (licensor/license_desk/mail)."""
     if body.license_type == "online_cloud":
         raise Unprocessable(
             "online cloud subscriptions get an activation code instead of a license file",

@@ -14,9 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from licensor.auth.dependencies import Principal
 from licensor.delivery import service as delivery
 from licensor.delivery.render import Attachment
-from licensor.desk import licensefile
 from licensor.kit.errors import Conflict
 from licensor.kit.secrets import Vault
+from licensor.license_desk import licensefile
 from licensor.models import DeskLicense, EmailJob
 
 FILE_CONTENT_TYPE = "application/x-licensor-license"

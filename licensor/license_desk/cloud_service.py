@@ -10,15 +10,15 @@ from dataclasses import dataclass
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from licensor.cloud import repository
-from licensor.cloud.schemas import SeatLinkIn
-from licensor.desk import licensefile
-from licensor.desk import repository as desk_repository
-from licensor.desk import service as desk
 from licensor.kit.clock import utcnow
 from licensor.kit.errors import Conflict, Forbidden, NotFound, Unprocessable
 from licensor.kit.ids import new_id
 from licensor.kit.secrets import Vault
+from licensor.license_desk import cloud_repository as repository
+from licensor.license_desk import licensefile
+from licensor.license_desk import repository as desk_repository
+from licensor.license_desk import service as desk
+from licensor.license_desk.cloud_schemas import SeatLinkIn
 from licensor.models import CloudInstance, Customer, DeskLicense, Plan, SeatLink, Subscription
 from licensor.subscription import codes
 from licensor.subscription import repository as subscription_repository

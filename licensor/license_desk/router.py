@@ -12,17 +12,17 @@ from licensor.auth.dependencies import Auth
 from licensor.delivery import repository as delivery_repository
 from licensor.delivery import service as delivery
 from licensor.delivery.schemas import DeliveryCreate, DeliveryOut
-from licensor.desk import licensefile, mail, repository, service
-from licensor.desk.schemas import (
+from licensor.kit.deps import Ctx, ReadSession, WriteSession
+from licensor.kit.errors import Conflict, error_responses
+from licensor.kit.pagination import ListResponse, Page
+from licensor.license_desk import licensefile, mail, repository, service
+from licensor.license_desk.schemas import (
     LicenseCreate,
     LicenseDuplicate,
     LicenseOut,
     LicenseType,
     NoteCreate,
 )
-from licensor.kit.deps import Ctx, ReadSession, WriteSession
-from licensor.kit.errors import Conflict, error_responses
-from licensor.kit.pagination import ListResponse, Page
 
 router = APIRouter(prefix="/licenses", tags=["License desk"])
 FILE_MEDIA_TYPE = "application/x-licensor-license"
