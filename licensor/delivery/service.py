@@ -14,7 +14,6 @@ import orjson
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from licensor.auth.dependencies import Principal
 from licensor.config import get_settings
 from licensor.delivery import repository
 from licensor.delivery.render import KINDS, Attachment, template_exists
@@ -25,6 +24,7 @@ from licensor.kit.errors import Conflict, NotFound, Unprocessable
 from licensor.kit.hostname import local_fqdn
 from licensor.kit.ids import new_id
 from licensor.kit.secrets import Vault
+from licensor.kit.tenancy import Principal
 from licensor.license_key import service as license_key_service
 from licensor.models import Customer, EmailJob, LicenseKey, Product, User
 
@@ -248,7 +248,12 @@ async def list_for_license_key(
     session: AsyncSession, who: Principal, key_id: str
 ) -> list[EmailJob]:
     row = await license_key(session, who, key_id)
-    return await repository.list_for_license(session, who.business_id, who.mode, row.id)
+    return await jobs_of(session, who, row.id)
+
+
+async def jobs_of(session: AsyncSession, who: Principal, license_id: str) -> list[EmailJob]:
+    """The emails of a license the caller has already found (desk license, subscription)."""
+    return await repository.list_for_license(session, who.business_id, who.mode, license_id)
 
 
 def to_out(job: EmailJob) -> DeliveryOut:

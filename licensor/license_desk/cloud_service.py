@@ -21,7 +21,6 @@ from licensor.license_desk import service as desk
 from licensor.license_desk.cloud_schemas import SeatLinkIn
 from licensor.models import CloudInstance, Customer, DeskLicense, Plan, SeatLink, Subscription
 from licensor.subscription import codes
-from licensor.subscription import repository as subscription_repository
 
 CLOUD = desk.Issuer("cloud", "cloud-activation")
 
@@ -39,7 +38,7 @@ async def _subscription_of_code(
     session: AsyncSession, vault: Vault, code: str, mode: str
 ) -> Subscription:
     """The code's subscription; a code of the other mode is as unknown as a missing one."""
-    row = await subscription_repository.code_by_hash(session, codes.lookup_hash(vault, code))
+    row = await codes.find(session, vault, code)
     sub = await session.get(Subscription, row.subscription_id) if row is not None else None
     if row is None or sub is None or sub.mode != mode:
         raise NotFound("activation code not recognised", code="ACTIVATION_CODE_INVALID")

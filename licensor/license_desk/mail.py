@@ -11,11 +11,11 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from licensor.auth.dependencies import Principal
 from licensor.delivery import service as delivery
 from licensor.delivery.render import Attachment
 from licensor.kit.errors import Conflict
 from licensor.kit.secrets import Vault
+from licensor.kit.tenancy import Principal
 from licensor.license_desk import licensefile
 from licensor.models import DeskLicense, EmailJob
 

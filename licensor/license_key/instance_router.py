@@ -21,7 +21,7 @@ async def list_instances(
     page: Page,
     license_key_id: Annotated[str | None, Query(max_length=64)] = None,
 ) -> ListResponse[InstanceOut]:
-    rows = (await session.scalars(page.apply(service.list_statement(who, license_key_id)))).all()
+    rows = await service.list_page(session, who, page, license_key_id)
     return ListResponse(items=[InstanceOut.model_validate(r) for r in rows])
 
 

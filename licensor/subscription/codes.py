@@ -28,6 +28,16 @@ def lookup_hash(vault: Vault, code: str) -> bytes:
     return vault.lookup_hash(normalize(code), PURPOSE)
 
 
+async def find(session: AsyncSession, vault: Vault, code: str) -> ActivationCode | None:
+    """The code as typed (any case, spaces around), live or revoked; None when unknown."""
+    return await repository.code_by_hash(session, lookup_hash(vault, code))
+
+
+async def live(session: AsyncSession, subscription_id: str) -> ActivationCode | None:
+    """The subscription's one live code, if it has one."""
+    return await repository.live_code(session, subscription_id)
+
+
 async def issue(
     session: AsyncSession, vault: Vault, sub: Subscription
 ) -> tuple[str, ActivationCode]:

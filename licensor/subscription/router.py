@@ -5,13 +5,12 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 
 from licensor.auth.dependencies import Auth
-from licensor.delivery import repository as delivery_repository
 from licensor.delivery import service as delivery
 from licensor.delivery.schemas import DeliveryCreate, DeliveryOut
 from licensor.kit.deps import Ctx, ReadSession, WriteSession
 from licensor.kit.errors import NotFound, error_responses
 from licensor.kit.pagination import ListResponse, Page
-from licensor.subscription import codes, mail, repository, service
+from licensor.subscription import codes, mail, service
 from licensor.subscription.schemas import (
     ActivationCodeCreate,
     ActivationCodeOut,
@@ -44,8 +43,7 @@ async def list_subscriptions(
     page: Page,
     customer_id: Annotated[str | None, Query(max_length=64)] = None,
 ) -> ListResponse[SubscriptionOut]:
-    stmt = repository.list_statement(who.business_id, who.mode, customer_id)
-    rows = list((await session.scalars(page.apply(stmt))).all())
+    rows = await service.list_page(session, who, page, customer_id)
     return ListResponse(items=await service.to_out(session, rows))
 
 
@@ -148,7 +146,7 @@ async def list_deliveries(
     sub_id: str, who: Auth, session: ReadSession
 ) -> ListResponse[DeliveryOut]:
     sub = await service.get(session, who, sub_id)
-    jobs = await delivery_repository.list_for_license(session, who.business_id, who.mode, sub.id)
+    jobs = await delivery.jobs_of(session, who, sub.id)
     return ListResponse(items=[delivery.to_out(j) for j in jobs])
 
 
@@ -174,10 +172,7 @@ async def revoke_activation_code(sub_id: str, who: Auth, session: WriteSession) 
 async def list_seat_links(
     sub_id: str, who: Auth, session: ReadSession, page: Page
 ) -> ListResponse[SeatLinkOut]:
-    sub = await service.get(session, who, sub_id)
-    rows = await repository.seat_links(
-        session, sub.id, page.page_size, page.page_number * page.page_size
-    )
+    rows = await service.seat_links(session, who, sub_id, page)
     return ListResponse(
         items=[
             SeatLinkOut(
