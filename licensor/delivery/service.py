@@ -26,6 +26,7 @@ from licensor.kit.ids import new_id
 from licensor.kit.secrets import Vault
 from licensor.kit.tenancy import Principal
 from licensor.license_key import service as license_key_service
+from licensor.license_key.errors import LicenseKeyNotFound
 from licensor.models import Customer, EmailJob, LicenseKey, Product, User
 
 RECIPIENT_IS_STAFF = "RECIPIENT_IS_STAFF"
@@ -154,7 +155,7 @@ async def key_context(session: AsyncSession, vault: Vault, row: LicenseKey) -> d
     product = await session.get(Product, row.product_id)
     customer = await session.get(Customer, row.customer_id)
     if product is None or customer is None:
-        raise NotFound(f"license key {row.id} not found", code="LICENSE_KEY_NOT_FOUND")
+        raise LicenseKeyNotFound(f"license key {row.id} not found")
     return {
         "license_id": row.id,
         "license_key": vault.decrypt(row.key_encrypted, row.id),
@@ -169,7 +170,7 @@ async def key_context(session: AsyncSession, vault: Vault, row: LicenseKey) -> d
 
 async def license_key(session: AsyncSession, who: Principal, key_id: str) -> LicenseKey:
     if not key_id.isprintable():  # NUL would reach PostgreSQL as a 500
-        raise NotFound(f"license key {key_id!r} not found", code="LICENSE_KEY_NOT_FOUND")
+        raise LicenseKeyNotFound(f"license key {key_id!r} not found")
     return await license_key_service.get(session, who, key_id)
 
 

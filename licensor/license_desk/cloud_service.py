@@ -21,6 +21,7 @@ from licensor.license_desk import service as desk
 from licensor.license_desk.cloud_schemas import SeatLinkIn
 from licensor.models import CloudInstance, Customer, DeskLicense, Plan, SeatLink, Subscription
 from licensor.subscription import codes
+from licensor.subscription.errors import SubscriptionCancelled
 
 CLOUD = desk.Issuer("cloud", "cloud-activation")
 
@@ -49,7 +50,7 @@ async def _subscription_of_code(
 
 def _check_usable(sub: Subscription) -> None:
     if sub.cancelled_at is not None:
-        raise Forbidden("the subscription is cancelled", code="SUBSCRIPTION_CANCELLED")
+        raise SubscriptionCancelled("the subscription is cancelled")
     if sub.cloud_licensing != "Yes":
         raise Conflict(
             "cloud licensing is not turned on for this subscription",

@@ -9,13 +9,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from licensor.customer import service as customer_service
 from licensor.kit.clock import utcnow
-from licensor.kit.errors import Conflict, NotFound, Unprocessable
+from licensor.kit.errors import Conflict, Unprocessable
 from licensor.kit.ids import new_id
 from licensor.kit.pagination import PageParams, fetch_page
 from licensor.kit.repository import get_scoped
 from licensor.kit.secrets import Vault
 from licensor.kit.tenancy import Principal
 from licensor.license_key import repository
+from licensor.license_key.errors import LicenseKeyNotFound
 from licensor.license_key.keys import LOOKUP_PURPOSE, expiry_after, generate_key, status_of
 from licensor.license_key.schemas import LicenseKeyCreate, LicenseKeyOut, LicenseKeyUpdate
 from licensor.models import LicenseKey
@@ -76,7 +77,7 @@ async def list_page(
 async def get(session: AsyncSession, who: Principal, key_id: str) -> LicenseKey:
     row = await get_scoped(session, LicenseKey, key_id, who.business_id, who.mode)
     if row is None:
-        raise NotFound(f"license key {key_id} not found", code="LICENSE_KEY_NOT_FOUND")
+        raise LicenseKeyNotFound(f"license key {key_id} not found")
     return row
 
 

@@ -91,7 +91,7 @@ async def show_activation_code(
     "/{sub_id}/activation_code",
     status_code=status.HTTP_201_CREATED,
     response_model=ActivationCodeOut,
-    responses=error_responses(401, 404, 409, 422),
+    responses=error_responses(401, 403, 404, 409, 422),
     summary="Create or regenerate the activation code (the previous one is revoked); "
     "with send_email, email it to the customer",
 )
