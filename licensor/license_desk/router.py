@@ -12,7 +12,7 @@ from licensor.auth.dependencies import Auth
 from licensor.delivery import service as delivery
 from licensor.delivery.schemas import DeliveryCreate, DeliveryOut
 from licensor.kit.deps import Ctx, ReadSession, WriteSession
-from licensor.kit.errors import Conflict, error_responses
+from licensor.kit.errors import error_responses
 from licensor.kit.pagination import ListResponse, Page
 from licensor.license_desk import licensefile, mail, service
 from licensor.license_desk.schemas import (
@@ -85,12 +85,7 @@ async def license_file(
     encrypted: bool = Query(False, description="Encrypt under the license key (AES-256-GCM)."),
 ) -> PlainTextResponse:
     row = await service.get(session, who, license_id)
-    if row.license_type == "online_cloud":
-        raise Conflict(
-            "online cloud licenses are delivered to the instance by cloud activation",
-            code="LICENSE_FILE_NOT_AVAILABLE",
-        )
-    text = await licensefile.render(session, ctx.vault, row, encrypt=encrypted)
+    text = await licensefile.license_file(session, ctx.vault, row, encrypt=encrypted)
     return PlainTextResponse(
         text,
         media_type=FILE_MEDIA_TYPE,

@@ -8,9 +8,9 @@ from licensor.auth.dependencies import Auth
 from licensor.delivery import service as delivery
 from licensor.delivery.schemas import DeliveryCreate, DeliveryOut
 from licensor.kit.deps import Ctx, ReadSession, WriteSession
-from licensor.kit.errors import NotFound, error_responses
+from licensor.kit.errors import error_responses
 from licensor.kit.pagination import ListResponse, Page
-from licensor.subscription import codes, mail, service
+from licensor.subscription import activation, service
 from licensor.subscription.schemas import (
     ActivationCodeCreate,
     ActivationCodeOut,
@@ -80,10 +80,8 @@ async def cancel_subscription(sub_id: str, who: Auth, session: WriteSession) -> 
 async def show_activation_code(
     sub_id: str, who: Auth, ctx: Ctx, session: ReadSession
 ) -> ActivationCodeOut:
-    sub = await service.get(session, who, sub_id)
-    code, row = await codes.show(session, ctx.vault, sub)
-    return ActivationCodeOut(
-        subscription_id=sub.id, activation_code=code, created_at=row.created_at
+    return await activation.activation_code(
+        session, ctx.vault, who, sub_id, regenerate=False, send=False
     )
 
 
@@ -103,16 +101,8 @@ async def regenerate_activation_code(
     body: ActivationCodeCreate | None = None,
 ) -> ActivationCodeOut:
     send = body is not None and body.send_email
-    sub = await service.get(session, who, sub_id)
-    if send:  # the recipient rules, before anything is written
-        await mail.check_recipient(session, sub)
-    code, row = await codes.issue(session, ctx.vault, sub)
-    job = await mail.send_activation_code(session, ctx.vault, sub, code) if send else None
-    return ActivationCodeOut(
-        subscription_id=sub.id,
-        activation_code=code,
-        created_at=row.created_at,
-        delivery=delivery.to_out(job) if job is not None else None,
+    return await activation.activation_code(
+        session, ctx.vault, who, sub_id, regenerate=True, send=send
     )
 
 
@@ -126,13 +116,7 @@ async def regenerate_activation_code(
 async def create_delivery(
     sub_id: str, who: Auth, ctx: Ctx, session: WriteSession, body: DeliveryCreate | None = None
 ) -> DeliveryOut:
-    body = body or DeliveryCreate()
-    sub = await service.get(session, who, sub_id)
-    mail.check_sendable(sub)
-    code, _ = await codes.show(session, ctx.vault, sub)
-    job = await mail.send_activation_code(
-        session, ctx.vault, sub, code, to=body.to, reason=body.reason
-    )
+    job = await activation.send_again(session, ctx.vault, who, sub_id, body or DeliveryCreate())
     return delivery.to_out(job)
 
 
@@ -156,11 +140,7 @@ async def list_deliveries(
     responses=error_responses(401, 404),
 )
 async def revoke_activation_code(sub_id: str, who: Auth, session: WriteSession) -> None:
-    sub = await service.get(session, who, sub_id)
-    if not await codes.revoke(session, sub):
-        raise NotFound(
-            f"subscription {sub.id} has no activation code", code="ACTIVATION_CODE_NOT_FOUND"
-        )
+    await activation.revoke(session, who, sub_id)
 
 
 @router.get(
