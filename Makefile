@@ -30,6 +30,7 @@ lint: install
 	$(BIN)/ruff format --check licensor tests $(wildcard bench)
 	$(BIN)/mypy
 	$(BIN)/mypy bench
+	$(BIN)/lint-imports
 
 bench: install
 	$(BIN)/python bench/validate.py
