@@ -30,9 +30,10 @@ lint: install
 	$(BIN)/ruff format --check licensor tests $(wildcard bench)
 	$(BIN)/mypy
 	$(BIN)/mypy bench
+	$(BIN)/lint-imports
 
 bench: install
 	$(BIN)/python bench/validate.py
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .import_linter_cache

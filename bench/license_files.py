@@ -21,7 +21,7 @@ import cryptography
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from licensor import verifier
-from licensor.desk.licensefile import encode
+from licensor.license_desk.licensefile import encode
 
 
 def payload(i: int) -> dict[str, object]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -13,7 +14,6 @@ from licensor.config import Settings, get_settings
 from licensor.customer.router import router as customers
 from licensor.delivery.router import router as delivery
 from licensor.delivery.worker import BackgroundWorker, announce_mail
-from licensor.desk.app import router as license_desk
 from licensor.instance_keys.asgi import InstanceCheckinRoute
 from licensor.instance_keys.checkin import close_checkins
 from licensor.instance_keys.router import router as instance_keys
@@ -23,12 +23,13 @@ from licensor.kit.hotstore import open_hot
 from licensor.kit.ratelimit import RateLimiter
 from licensor.kit.responses import ORJSONResponse
 from licensor.kit.tenancy import ModeFace
+from licensor.license_desk.app import router as license_desk
+from licensor.license_key.fast import ChecksSlot, FastLicenseRoutes
+from licensor.license_key.instance_router import router as instances
+from licensor.license_key.public_router import router as licenses
+from licensor.license_key.public_service import LicenseChecks
 from licensor.license_key.router import router as license_keys
-from licensor.license_key_instance.router import router as instances
-from licensor.licenses.fast import ChecksSlot, FastLicenseRoutes
-from licensor.licenses.router import router as licenses
-from licensor.licenses.service import LicenseChecks
-from licensor.licenses.store import license_store
+from licensor.license_key.store import license_store
 from licensor.orgs.router import router as orgs
 from licensor.product.router import router as products
 from licensor.signing.router import router as signing
@@ -46,7 +47,7 @@ def build_fastapi(settings: Settings, slot: ChecksSlot | None = None) -> FastAPI
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        ctx = AppContext.from_settings(settings)
+        ctx = await asyncio.to_thread(AppContext.from_settings, settings)  # off the loop
         hot = await open_hot(settings.resolved_database_url, settings.db_pool_size)
         app.state.ctx = ctx
         app.state.hot = hot  # the hot paths' connections (kit/hotstore.py), one set per process

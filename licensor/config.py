@@ -76,6 +76,16 @@ class Settings(BaseSettings):
     rate_limit_login_account: str = "100/15 minutes"
     rate_limit_jwks_address: str = "120/minute"
     rate_limit_jwks_business: str = "6000/minute"
+    # Organisations and instance keys (docs/instance-keys.md).
+    # How long an instance may run offline on a signed check-in answer (its validUntil).
+    checkin_grace_seconds: int = Field(default=7 * 86400, ge=0, le=366 * 86400)
+    # A member's sign-in session lifetime.
+    member_session_seconds: int = Field(default=12 * 3600, ge=60, le=90 * 86400)
+    # Per process, a key's last-seen time is written at most this often unless the
+    # reported version or instance id changes (keeps the check-in path off the write lock).
+    checkin_record_interval_seconds: float = Field(default=1.0, ge=0, le=3600)
+    # How long a process keeps a decrypted signing key before looking for a newer one.
+    signing_key_cache_seconds: float = Field(default=60.0, ge=0, le=86400)
 
     @property
     def smtp_configured(self) -> bool:

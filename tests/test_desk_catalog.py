@@ -68,7 +68,7 @@ def test_subscription_crud(tenant: Tenant) -> None:
     cancelled = ok(http.delete(f"/subscriptions/{s['id']}"))
     assert cancelled["cancelled_at"] is not None
     assert cancelled["has_activation_code"] is False
-    error(http.post(f"/subscriptions/{s['id']}/activation_code"), 422, "SUBSCRIPTION_CANCELLED")
+    error(http.post(f"/subscriptions/{s['id']}/activation_code"), 403, "SUBSCRIPTION_CANCELLED")
 
 
 @pytest.mark.parametrize(

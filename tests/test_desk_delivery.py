@@ -19,10 +19,10 @@ from sqlalchemy import func, select
 from licensor import verifier
 from licensor.auth.dependencies import Principal
 from licensor.delivery import repository as delivery_repository
-from licensor.desk import service as desk
-from licensor.desk.schemas import LicenseCreate
 from licensor.kit.context import AppContext
 from licensor.kit.db import open_database
+from licensor.license_desk import service as desk
+from licensor.license_desk.schemas import LicenseCreate
 from licensor.models import DeskLicense, EmailJob
 from tests.desk_helpers import error, legacy_body, ok, setup
 from tests.mail import Received, SmtpSink, owner_of, wait_for

@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 
 from licensor.auth.dependencies import Principal
-from licensor.desk import service as desk
-from licensor.desk.errors import FieldsMissing
-from licensor.desk.schemas import LicenseCreate
 from licensor.kit.context import AppContext
+from licensor.license_desk import service as desk
+from licensor.license_desk.errors import FieldsMissing
+from licensor.license_desk.schemas import LicenseCreate
 from tests.desk_helpers import EXPIRES, STAFF_FIELDS, STARTS, offline_setup
 from tests.servers import Server, Tenant
 

@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from licensor.kit.secrets import Vault
-from licensor.licenses.fast import quick_validate_input
-from licensor.licenses.schemas import ValidateIn
+from licensor.license_key.fast import quick_validate_input
+from licensor.license_key.public_schemas import ValidateIn
 
 KEYISH = st.text(
     alphabet=st.sampled_from(["A", "z", "-", " ", "\t", "\x00", "\x1f", "\x7f", "é", "\u2028"]),

@@ -7,7 +7,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from licensor.desk.licensefile import encode
+from licensor.license_desk.licensefile import encode
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 

@@ -11,21 +11,12 @@ from sqlalchemy import select
 from licensor.kit.deps import Ctx
 from licensor.kit.errors import Unauthorized
 from licensor.kit.secrets import constant_time_equal
-from licensor.kit.tenancy import Mode, Principal, face_mode, face_url
+from licensor.kit.tenancy import API_KEY_PURPOSE, Mode, Principal, face_mode, face_url, mode_of
 from licensor.models import ApiKey
 
 __all__ = ["API_KEY_PURPOSE", "Auth", "Mode", "Principal", "authenticate", "mode_of"]
-API_KEY_PURPOSE = "api_key"
-API_KEY_PREFIXES: dict[str, Mode] = {"lk_test_": "test", "lk_live_": "live"}
 
 _bearer = HTTPBearer(auto_error=False, description="An API key: `lk_test_…` or `lk_live_…`")
-
-
-def mode_of(secret: str) -> Mode | None:
-    for prefix, mode in API_KEY_PREFIXES.items():
-        if secret.startswith(prefix):
-            return mode
-    return None
 
 
 async def authenticate(

@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from licensor.auth.dependencies import API_KEY_PURPOSE, Mode
 from licensor.kit.clock import utcnow
 from licensor.kit.errors import NotFound, Unprocessable
 from licensor.kit.ids import new_id
 from licensor.kit.secrets import Vault, random_token
+from licensor.kit.tenancy import API_KEY_PURPOSE, Mode
 from licensor.models import ApiKey, Business, User
 from licensor.signing import service as signing
 

@@ -23,10 +23,10 @@ from licensor.cli.groups import licenses_app
 from licensor.delivery import mail_settings, repository, service
 from licensor.delivery.schemas import DeliveryCreate, MailSettingsIn
 from licensor.delivery.worker import Worker, warn_plaintext_auth
-from licensor.desk import mail as desk_mail
-from licensor.desk import service as desk
 from licensor.kit.context import AppContext
 from licensor.kit.errors import LicensorError, NotFound, Unprocessable
+from licensor.license_desk import mail as desk_mail
+from licensor.license_desk import service as desk
 from licensor.license_key import service as license_key_service
 from licensor.license_key.schemas import LicenseKeyCreate
 from licensor.models import DeskLicense, EmailJob, LicenseKey

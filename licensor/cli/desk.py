@@ -1,7 +1,7 @@
 """`licensor licenses …` (the support engineer's desk) and `licensor verify`.
 
 A person runs these commands, so licenses they issue are staff-issued: customer,
-subscription id and notes are required (see licensor/desk/service.py)."""
+subscription id and notes are required (see licensor/license_desk/service.py)."""
 
 from __future__ import annotations
 
@@ -26,10 +26,10 @@ from licensor.cli.desk_common import (
     run_as,
 )
 from licensor.cli.groups import licenses_app
-from licensor.desk import licensefile, repository
-from licensor.desk import service as desk
-from licensor.desk.schemas import LicenseCreate, LicenseDuplicate, LicenseOut
 from licensor.kit.context import AppContext
+from licensor.license_desk import licensefile, repository
+from licensor.license_desk import service as desk
+from licensor.license_desk.schemas import LicenseCreate, LicenseDuplicate, LicenseOut
 
 LicenseId = Annotated[str, typer.Argument(help="License id (dlc_…).")]
 Author = Annotated[str | None, typer.Option(help="Who issues it (default: your login name).")]

@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 
 from licensor.auth.dependencies import Auth
-from licensor.customer import repository, service
+from licensor.customer import service
 from licensor.customer.schemas import CustomerCreate, CustomerOut, CustomerUpdate
 from licensor.kit.deps import ReadSession, WriteSession
 from licensor.kit.errors import error_responses
@@ -35,15 +35,15 @@ async def list_customers(
     created_at_gte: UTC | None = None,
     created_at_lte: UTC | None = None,
 ) -> ListResponse[CustomerOut]:
-    stmt = repository.list_statement(
-        who.business_id,
-        who.mode,
+    rows = await service.list_page(
+        session,
+        who,
+        page,
         email=email,
         name=name,
         created_at_gte=created_at_gte,
         created_at_lte=created_at_lte,
     )
-    rows = (await session.scalars(page.apply(stmt))).all()
     return ListResponse(items=[CustomerOut.model_validate(r) for r in rows])
 
 

@@ -1,13 +1,17 @@
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from licensor.auth.dependencies import Principal
+from licensor.customer import repository
 from licensor.customer.schemas import CustomerCreate, CustomerUpdate
 from licensor.kit.errors import NotFound, Unprocessable
 from licensor.kit.ids import new_id
+from licensor.kit.pagination import PageParams, fetch_page
 from licensor.kit.repository import get_scoped
 from licensor.kit.schemas import provided
+from licensor.kit.tenancy import Principal
 from licensor.models import Customer
 
 
@@ -16,6 +20,27 @@ async def get(session: AsyncSession, who: Principal, customer_id: str) -> Custom
     if row is None:
         raise NotFound(f"customer {customer_id} not found", code="CUSTOMER_NOT_FOUND")
     return row
+
+
+async def list_page(
+    session: AsyncSession,
+    who: Principal,
+    page: PageParams,
+    *,
+    email: str | None,
+    name: str | None,
+    created_at_gte: datetime | None,
+    created_at_lte: datetime | None,
+) -> list[Customer]:
+    stmt = repository.list_statement(
+        who.business_id,
+        who.mode,
+        email=email,
+        name=name,
+        created_at_gte=created_at_gte,
+        created_at_lte=created_at_lte,
+    )
+    return await fetch_page(session, stmt, page)
 
 
 async def create(session: AsyncSession, who: Principal, body: CustomerCreate) -> Customer:

@@ -7,7 +7,6 @@ Services only flush; the request, CLI command or job owns the transaction.
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Sequence
 from typing import Any
 
@@ -15,7 +14,6 @@ import orjson
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from licensor.auth.dependencies import Principal
 from licensor.config import get_settings
 from licensor.delivery import repository
 from licensor.delivery.render import KINDS, Attachment, template_exists
@@ -23,9 +21,12 @@ from licensor.delivery.schemas import DeliveryCreate, DeliveryOut
 from licensor.kit.addresses import AddressError, domain_in, split_address
 from licensor.kit.clock import utcnow
 from licensor.kit.errors import Conflict, NotFound, Unprocessable
+from licensor.kit.hostname import local_fqdn
 from licensor.kit.ids import new_id
 from licensor.kit.secrets import Vault
+from licensor.kit.tenancy import Principal
 from licensor.license_key import service as license_key_service
+from licensor.license_key.errors import LicenseKeyNotFound
 from licensor.models import Customer, EmailJob, LicenseKey, Product, User
 
 RECIPIENT_IS_STAFF = "RECIPIENT_IS_STAFF"
@@ -71,7 +72,7 @@ async def check_recipient(session: AsyncSession, business_id: str, mode: str, ad
 
 
 def message_id_for(job_id: str, domain: str | None) -> str:
-    host = domain or get_settings().mail_domain or socket.getfqdn() or "localhost"
+    host = domain or get_settings().mail_domain or local_fqdn()
     return f"<{job_id}@licensor.{host}>"
 
 
@@ -154,7 +155,7 @@ async def key_context(session: AsyncSession, vault: Vault, row: LicenseKey) -> d
     product = await session.get(Product, row.product_id)
     customer = await session.get(Customer, row.customer_id)
     if product is None or customer is None:
-        raise NotFound(f"license key {row.id} not found", code="LICENSE_KEY_NOT_FOUND")
+        raise LicenseKeyNotFound(f"license key {row.id} not found")
     return {
         "license_id": row.id,
         "license_key": vault.decrypt(row.key_encrypted, row.id),
@@ -169,7 +170,7 @@ async def key_context(session: AsyncSession, vault: Vault, row: LicenseKey) -> d
 
 async def license_key(session: AsyncSession, who: Principal, key_id: str) -> LicenseKey:
     if not key_id.isprintable():  # NUL would reach PostgreSQL as a 500
-        raise NotFound(f"license key {key_id!r} not found", code="LICENSE_KEY_NOT_FOUND")
+        raise LicenseKeyNotFound(f"license key {key_id!r} not found")
     return await license_key_service.get(session, who, key_id)
 
 
@@ -248,7 +249,12 @@ async def list_for_license_key(
     session: AsyncSession, who: Principal, key_id: str
 ) -> list[EmailJob]:
     row = await license_key(session, who, key_id)
-    return await repository.list_for_license(session, who.business_id, who.mode, row.id)
+    return await jobs_of(session, who, row.id)
+
+
+async def jobs_of(session: AsyncSession, who: Principal, license_id: str) -> list[EmailJob]:
+    """The emails of a license the caller has already found (desk license, subscription)."""
+    return await repository.list_for_license(session, who.business_id, who.mode, license_id)
 
 
 def to_out(job: EmailJob) -> DeliveryOut:

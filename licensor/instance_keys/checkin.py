@@ -17,9 +17,9 @@ from typing import Any
 import orjson
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from licensor.config import Settings
 from licensor.instance_keys.schemas import CheckinIn
 from licensor.instance_keys.service import KEY_PURPOSE
-from licensor.instance_keys.settings import InstanceKeySettings, instance_key_settings
 from licensor.instance_keys.store import CheckinRow, CheckinStore, checkin_store
 from licensor.kit.clock import utcnow
 from licensor.kit.context import AppContext
@@ -98,7 +98,7 @@ def answer(row: CheckinRow, body: CheckinIn, now: datetime, grace: timedelta) ->
 
 
 class Checkins:
-    def __init__(self, store: CheckinStore, ctx: AppContext, settings: InstanceKeySettings) -> None:
+    def __init__(self, store: CheckinStore, ctx: AppContext, settings: Settings) -> None:
         self.store = store
         self.ctx = ctx
         self.settings = settings
@@ -184,7 +184,7 @@ async def checkins_for(state: Any) -> Checkins:
     found: Checkins | None = getattr(state, "instance_checkins", None)
     if found is None:
         ctx: AppContext = state.ctx
-        found = Checkins(checkin_store(state.hot), ctx, instance_key_settings())
+        found = Checkins(checkin_store(state.hot), ctx, ctx.settings)
         state.instance_checkins = found
     return found
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from licensor.kit.camel import plausible_id
 from licensor.models import InstanceKey
-from licensor.orgs.schemas import plausible_id
 
 
 async def keys_of(session: AsyncSession, org_id: str) -> list[InstanceKey]:

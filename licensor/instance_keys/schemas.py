@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import Field, StringConstraints
 
-from licensor.orgs.schemas import CamelIn, CamelOut, Timestamp
+from licensor.kit.camel import CamelIn, CamelOut, Timestamp
 
 InstanceName = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)

@@ -56,7 +56,7 @@ async def create(
 async def find(session: AsyncSession, org_id: str, key_id: str) -> InstanceKey:
     row = await repository.key(session, org_id, key_id)
     if row is None:
-        raise NotFound(f"license key {key_id} not found", code="LICENSE_KEY_NOT_FOUND")
+        raise NotFound(f"instance key {key_id} not found", code="INSTANCE_KEY_NOT_FOUND")
     return row
 
 

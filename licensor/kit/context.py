@@ -1,4 +1,6 @@
-"""What one server process holds for its lifetime: settings, database, vault."""
+"""What one server process holds for its lifetime: settings, database, vault.
+
+Building it blocks (files, DNS): the server builds it in a worker thread (`app.py`)."""
 
 from __future__ import annotations
 
@@ -6,6 +8,7 @@ from dataclasses import dataclass
 
 from licensor.config import Settings, load_server_secret
 from licensor.kit.db import Database, open_database, private_dir
+from licensor.kit.hostname import local_fqdn
 from licensor.kit.secrets import Vault
 
 
@@ -20,6 +23,7 @@ class AppContext:
         # The data folder holds the secret key and the SQLite files: this user's only.
         if settings.data_dir.exists() or not settings.secret_key:
             private_dir(settings.data_dir)
+        local_fqdn()  # the Message-ID host (may ask the DNS): looked up here, once
         return cls(
             settings=settings,
             db=open_database(settings.resolved_database_url, settings.db_pool_size),

@@ -4,10 +4,13 @@ from typing import Annotated, Generic, TypeVar
 
 from fastapi import Depends, Query
 from pydantic import BaseModel
+from sqlalchemy import Select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from licensor.kit.repository import S
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 
 class ListResponse(BaseModel, Generic[T]):
@@ -30,3 +33,8 @@ def _page_params(
 
 
 Page = Annotated[PageParams, Depends(_page_params)]
+
+
+async def fetch_page(session: AsyncSession, stmt: Select[R], page: PageParams) -> list[R]:
+    """One page of a list query's rows (services call it; routers only pass the page)."""
+    return list((await session.scalars(page.apply(stmt))).all())

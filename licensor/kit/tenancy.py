@@ -18,6 +18,16 @@ Mode = Literal["test", "live"]
 MODES: tuple[Mode, ...] = ("test", "live")
 TEST_PREFIX = "/test"
 SCOPE_KEY = "licensor.mode"
+# An API key names its mode by its prefix; the vault's lookup hash uses this purpose.
+API_KEY_PURPOSE = "api_key"
+API_KEY_PREFIXES: dict[str, Mode] = {"lk_test_": "test", "lk_live_": "live"}
+
+
+def mode_of(secret: str) -> Mode | None:
+    for prefix, mode in API_KEY_PREFIXES.items():
+        if secret.startswith(prefix):
+            return mode
+    return None
 
 
 @dataclass(frozen=True)

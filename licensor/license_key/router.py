@@ -5,12 +5,11 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, status
 
 from licensor.auth.dependencies import Auth
-from licensor.kit.clock import utcnow
 from licensor.kit.deps import Ctx, ReadSession, WriteSession
 from licensor.kit.errors import error_responses
 from licensor.kit.pagination import ListResponse, Page
 from licensor.kit.schemas import UTC
-from licensor.license_key import repository, service
+from licensor.license_key import service
 from licensor.license_key.schemas import LicenseKeyCreate, LicenseKeyOut, LicenseKeyUpdate, Source
 from licensor.product.service import brand_of
 
@@ -44,10 +43,11 @@ async def list_license_keys(
     created_at_gte: UTC | None = None,
     created_at_lte: UTC | None = None,
 ) -> ListResponse[LicenseKeyOut]:
-    stmt = repository.list_statement(
-        who.business_id,
-        who.mode,
-        now=utcnow(),
+    items = await service.list_page(
+        session,
+        ctx.vault,
+        who,
+        page,
         customer_id=customer_id,
         product_id=product_id,
         status=status,
@@ -55,9 +55,7 @@ async def list_license_keys(
         created_at_gte=created_at_gte,
         created_at_lte=created_at_lte,
     )
-    rows = (await session.scalars(page.apply(stmt))).all()
-    brand = await brand_of(session, who.business_id)
-    return ListResponse(items=[service.to_out(r, ctx.vault, brand) for r in rows])
+    return ListResponse(items=items)
 
 
 @router.get("/{id}", response_model=LicenseKeyOut, responses=error_responses(401, 404))

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from licensor.auth.dependencies import Principal
 from licensor.customer import service as customer_service
 from licensor.kit.clock import utcnow
-from licensor.kit.errors import Conflict, NotFound, Unprocessable
+from licensor.kit.errors import Conflict, Unprocessable
 from licensor.kit.ids import new_id
+from licensor.kit.pagination import PageParams, fetch_page
 from licensor.kit.repository import get_scoped
 from licensor.kit.secrets import Vault
+from licensor.kit.tenancy import Principal
 from licensor.license_key import repository
+from licensor.license_key.errors import LicenseKeyNotFound
 from licensor.license_key.keys import LOOKUP_PURPOSE, expiry_after, generate_key, status_of
 from licensor.license_key.schemas import LicenseKeyCreate, LicenseKeyOut, LicenseKeyUpdate
 from licensor.models import LicenseKey
@@ -41,10 +45,39 @@ def to_out(row: LicenseKey, vault: Vault, brand_id: str) -> LicenseKeyOut:
     )
 
 
+async def list_page(
+    session: AsyncSession,
+    vault: Vault,
+    who: Principal,
+    page: PageParams,
+    *,
+    customer_id: str | None,
+    product_id: str | None,
+    status: str | None,
+    source: str | None,
+    created_at_gte: datetime | None,
+    created_at_lte: datetime | None,
+) -> list[LicenseKeyOut]:
+    stmt = repository.list_statement(
+        who.business_id,
+        who.mode,
+        now=utcnow(),
+        customer_id=customer_id,
+        product_id=product_id,
+        status=status,
+        source=source,
+        created_at_gte=created_at_gte,
+        created_at_lte=created_at_lte,
+    )
+    rows = await fetch_page(session, stmt, page)
+    brand = await product_service.brand_of(session, who.business_id)
+    return [to_out(r, vault, brand) for r in rows]
+
+
 async def get(session: AsyncSession, who: Principal, key_id: str) -> LicenseKey:
     row = await get_scoped(session, LicenseKey, key_id, who.business_id, who.mode)
     if row is None:
-        raise NotFound(f"license key {key_id} not found", code="LICENSE_KEY_NOT_FOUND")
+        raise LicenseKeyNotFound(f"license key {key_id} not found")
     return row
 
 

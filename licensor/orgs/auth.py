@@ -15,6 +15,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from licensor.kit.camel import plausible_id
 from licensor.kit.clock import utcnow
 from licensor.kit.deps import Ctx
 from licensor.kit.errors import Forbidden, NotFound, Unauthorized
@@ -22,7 +23,6 @@ from licensor.kit.secrets import constant_time_equal
 from licensor.kit.tenancy import face_mode
 from licensor.models import Customer, MemberToken, OrgMember
 from licensor.orgs import repository
-from licensor.orgs.schemas import plausible_id
 from licensor.orgs.secrets import PREFIXES, TOKEN_PURPOSE
 
 _bearer = HTTPBearer(

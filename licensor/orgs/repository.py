@@ -7,8 +7,8 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from licensor.kit.camel import plausible_id
 from licensor.models import Customer, MemberToken, OrgMember
-from licensor.orgs.schemas import plausible_id
 
 
 async def organisation(

@@ -7,7 +7,7 @@ from datetime import timedelta
 from fastapi import APIRouter, Request, Response, status
 
 from licensor.auth.dependencies import Auth
-from licensor.instance_keys.settings import instance_key_settings
+from licensor.config import Settings
 from licensor.kit.deps import Ctx, ReadSession, WriteSession, reading, writing
 from licensor.kit.errors import error_responses
 from licensor.kit.ratelimit import limited
@@ -83,8 +83,8 @@ async def _hash(password: str | None) -> str | None:
     return await hash_password(password) if password else None
 
 
-def _session_ttl() -> timedelta:
-    return timedelta(seconds=instance_key_settings().member_session_seconds)
+def _session_ttl(settings: Settings) -> timedelta:
+    return timedelta(seconds=settings.member_session_seconds)
 
 
 @router.post(
@@ -125,7 +125,9 @@ async def login(body: LoginIn, request: Request, ctx: Ctx) -> SessionOut:
         if found is None or not verified:
             raise service.wrong_credentials()
         async with writing(ctx.db) as session:
-            member, issued = await service.start_session(session, ctx.vault, found, _session_ttl())
+            member, issued = await service.start_session(
+                session, ctx.vault, found, _session_ttl(ctx.settings)
+            )
             return session_out(member, issued)
 
 
@@ -143,7 +145,7 @@ async def accept_invite(body: AcceptInviteIn, request: Request, ctx: Ctx) -> Ses
         password_hash = await hash_password(body.password)  # outside any transaction
         async with writing(ctx.db) as session:
             member, issued = await service.accept_invite(
-                session, ctx.vault, invite_id, password_hash, _session_ttl()
+                session, ctx.vault, invite_id, password_hash, _session_ttl(ctx.settings)
             )
             return session_out(member, issued)
 

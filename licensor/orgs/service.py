@@ -25,6 +25,7 @@ from licensor.kit.ids import new_id
 from licensor.kit.secrets import Vault
 from licensor.models import Customer, MemberToken, OrgMember
 from licensor.orgs import repository
+from licensor.orgs.errors import OwnerByTransfer
 from licensor.orgs.secrets import TOKEN_PURPOSE, display_prefix, new_token
 
 INVITE_TTL = timedelta(days=7)
@@ -121,14 +122,14 @@ async def add_member(
     password_hash: str | None,
 ) -> NewMember:
     if role == "owner":
-        raise BadRequest("use an ownership transfer to make an owner", code="OWNER_BY_TRANSFER")
+        raise OwnerByTransfer("use an ownership transfer to make an owner")
     return await _add(session, vault, org, email, role, password_hash)
 
 
 async def set_role(session: AsyncSession, org_id: str, member_id: str, role: str) -> OrgMember:
     row = await find_member(session, org_id, member_id)
     if row.role == "owner" or role == "owner":
-        raise Conflict("the owner changes only by an ownership transfer", code="OWNER_BY_TRANSFER")
+        raise OwnerByTransfer("the owner changes only by an ownership transfer")
     row.role = role
     await session.flush()
     return row
@@ -137,9 +138,7 @@ async def set_role(session: AsyncSession, org_id: str, member_id: str, role: str
 async def remove_member(session: AsyncSession, org_id: str, member_id: str) -> OrgMember:
     row = await find_member(session, org_id, member_id)
     if row.role == "owner":
-        raise Conflict(
-            "the owner cannot be removed; transfer ownership first", code="OWNER_BY_TRANSFER"
-        )
+        raise OwnerByTransfer("the owner cannot be removed; transfer ownership first")
     await session.delete(row)
     await session.flush()
     return row

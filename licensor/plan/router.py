@@ -6,7 +6,7 @@ from licensor.auth.dependencies import Auth
 from licensor.kit.deps import ReadSession, WriteSession
 from licensor.kit.errors import error_responses
 from licensor.kit.pagination import ListResponse, Page
-from licensor.plan import repository, service
+from licensor.plan import service
 from licensor.plan.schemas import PlanCreate, PlanOut, PlanUpdate
 
 router = APIRouter(prefix="/plans", tags=["Plans"])
@@ -24,8 +24,8 @@ async def create_plan(body: PlanCreate, who: Auth, session: WriteSession) -> Pla
 
 @router.get("", response_model=ListResponse[PlanOut], responses=error_responses(401, 422))
 async def list_plans(who: Auth, session: ReadSession, page: Page) -> ListResponse[PlanOut]:
-    rows = await session.scalars(page.apply(repository.list_statement(who.business_id, who.mode)))
-    return ListResponse(items=[PlanOut.model_validate(r) for r in rows.all()])
+    rows = await service.list_page(session, who, page)
+    return ListResponse(items=[PlanOut.model_validate(r) for r in rows])
 
 
 @router.get("/{plan_id}", response_model=PlanOut, responses=error_responses(401, 404))

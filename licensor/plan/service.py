@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from licensor.auth.dependencies import Principal
 from licensor.kit.clock import utcnow
 from licensor.kit.errors import Conflict, NotFound, Unprocessable
 from licensor.kit.ids import new_id
+from licensor.kit.pagination import PageParams, fetch_page
 from licensor.kit.repository import get_scoped
+from licensor.kit.tenancy import Principal
 from licensor.models import Plan
 from licensor.plan import repository
 from licensor.plan.schemas import PlanCreate, PlanUpdate
@@ -71,3 +72,7 @@ async def delete(session: AsyncSession, who: Principal, plan_id: str) -> None:
         raise Conflict(f"plan {row.code!r} has subscriptions", code="PLAN_IN_USE")
     await session.delete(row)
     await session.flush()
+
+
+async def list_page(session: AsyncSession, who: Principal, page: PageParams) -> list[Plan]:
+    return await fetch_page(session, repository.list_statement(who.business_id, who.mode), page)

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, status
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from licensor.auth.dependencies import Auth
@@ -32,13 +31,7 @@ async def create_product(body: ProductCreate, who: Auth, session: WriteSession) 
 
 @router.get("", response_model=ListResponse[ProductOut], responses=error_responses(401, 422))
 async def list_products(who: Auth, session: ReadSession, page: Page) -> ListResponse[ProductOut]:
-    stmt = (
-        select(Product)
-        .where(Product.business_id == who.business_id, Product.mode == who.mode)
-        .order_by(Product.created_at.desc(), Product.id)
-    )
-    rows = list((await session.scalars(page.apply(stmt))).all())
-    return ListResponse(items=await _out(session, rows))
+    return ListResponse(items=await _out(session, await service.list_page(session, who, page)))
 
 
 @router.get("/{product_id}", response_model=ProductOut, responses=error_responses(401, 404))

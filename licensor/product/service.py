@@ -3,11 +3,12 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from licensor.auth.dependencies import Principal
 from licensor.kit.errors import NotFound, Unprocessable
 from licensor.kit.ids import new_id
+from licensor.kit.pagination import PageParams, fetch_page
 from licensor.kit.repository import get_scoped
 from licensor.kit.schemas import provided
+from licensor.kit.tenancy import Principal
 from licensor.models import Business, Product
 from licensor.product.schemas import LicenseKeyDuration, ProductCreate, ProductUpdate
 
@@ -61,3 +62,12 @@ async def update(
         setattr(row, field, value)
     await session.flush()
     return row
+
+
+async def list_page(session: AsyncSession, who: Principal, page: PageParams) -> list[Product]:
+    stmt = (
+        select(Product)
+        .where(Product.business_id == who.business_id, Product.mode == who.mode)
+        .order_by(Product.created_at.desc(), Product.id)
+    )
+    return await fetch_page(session, stmt, page)

@@ -14,6 +14,7 @@ from licensor.kit.ids import new_id
 from licensor.kit.secrets import Vault
 from licensor.models import ActivationCode, Subscription
 from licensor.subscription import repository
+from licensor.subscription.errors import SubscriptionCancelled
 
 ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud and typed by people
 LENGTH = 24
@@ -28,6 +29,16 @@ def lookup_hash(vault: Vault, code: str) -> bytes:
     return vault.lookup_hash(normalize(code), PURPOSE)
 
 
+async def find(session: AsyncSession, vault: Vault, code: str) -> ActivationCode | None:
+    """The code as typed (any case, spaces around), live or revoked; None when unknown."""
+    return await repository.code_by_hash(session, lookup_hash(vault, code))
+
+
+async def live(session: AsyncSession, subscription_id: str) -> ActivationCode | None:
+    """The subscription's one live code, if it has one."""
+    return await repository.live_code(session, subscription_id)
+
+
 async def issue(
     session: AsyncSession, vault: Vault, sub: Subscription
 ) -> tuple[str, ActivationCode]:
@@ -38,7 +49,7 @@ async def issue(
             code="SUBSCRIPTION_NOT_CLOUD_COMPATIBLE",
         )
     if sub.cancelled_at is not None:
-        raise Unprocessable(f"subscription {sub.id} is cancelled", code="SUBSCRIPTION_CANCELLED")
+        raise SubscriptionCancelled(f"subscription {sub.id} is cancelled")
     await session.refresh(sub, with_for_update=True)  # one live code, even when concurrent
     await revoke(session, sub)
     code = "".join(secrets.choice(ALPHABET) for _ in range(LENGTH))

@@ -5,13 +5,12 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 
 from licensor.auth.dependencies import Auth
-from licensor.delivery import repository as delivery_repository
 from licensor.delivery import service as delivery
 from licensor.delivery.schemas import DeliveryCreate, DeliveryOut
 from licensor.kit.deps import Ctx, ReadSession, WriteSession
-from licensor.kit.errors import NotFound, error_responses
+from licensor.kit.errors import error_responses
 from licensor.kit.pagination import ListResponse, Page
-from licensor.subscription import codes, mail, repository, service
+from licensor.subscription import activation, service
 from licensor.subscription.schemas import (
     ActivationCodeCreate,
     ActivationCodeOut,
@@ -44,8 +43,7 @@ async def list_subscriptions(
     page: Page,
     customer_id: Annotated[str | None, Query(max_length=64)] = None,
 ) -> ListResponse[SubscriptionOut]:
-    stmt = repository.list_statement(who.business_id, who.mode, customer_id)
-    rows = list((await session.scalars(page.apply(stmt))).all())
+    rows = await service.list_page(session, who, page, customer_id)
     return ListResponse(items=await service.to_out(session, rows))
 
 
@@ -82,10 +80,8 @@ async def cancel_subscription(sub_id: str, who: Auth, session: WriteSession) -> 
 async def show_activation_code(
     sub_id: str, who: Auth, ctx: Ctx, session: ReadSession
 ) -> ActivationCodeOut:
-    sub = await service.get(session, who, sub_id)
-    code, row = await codes.show(session, ctx.vault, sub)
-    return ActivationCodeOut(
-        subscription_id=sub.id, activation_code=code, created_at=row.created_at
+    return await activation.activation_code(
+        session, ctx.vault, who, sub_id, regenerate=False, send=False
     )
 
 
@@ -93,7 +89,7 @@ async def show_activation_code(
     "/{sub_id}/activation_code",
     status_code=status.HTTP_201_CREATED,
     response_model=ActivationCodeOut,
-    responses=error_responses(401, 404, 409, 422),
+    responses=error_responses(401, 403, 404, 409, 422),
     summary="Create or regenerate the activation code (the previous one is revoked); "
     "with send_email, email it to the customer",
 )
@@ -105,16 +101,8 @@ async def regenerate_activation_code(
     body: ActivationCodeCreate | None = None,
 ) -> ActivationCodeOut:
     send = body is not None and body.send_email
-    sub = await service.get(session, who, sub_id)
-    if send:  # the recipient rules, before anything is written
-        await mail.check_recipient(session, sub)
-    code, row = await codes.issue(session, ctx.vault, sub)
-    job = await mail.send_activation_code(session, ctx.vault, sub, code) if send else None
-    return ActivationCodeOut(
-        subscription_id=sub.id,
-        activation_code=code,
-        created_at=row.created_at,
-        delivery=delivery.to_out(job) if job is not None else None,
+    return await activation.activation_code(
+        session, ctx.vault, who, sub_id, regenerate=True, send=send
     )
 
 
@@ -128,13 +116,7 @@ async def regenerate_activation_code(
 async def create_delivery(
     sub_id: str, who: Auth, ctx: Ctx, session: WriteSession, body: DeliveryCreate | None = None
 ) -> DeliveryOut:
-    body = body or DeliveryCreate()
-    sub = await service.get(session, who, sub_id)
-    mail.check_sendable(sub)
-    code, _ = await codes.show(session, ctx.vault, sub)
-    job = await mail.send_activation_code(
-        session, ctx.vault, sub, code, to=body.to, reason=body.reason
-    )
+    job = await activation.send_again(session, ctx.vault, who, sub_id, body or DeliveryCreate())
     return delivery.to_out(job)
 
 
@@ -148,7 +130,7 @@ async def list_deliveries(
     sub_id: str, who: Auth, session: ReadSession
 ) -> ListResponse[DeliveryOut]:
     sub = await service.get(session, who, sub_id)
-    jobs = await delivery_repository.list_for_license(session, who.business_id, who.mode, sub.id)
+    jobs = await delivery.jobs_of(session, who, sub.id)
     return ListResponse(items=[delivery.to_out(j) for j in jobs])
 
 
@@ -158,11 +140,7 @@ async def list_deliveries(
     responses=error_responses(401, 404),
 )
 async def revoke_activation_code(sub_id: str, who: Auth, session: WriteSession) -> None:
-    sub = await service.get(session, who, sub_id)
-    if not await codes.revoke(session, sub):
-        raise NotFound(
-            f"subscription {sub.id} has no activation code", code="ACTIVATION_CODE_NOT_FOUND"
-        )
+    await activation.revoke(session, who, sub_id)
 
 
 @router.get(
@@ -174,10 +152,7 @@ async def revoke_activation_code(sub_id: str, who: Auth, session: WriteSession) 
 async def list_seat_links(
     sub_id: str, who: Auth, session: ReadSession, page: Page
 ) -> ListResponse[SeatLinkOut]:
-    sub = await service.get(session, who, sub_id)
-    rows = await repository.seat_links(
-        session, sub.id, page.page_size, page.page_number * page.page_size
-    )
+    rows = await service.seat_links(session, who, sub_id, page)
     return ListResponse(
         items=[
             SeatLinkOut(

@@ -6,14 +6,15 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from licensor.auth.dependencies import Principal
 from licensor.customer import service as customer_service
 from licensor.kit.clock import utcnow
 from licensor.kit.errors import Conflict, NotFound, Unprocessable
 from licensor.kit.ids import new_id
+from licensor.kit.pagination import PageParams, fetch_page
 from licensor.kit.repository import get_scoped
 from licensor.kit.secrets import Vault
-from licensor.models import Subscription
+from licensor.kit.tenancy import Principal
+from licensor.models import SeatLink, Subscription
 from licensor.plan import service as plan_service
 from licensor.subscription import codes, mail, repository
 from licensor.subscription.schemas import SubscriptionCreate, SubscriptionOut, SubscriptionUpdate
@@ -157,3 +158,20 @@ async def cancel(session: AsyncSession, who: Principal, sub_id: str) -> Subscrip
         await codes.revoke(session, row)
     await session.flush()
     return row
+
+
+async def list_page(
+    session: AsyncSession, who: Principal, page: PageParams, customer_id: str | None
+) -> list[Subscription]:
+    stmt = repository.list_statement(who.business_id, who.mode, customer_id)
+    return await fetch_page(session, stmt, page)
+
+
+async def seat_links(
+    session: AsyncSession, who: Principal, sub_id: str, page: PageParams
+) -> list[tuple[SeatLink, str]]:
+    """The usage reports of the subscription's cloud instances, newest first, with the
+    reporting instance's id."""
+    sub = await get(session, who, sub_id)
+    offset = page.page_number * page.page_size
+    return await repository.seat_links(session, sub.id, page.page_size, offset)

@@ -27,9 +27,9 @@ from licensor.kit.errors import LicensorError
 from licensor.kit.ratelimit import RateLimiter, error_headers
 from licensor.kit.schemas import has_control_characters
 from licensor.kit.tenancy import Mode, face_mode, route_path
+from licensor.license_key.public_schemas import ActivateIn, DeactivateIn, ValidateIn
+from licensor.license_key.public_service import LicenseChecks
 from licensor.license_key.schemas import is_printable_key
-from licensor.licenses.schemas import ActivateIn, DeactivateIn, ValidateIn
-from licensor.licenses.service import LicenseChecks
 
 log = logging.getLogger("licensor")
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from licensor.cloud import service
-from licensor.cloud.schemas import ActivateIn, CloudLicenseOut, SeatLinkIn, SeatLinkOut
 from licensor.kit.deps import Ctx, reading, writing
 from licensor.kit.errors import error_responses
 from licensor.kit.ratelimit import limited
 from licensor.kit.tenancy import face_mode
+from licensor.license_desk import cloud_service as service
+from licensor.license_desk.cloud_schemas import ActivateIn, CloudLicenseOut, SeatLinkIn, SeatLinkOut
 from licensor.models import SeatLink
 
 router = APIRouter(prefix="/cloud", tags=["Cloud activation"])

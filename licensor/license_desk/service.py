@@ -15,20 +15,21 @@ from typing import Any, Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from licensor.auth.dependencies import Principal
 from licensor.customer import service as customer_service
-from licensor.desk import mail, repository
-from licensor.desk.errors import FieldsMissing
-from licensor.desk.schemas import LicenseCreate, LicenseDuplicate, LicenseOut, NoteOut
 from licensor.kit.clock import utcnow
 from licensor.kit.errors import Conflict, NotFound, Unprocessable
 from licensor.kit.ids import new_id
+from licensor.kit.pagination import PageParams, fetch_page
 from licensor.kit.repository import get_scoped
 from licensor.kit.secrets import Vault
+from licensor.kit.tenancy import Principal
+from licensor.license_desk import mail, repository
+from licensor.license_desk.errors import FieldsMissing
+from licensor.license_desk.schemas import LicenseCreate, LicenseDuplicate, LicenseOut, NoteOut
 from licensor.license_key.keys import generate_key
 from licensor.models import Customer, DeskLicense, LicenseNote, Plan, Subscription
 from licensor.plan import service as plan_service
-from licensor.subscription import repository as subscription_repository
+from licensor.subscription import codes
 from licensor.subscription import service as subscription_service
 
 KEY_PURPOSE = "desk_license"
@@ -81,6 +82,25 @@ async def get(session: AsyncSession, who: Principal, license_id: str) -> DeskLic
     if row is None:
         raise NotFound(f"license {license_id} not found", code="LICENSE_NOT_FOUND")
     return row
+
+
+async def list_page(
+    session: AsyncSession,
+    who: Principal,
+    page: PageParams,
+    *,
+    customer_id: str | None,
+    subscription_id: str | None,
+    license_type: str | None,
+) -> list[DeskLicense]:
+    stmt = repository.list_statement(
+        who.business_id,
+        who.mode,
+        customer_id=customer_id,
+        subscription_id=subscription_id,
+        license_type=license_type,
+    )
+    return await fetch_page(session, stmt, page)
 
 
 async def to_out(session: AsyncSession, vault: Vault, rows: list[DeskLicense]) -> list[LicenseOut]:
@@ -210,7 +230,7 @@ async def issue(
     duplicated_from_id: str | None = None,
 ) -> DeskLicense:
     """Issue a legacy or offline cloud license: the hook other services call. With
-    `send_email`, its file email is queued in the same transaction (licensor/desk/mail)."""
+    `send_email`, its file email is queued in the same transaction (licensor/license_desk/mail)."""
     if body.license_type == "online_cloud":
         raise Unprocessable(
             "online cloud subscriptions get an activation code instead of a license file",
@@ -238,7 +258,7 @@ async def issue(
             )
     if body.license_type == "offline_cloud":
         assert sub is not None
-        live = await subscription_repository.live_code(session, sub.id)
+        live = await codes.live(session, sub.id)
         check_offline_subscription(sub, live is not None)
     if body.send_email:  # the recipient rules, before anything is written
         await mail.check_licensee(session, who, body.email or "")

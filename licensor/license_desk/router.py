@@ -9,20 +9,19 @@ from fastapi import APIRouter, Query, status
 from fastapi.responses import PlainTextResponse
 
 from licensor.auth.dependencies import Auth
-from licensor.delivery import repository as delivery_repository
 from licensor.delivery import service as delivery
 from licensor.delivery.schemas import DeliveryCreate, DeliveryOut
-from licensor.desk import licensefile, mail, repository, service
-from licensor.desk.schemas import (
+from licensor.kit.deps import Ctx, ReadSession, WriteSession
+from licensor.kit.errors import error_responses
+from licensor.kit.pagination import ListResponse, Page
+from licensor.license_desk import licensefile, mail, service
+from licensor.license_desk.schemas import (
     LicenseCreate,
     LicenseDuplicate,
     LicenseOut,
     LicenseType,
     NoteCreate,
 )
-from licensor.kit.deps import Ctx, ReadSession, WriteSession
-from licensor.kit.errors import Conflict, error_responses
-from licensor.kit.pagination import ListResponse, Page
 
 router = APIRouter(prefix="/licenses", tags=["License desk"])
 FILE_MEDIA_TYPE = "application/x-licensor-license"
@@ -52,14 +51,14 @@ async def list_licenses(
     subscription_id: Annotated[str | None, Query(max_length=64)] = None,
     license_type: LicenseType | None = None,
 ) -> ListResponse[LicenseOut]:
-    stmt = repository.list_statement(
-        who.business_id,
-        who.mode,
+    rows = await service.list_page(
+        session,
+        who,
+        page,
         customer_id=customer_id,
         subscription_id=subscription_id,
         license_type=license_type,
     )
-    rows = list((await session.scalars(page.apply(stmt))).all())
     return ListResponse(items=await service.to_out(session, ctx.vault, rows))
 
 
@@ -86,12 +85,7 @@ async def license_file(
     encrypted: bool = Query(False, description="Encrypt under the license key (AES-256-GCM)."),
 ) -> PlainTextResponse:
     row = await service.get(session, who, license_id)
-    if row.license_type == "online_cloud":
-        raise Conflict(
-            "online cloud licenses are delivered to the instance by cloud activation",
-            code="LICENSE_FILE_NOT_AVAILABLE",
-        )
-    text = await licensefile.render(session, ctx.vault, row, encrypt=encrypted)
+    text = await licensefile.license_file(session, ctx.vault, row, encrypt=encrypted)
     return PlainTextResponse(
         text,
         media_type=FILE_MEDIA_TYPE,
@@ -154,7 +148,7 @@ async def list_deliveries(
     license_id: str, who: Auth, session: ReadSession
 ) -> ListResponse[DeliveryOut]:
     row = await service.get(session, who, license_id)
-    jobs = await delivery_repository.list_for_license(session, who.business_id, who.mode, row.id)
+    jobs = await delivery.jobs_of(session, who, row.id)
     return ListResponse(items=[delivery.to_out(j) for j in jobs])
 
 

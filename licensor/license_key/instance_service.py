@@ -3,9 +3,10 @@ from __future__ import annotations
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from licensor.auth.dependencies import Principal
 from licensor.kit.errors import NotFound
+from licensor.kit.pagination import PageParams, fetch_page
 from licensor.kit.repository import get_scoped
+from licensor.kit.tenancy import Principal
 from licensor.models import LicenseKeyInstance
 
 
@@ -16,6 +17,12 @@ def list_statement(who: Principal, license_key_id: str | None) -> Select[License
     if license_key_id is not None:
         stmt = stmt.where(LicenseKeyInstance.license_key_id == license_key_id)
     return stmt.order_by(LicenseKeyInstance.created_at.desc(), LicenseKeyInstance.id)
+
+
+async def list_page(
+    session: AsyncSession, who: Principal, page: PageParams, license_key_id: str | None
+) -> list[LicenseKeyInstance]:
+    return await fetch_page(session, list_statement(who, license_key_id), page)
 
 
 async def get(session: AsyncSession, who: Principal, instance_id: str) -> LicenseKeyInstance:

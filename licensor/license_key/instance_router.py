@@ -8,8 +8,8 @@ from licensor.auth.dependencies import Auth
 from licensor.kit.deps import ReadSession, WriteSession
 from licensor.kit.errors import error_responses
 from licensor.kit.pagination import ListResponse, Page
-from licensor.license_key_instance import service
-from licensor.license_key_instance.schemas import InstanceOut, InstanceUpdate
+from licensor.license_key import instance_service as service
+from licensor.license_key.instance_schemas import InstanceOut, InstanceUpdate
 
 router = APIRouter(prefix="/license_key_instances", tags=["License Key Instances"])
 
@@ -21,7 +21,7 @@ async def list_instances(
     page: Page,
     license_key_id: Annotated[str | None, Query(max_length=64)] = None,
 ) -> ListResponse[InstanceOut]:
-    rows = (await session.scalars(page.apply(service.list_statement(who, license_key_id)))).all()
+    rows = await service.list_page(session, who, page, license_key_id)
     return ListResponse(items=[InstanceOut.model_validate(r) for r in rows])
 
 

@@ -3,8 +3,8 @@ router, so the app registers them with one line."""
 
 from fastapi import APIRouter
 
-from licensor.cloud.router import router as cloud
-from licensor.desk.router import router as licenses
+from licensor.license_desk.cloud_router import router as cloud
+from licensor.license_desk.router import router as licenses
 from licensor.plan.router import router as plans
 from licensor.subscription.router import router as subscriptions
 

@@ -12,6 +12,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from licensor import verifier as fmt
+from licensor.kit.errors import Conflict
 from licensor.kit.secrets import Vault
 from licensor.models import DeskLicense
 from licensor.signing import service as signing
@@ -82,3 +83,16 @@ async def render(
         return signing.sign_with(vault, key, message).signature
 
     return encode(payload_of(row), key.kid, sign, license_key)
+
+
+async def license_file(
+    session: AsyncSession, vault: Vault, row: DeskLicense, *, encrypt: bool = False
+) -> str:
+    """The file a person downloads or is mailed. An online cloud license has none: the
+    instance receives it by cloud activation (`cloud_service`, which calls `render`)."""
+    if row.license_type == "online_cloud":
+        raise Conflict(
+            "online cloud licenses are delivered to the instance by cloud activation",
+            code="LICENSE_FILE_NOT_AVAILABLE",
+        )
+    return await render(session, vault, row, encrypt=encrypt)

@@ -8,8 +8,14 @@ from fastapi import APIRouter, Request, Response, status
 from licensor.kit.errors import error_responses
 from licensor.kit.ratelimit import limited
 from licensor.kit.tenancy import face_mode
-from licensor.licenses.schemas import ActivateIn, ActivateOut, DeactivateIn, ValidateIn, ValidateOut
-from licensor.licenses.service import LicenseChecks
+from licensor.license_key.public_schemas import (
+    ActivateIn,
+    ActivateOut,
+    DeactivateIn,
+    ValidateIn,
+    ValidateOut,
+)
+from licensor.license_key.public_service import LicenseChecks
 
 router = APIRouter(prefix="/licenses", tags=["Licenses"])
 

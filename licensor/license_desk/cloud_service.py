@@ -10,18 +10,18 @@ from dataclasses import dataclass
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from licensor.cloud import repository
-from licensor.cloud.schemas import SeatLinkIn
-from licensor.desk import licensefile
-from licensor.desk import repository as desk_repository
-from licensor.desk import service as desk
 from licensor.kit.clock import utcnow
 from licensor.kit.errors import Conflict, Forbidden, NotFound, Unprocessable
 from licensor.kit.ids import new_id
 from licensor.kit.secrets import Vault
+from licensor.license_desk import cloud_repository as repository
+from licensor.license_desk import licensefile
+from licensor.license_desk import repository as desk_repository
+from licensor.license_desk import service as desk
+from licensor.license_desk.cloud_schemas import SeatLinkIn
 from licensor.models import CloudInstance, Customer, DeskLicense, Plan, SeatLink, Subscription
 from licensor.subscription import codes
-from licensor.subscription import repository as subscription_repository
+from licensor.subscription.errors import SubscriptionCancelled
 
 CLOUD = desk.Issuer("cloud", "cloud-activation")
 
@@ -39,7 +39,7 @@ async def _subscription_of_code(
     session: AsyncSession, vault: Vault, code: str, mode: str
 ) -> Subscription:
     """The code's subscription; a code of the other mode is as unknown as a missing one."""
-    row = await subscription_repository.code_by_hash(session, codes.lookup_hash(vault, code))
+    row = await codes.find(session, vault, code)
     sub = await session.get(Subscription, row.subscription_id) if row is not None else None
     if row is None or sub is None or sub.mode != mode:
         raise NotFound("activation code not recognised", code="ACTIVATION_CODE_INVALID")
@@ -50,7 +50,7 @@ async def _subscription_of_code(
 
 def _check_usable(sub: Subscription) -> None:
     if sub.cancelled_at is not None:
-        raise Forbidden("the subscription is cancelled", code="SUBSCRIPTION_CANCELLED")
+        raise SubscriptionCancelled("the subscription is cancelled")
     if sub.cloud_licensing != "Yes":
         raise Conflict(
             "cloud licensing is not turned on for this subscription",

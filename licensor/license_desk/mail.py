@@ -11,12 +11,11 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from licensor.auth.dependencies import Principal
 from licensor.delivery import service as delivery
 from licensor.delivery.render import Attachment
-from licensor.desk import licensefile
-from licensor.kit.errors import Conflict
 from licensor.kit.secrets import Vault
+from licensor.kit.tenancy import Principal
+from licensor.license_desk import licensefile
 from licensor.models import DeskLicense, EmailJob
 
 FILE_CONTENT_TYPE = "application/x-licensor-license"
@@ -42,12 +41,7 @@ async def send_license(
     reason: str | None = None,
 ) -> EmailJob:
     """Queue the license's file email to its licensee (or, with a reason, elsewhere)."""
-    if row.license_type == "online_cloud":
-        raise Conflict(
-            "online cloud licenses are delivered to the instance by cloud activation",
-            code="LICENSE_FILE_NOT_AVAILABLE",
-        )
-    text = await licensefile.render(session, vault, row)
+    text = await licensefile.license_file(session, vault, row)
     context: dict[str, Any] = {
         "license_id": row.id,
         "filename": filename_of(row),

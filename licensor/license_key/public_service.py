@@ -8,8 +8,9 @@ from licensor.kit.errors import NotFound, Unprocessable
 from licensor.kit.ids import new_id
 from licensor.kit.secrets import Vault, constant_time_equal
 from licensor.kit.tenancy import Mode
+from licensor.license_key.errors import LicenseKeyNotFound
 from licensor.license_key.keys import LOOKUP_PURPOSE, status_of
-from licensor.licenses.schemas import (
+from licensor.license_key.public_schemas import (
     ActivateIn,
     ActivateOut,
     DeactivateIn,
@@ -17,7 +18,7 @@ from licensor.licenses.schemas import (
     PublicCheck,
     ValidateIn,
 )
-from licensor.licenses.store import KeyRow, LicenseStore
+from licensor.license_key.store import KeyRow, LicenseStore
 
 
 class LicenseChecks:
@@ -40,7 +41,7 @@ class LicenseChecks:
     async def _require(self, body: PublicCheck, mode: Mode) -> KeyRow:
         row = await self._find(body.license_key, mode, body.product_id)
         if row is None:
-            raise NotFound("license key not found", code="LICENSE_KEY_NOT_FOUND")
+            raise LicenseKeyNotFound("license key not found")
         return row
 
     async def validate(self, body: ValidateIn, mode: Mode) -> bool:
@@ -74,7 +75,7 @@ class LicenseChecks:
             )
         details = await self.store.details(row.customer_id, row.product_id)
         if details is None:  # both rows are referenced by foreign keys
-            raise NotFound("license key not found", code="LICENSE_KEY_NOT_FOUND")
+            raise LicenseKeyNotFound("license key not found")
         return ActivateOut(
             id=instance_id,
             business_id=row.business_id,
