@@ -259,10 +259,17 @@ def verify(
             file.read_bytes(), keys, license_key=license_key, grace=timedelta(days=grace_days)
         )
     except verifier.VerificationError as exc:
-        raise fail(type(exc).__name__, str(exc)) from exc
+        raise fail(_code_of(exc), str(exc)) from exc
     except (OSError, UnicodeDecodeError) as exc:
         raise fail("UNREADABLE", str(exc)) from exc
     typer.echo(json.dumps(_plain(payload), indent=2, default=str))
+
+
+def _code_of(exc: Exception) -> str:
+    """MalformedFile -> MALFORMED_FILE: the house's code style for the verifier's errors."""
+    import re
+
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", type(exc).__name__).upper()
 
 
 def _plain(payload: verifier.LicensePayload) -> dict[str, Any]:
