@@ -42,7 +42,7 @@ def revision(url: str, message: str, versions_dir: Path | None = None) -> Script
     `versions_dir`, the file goes there (the shipped versions are still read)."""
     cfg = alembic_config(url)
     if versions_dir is not None:
-        cfg.set_main_option("version_path_separator", "os")
+        cfg.set_main_option("path_separator", "os")
         cfg.set_main_option(
             "version_locations", os.pathsep.join([str(MIGRATIONS / "versions"), str(versions_dir)])
         )
