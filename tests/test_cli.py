@@ -11,8 +11,8 @@ import uuid
 
 import httpx
 import typer
-from typer.core import TyperArgument, TyperOption
 from sqlalchemy import func, select
+from typer.core import TyperArgument, TyperOption
 
 from licensor.cli.common import Mode
 from licensor.cli.main import app
@@ -157,7 +157,7 @@ def signing_key_modes(server: Server, business_id: str) -> dict[str, int]:
                     .where(SigningKey.business_id == business_id)
                     .group_by(SigningKey.mode)
                 )
-                return {mode: n for mode, n in (await session.execute(stmt)).all()}
+                return {str(mode): int(n) for mode, n in (await session.execute(stmt)).all()}
         finally:
             await ctx.close()
 
