@@ -180,3 +180,16 @@ def test_a_note_the_api_refuses_the_cli_refuses_with_the_same_code(
     assert ok(http.get(f"/licenses/{lic['id']}"))["notes"] == lic["notes"]  # nothing stored
     longest = cli_json(server, "licenses", "note", lic["id"], "n" * 10_000, *biz)
     assert [n["text"] for n in longest["notes"]][-1] == "n" * 10_000
+
+
+def test_list_filters_the_api_refuses_the_cli_refuses(server: Server, tenant: Tenant) -> None:
+    http = tenant.http()
+    biz = ["--business-id", tenant.business_id]
+    for flag, value in (("license_type", "bogus"), ("customer_id", "c" * 65)):
+        api = error(http.get("/licenses", params={flag: value}), 422, "VALIDATION_ERROR")
+        option = "--" + flag.replace("_", "-")
+        refused = cli(server, "licenses", "list", option, value, *biz, fails=True)
+        assert refused.returncode == 1
+        assert refused.error()["code"] == api["code"]
+        assert flag in refused.error()["message"]
+    assert cli_json(server, "licenses", "list", "--license-type", "legacy", *biz) == []

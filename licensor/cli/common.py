@@ -27,7 +27,7 @@ from typer._click.exceptions import NoArgsIsHelpError
 from typer.core import TyperGroup
 
 if TYPE_CHECKING:
-    from pydantic import BaseModel
+    from pydantic import BaseModel, TypeAdapter
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from licensor.auth.dependencies import Principal
@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 M = TypeVar("M", bound="BaseModel")
+V = TypeVar("V")
 
 USAGE_EXIT = 2
 
@@ -99,6 +100,17 @@ def parse(model: type[M], data: dict[str, Any]) -> M:
         return model.model_validate({k: v for k, v in data.items() if v is not None})
     except ValidationError as exc:
         raise fail("VALIDATION_ERROR", validation_message(exc)) from exc
+
+
+def parse_value(adapter: TypeAdapter[V], value: object, name: str) -> V:
+    """Validate one flag with the type the route declares for it (a query parameter)."""
+    from pydantic import ValidationError
+
+    try:
+        return adapter.validate_python(value)
+    except ValidationError as exc:
+        message = "; ".join(f"{name}: {e['msg']}" for e in exc.errors())
+        raise fail("VALIDATION_ERROR", message) from exc
 
 
 def apply_overrides(data_dir: Path | None, database_url: str | None) -> Settings:

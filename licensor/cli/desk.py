@@ -21,6 +21,7 @@ from licensor.cli.common import (
     echo_json,
     fail,
     parse,
+    parse_value,
     run_as,
 )
 from licensor.cli.desk_catalog import plans_app, subscriptions_app
@@ -120,17 +121,25 @@ def licenses_list(
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
 ) -> None:
-    """List licenses, newest first."""
+    """List licenses, newest first (the route's filters, with its rules)."""
+    from pydantic import StringConstraints, TypeAdapter
+
     from licensor.desk import repository
     from licensor.desk import service as desk
+    from licensor.desk.schemas import LicenseType
+
+    an_id = TypeAdapter(Annotated[str, StringConstraints(max_length=64)] | None)
+    customer = parse_value(an_id, customer_id, "customer_id")
+    subscription = parse_value(an_id, subscription_id, "subscription_id")
+    kind = parse_value(TypeAdapter(LicenseType | None), license_type, "license_type")
 
     async def work(ctx: AppContext, session: AsyncSession, who: Principal) -> list[LicenseOut]:
         stmt = repository.list_statement(
             who.business_id,
             who.mode,
-            customer_id=customer_id,
-            subscription_id=subscription_id,
-            license_type=license_type,
+            customer_id=customer,
+            subscription_id=subscription,
+            license_type=kind,
         )
         rows = list((await session.scalars(stmt.limit(limit))).all())
         return await desk.to_out(session, ctx.vault, rows)
