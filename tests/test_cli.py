@@ -1,14 +1,24 @@
-"""The CLI against each backend's database: bootstrap, api-keys create/list/revoke."""
+"""The CLI against each backend's database: bootstrap (as a process), api-keys and
+signing-keys (in process), and the conventions every command shares."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
 import uuid
 
 import httpx
+import typer
+from sqlalchemy import func, select
+from typer.core import TyperArgument, TyperOption
 
+from licensor.cli.common import Mode
+from licensor.cli.main import app
+from licensor.kit.context import AppContext
+from licensor.models import SigningKey
+from tests.cli_helpers import cli as cli_in_process
 from tests.servers import Server
 
 
@@ -79,12 +89,13 @@ def test_bootstrap_refuses_bad_input(server: Server) -> None:
     bad_mode = cli(
         server, "bootstrap", "--business", "X", "--email", "x@example.test", "--mode", "prod"
     )
-    assert bad_mode.returncode == 1
+    assert bad_mode.returncode == 2  # a usage error
     assert bad_mode.stdout == ""
     assert "INVALID_MODE" in bad_mode.stderr
 
 
 def test_api_keys_create_list_revoke(server: Server) -> None:
+    cli = cli_in_process
     tenant = server.tenant()
     made = cli(server, "api-keys", "create", "--business-id", tenant.business_id, "--name", "ci")
     assert made.returncode == 0, made.stderr
@@ -100,6 +111,7 @@ def test_api_keys_create_list_revoke(server: Server) -> None:
 
     listed = cli(server, "api-keys", "list", "--business-id", tenant.business_id)
     assert listed.returncode == 0, listed.stderr
+    assert {k["id"] for k in json.loads(listed.stdout)} >= {issued["id"], live_key["id"]}
     assert issued["id"] in listed.stdout
     assert live_key["id"] in listed.stdout
     assert "ci" in listed.stdout
@@ -110,6 +122,7 @@ def test_api_keys_create_list_revoke(server: Server) -> None:
     revoked = cli(server, "api-keys", "revoke", issued["id"], "--business-id", tenant.business_id)
     assert revoked.returncode == 0, revoked.stderr
     assert issued["id"] in revoked.stderr
+    assert json.loads(revoked.stdout) == {"revoked": issued["id"]}
     assert status_with(server, issued["api_key"]) == 401
     body = httpx.get(
         server.face("test") + "/license_keys",
@@ -129,3 +142,114 @@ def test_api_keys_create_list_revoke(server: Server) -> None:
     unknown = cli(server, "api-keys", "create", "--business-id", "bus_nope")
     assert unknown.returncode == 1
     assert unknown.stdout == ""
+    assert unknown.error()["code"] == "NOT_FOUND"
+
+
+def signing_key_modes(server: Server, business_id: str) -> dict[str, int]:
+    """The business's signing keys per mode, read from the database itself."""
+
+    async def count() -> dict[str, int]:
+        ctx = AppContext.from_settings(server.settings)
+        try:
+            async with ctx.db.write_sessions() as session:
+                stmt = (
+                    select(SigningKey.mode, func.count())
+                    .where(SigningKey.business_id == business_id)
+                    .group_by(SigningKey.mode)
+                )
+                return {str(mode): int(n) for mode, n in (await session.execute(stmt)).all()}
+        finally:
+            await ctx.close()
+
+    return asyncio.run(count())
+
+
+def test_signing_keys_refuse_an_unknown_mode_and_store_nothing(server: Server) -> None:
+    tenant = server.tenant()
+    biz = ["--business-id", tenant.business_id]
+    before = signing_key_modes(server, tenant.business_id)
+    for command in ("rotate", "list", "public"):
+        bogus = cli_in_process(server, "signing-keys", command, *biz, "--mode", "bogus")
+        assert bogus.returncode == 2, bogus.stdout
+        assert bogus.stdout == ""
+        assert bogus.error()["code"] == "INVALID_MODE"
+    assert signing_key_modes(server, tenant.business_id) == before
+
+    rotated = cli_in_process(server, "signing-keys", "rotate", *biz)
+    assert rotated.returncode == 0, rotated.stderr
+    kid = json.loads(rotated.stdout)["kid"]
+    assert signing_key_modes(server, tenant.business_id)["test"] >= 1  # the default mode
+    listed = cli_in_process(server, "signing-keys", "list", *biz, "--mode", "test")
+    keys = json.loads(listed.stdout)
+    assert keys[0]["kid"] == kid
+    assert keys[0]["state"] == "current"
+    assert len(keys[0]["public_key"]) == 43  # base64url of 32 bytes, never cut
+    assert set(keys[0]) == {"kid", "state", "created_at", "public_key"}
+
+
+def _commands(group: typer.Typer) -> list[tuple[str, object]]:
+    """Every leaf command of the CLI with its path."""
+    root = typer.main.get_command(group)
+    found: list[tuple[str, object]] = []
+
+    def walk(command: object, path: str) -> None:
+        children = getattr(command, "commands", None)
+        if children is None:
+            found.append((path, command))
+            return
+        for name, child in children.items():
+            walk(child, f"{path} {name}".strip())
+
+    walk(root, "")
+    return found
+
+
+def test_every_mode_option_is_a_choice_with_the_one_default() -> None:
+    with_mode = []
+    for path, command in _commands(app):
+        for param in getattr(command, "params", []):
+            assert isinstance(param, TyperOption | TyperArgument), path
+            if param.name != "mode":
+                continue
+            with_mode.append(path)
+            assert param.default == "test", path
+            assert param.type_descriptor.annotation is Mode, path  # the choice test|live
+    assert [m.value for m in Mode] == ["test", "live"]
+    assert "bootstrap" in with_mode
+    assert "signing-keys rotate" in with_mode
+    assert "mail-settings set" in with_mode
+    assert "licenses issue-key" in with_mode
+    assert len(with_mode) >= 30
+
+
+def test_usage_errors_are_json_with_exit_code_2(server: Server) -> None:
+    missing = cli_in_process(server, "api-keys", "create")
+    assert missing.returncode == 2
+    assert missing.error()["code"] == "USAGE_ERROR"
+    assert "--business-id" in missing.error()["message"]
+    unknown = cli_in_process(server, "no-such-command")
+    assert unknown.returncode == 2
+    assert unknown.error()["code"] == "USAGE_ERROR"
+
+
+WEB_STACK = ("fastapi", "starlette", "uvicorn", "sqlalchemy", "asyncpg", "aiosqlite", "httpx")
+
+
+def test_help_imports_no_web_stack() -> None:
+    probe = (
+        "import sys\n"
+        "from licensor.cli.main import app\n"
+        "for args in (['--help'], ['licenses', 'note', '--help'], ['orgs', '--help']):\n"
+        "    try:\n"
+        "        app(args)\n"
+        "    except SystemExit as exc:\n"
+        "        assert exc.code == 0, exc.code\n"
+        f"print(sorted(m for m in sys.modules if m.split('.')[0] in {WEB_STACK!r}))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert "self-hostable license-key server" in done.stdout  # the help was printed
+    assert "Add a note to a license" in done.stdout
+    assert done.stdout.strip().splitlines()[-1] == "[]"

@@ -14,6 +14,8 @@ from typing import Any
 
 import pytest
 
+from tests import cli_helpers
+from tests.cli_helpers import Done
 from tests.mail import (
     SmtpSink,
     deliveries,
@@ -41,23 +43,12 @@ def quiet_server(
         yield srv, stderr
 
 
-def cli(
-    server: Server, *args: str, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "licensor", *args],
-        env={**server.env(), **(env or {})},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+def cli(server: Server, *args: str, env: dict[str, str] | None = None) -> Done:
+    return cli_helpers.cli(server, *args, env=env)
 
 
 def cli_json(server: Server, *args: str) -> Any:
-    done = cli(server, *args)
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)
+    return cli_helpers.cli_json(server, *args)
 
 
 def test_without_smtp_jobs_wait_and_the_server_says_so(

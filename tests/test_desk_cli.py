@@ -3,24 +3,16 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
-from tests.desk_helpers import EXPIRES, STARTS, customer, ok
+from tests import cli_helpers
+from tests.desk_helpers import EXPIRES, STARTS, customer, error, legacy_body, ok, setup
 from tests.servers import Server, Tenant
 
 
-def cli(server: Server, *args: str, fails: bool = False) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run(
-        [sys.executable, "-m", "licensor", *args],
-        env=server.env(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+def cli(server: Server, *args: str, fails: bool = False) -> cli_helpers.Done:
+    done = cli_helpers.cli(server, *args)
     assert (done.returncode != 0) == fails, done.stderr + done.stdout
     return done
 
@@ -157,7 +149,7 @@ def test_desk_through_the_cli(server: Server, tenant: Tenant, tmp_path: Path) ->
     lines[1] = lines[1][:10] + ("B" if lines[1][10] != "B" else "C") + lines[1][11:]
     target.write_text("\n".join(lines))
     bad = cli(server, "verify", str(target), "--public-key", str(jwks), fails=True)
-    assert "error" in bad.stderr
+    assert bad.error()["code"] == "MALFORMED_FILE"
 
     noted = cli_json(server, "licenses", "note", lic["id"], "Sent again", *biz)
     assert [n["text"] for n in noted["notes"]][-1] == "Sent again"
@@ -168,3 +160,36 @@ def test_desk_through_the_cli(server: Server, tenant: Tenant, tmp_path: Path) ->
     assert usage == []
     gone = cli(server, "licenses", "get", "dlc_missing", *biz, fails=True)
     assert "LICENSE_NOT_FOUND" in gone.stderr
+
+
+def test_a_note_the_api_refuses_the_cli_refuses_with_the_same_code(
+    server: Server, tenant: Tenant
+) -> None:
+    http = tenant.http()
+    p, c, s = setup(http)
+    lic = ok(http.post("/licenses", json=legacy_body(p, c, s)), 201)
+    biz = ["--business-id", tenant.business_id]
+    for text in ("n" * 20_000, "n" * 10_001, "   "):
+        api = error(
+            http.post(f"/licenses/{lic['id']}/notes", json={"text": text}), 422, "VALIDATION_ERROR"
+        )
+        refused = cli(server, "licenses", "note", lic["id"], text, *biz, fails=True)
+        assert refused.returncode == 1
+        assert refused.stdout == ""
+        assert refused.error()["code"] == api["code"]
+    assert ok(http.get(f"/licenses/{lic['id']}"))["notes"] == lic["notes"]  # nothing stored
+    longest = cli_json(server, "licenses", "note", lic["id"], "n" * 10_000, *biz)
+    assert [n["text"] for n in longest["notes"]][-1] == "n" * 10_000
+
+
+def test_list_filters_the_api_refuses_the_cli_refuses(server: Server, tenant: Tenant) -> None:
+    http = tenant.http()
+    biz = ["--business-id", tenant.business_id]
+    for flag, value in (("license_type", "bogus"), ("customer_id", "c" * 65)):
+        api = error(http.get("/licenses", params={flag: value}), 422, "VALIDATION_ERROR")
+        option = "--" + flag.replace("_", "-")
+        refused = cli(server, "licenses", "list", option, value, *biz, fails=True)
+        assert refused.returncode == 1
+        assert refused.error()["code"] == api["code"]
+        assert flag in refused.error()["message"]
+    assert cli_json(server, "licenses", "list", "--license-type", "legacy", *biz) == []

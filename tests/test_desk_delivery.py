@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
-import sys
 import time
 import uuid
 from typing import Any
@@ -24,6 +22,7 @@ from licensor.kit.db import open_database
 from licensor.license_desk import service as desk
 from licensor.license_desk.schemas import LicenseCreate
 from licensor.models import DeskLicense, EmailJob
+from tests import cli_helpers
 from tests.desk_helpers import error, legacy_body, ok, setup
 from tests.mail import Received, SmtpSink, owner_of, wait_for
 from tests.servers import Server, Tenant
@@ -382,14 +381,7 @@ def test_activation_code_email_arrives_with_the_code(
 
 
 def cli(server: Server, *args: str) -> str:
-    done = subprocess.run(
-        [sys.executable, "-m", "licensor", *args],
-        env=server.env(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = cli_helpers.cli(server, *args)
     assert done.returncode == 0, done.stderr + done.stdout
     return done.stdout
 

@@ -3,14 +3,13 @@ before and after a signing-key rotation."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from licensor import verifier as v
+from tests import cli_helpers
 from tests.desk_helpers import error, legacy_body, offline_setup, ok, setup
 from tests.servers import Server, Tenant
 
@@ -56,14 +55,7 @@ def test_offline_cloud_file_and_encryption(tenant: Tenant) -> None:
 
 
 def _cli(server: Server, *args: str) -> str:
-    done = subprocess.run(
-        [sys.executable, "-m", "licensor", *args],
-        env=server.env(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = cli_helpers.cli(server, *args)
     assert done.returncode == 0, done.stderr
     return done.stdout
 

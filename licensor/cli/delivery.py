@@ -5,42 +5,38 @@ a desk license id (`dlc_…`: the license file email); the id decides which."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
-import signal
-from collections.abc import Awaitable, Callable
-from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from licensor.auth.dependencies import Principal
-from licensor.business import service as business_service
-from licensor.cli.common import DatabaseUrl, DataDir, apply_overrides, err, in_transaction
+from licensor.cli.common import (
+    BusinessId,
+    DatabaseUrl,
+    DataDir,
+    Mode,
+    ModeOption,
+    apply_overrides,
+    fail,
+    parse,
+    run,
+)
 from licensor.cli.groups import licenses_app
-from licensor.delivery import mail_settings, repository, service
-from licensor.delivery.schemas import DeliveryCreate, MailSettingsIn
-from licensor.delivery.worker import Worker, warn_plaintext_auth
-from licensor.kit.context import AppContext
-from licensor.kit.errors import LicensorError, NotFound, Unprocessable
-from licensor.license_desk import mail as desk_mail
-from licensor.license_desk import service as desk
-from licensor.license_key import service as license_key_service
-from licensor.license_key.schemas import LicenseKeyCreate
-from licensor.models import DeskLicense, EmailJob, LicenseKey
 
-mail_settings_app = typer.Typer(help="A business's license email settings.", no_args_is_help=True)
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from licensor.auth.dependencies import Principal
+    from licensor.delivery.schemas import DeliveryCreate
+    from licensor.kit.context import AppContext
+    from licensor.models import EmailJob
+
+mail_settings_app = typer.Typer(
+    rich_markup_mode=None, help="A business's license email settings.", no_args_is_help=True
+)
 
 DESK_PREFIX = "dlc_"
 LICENSE_ID_HELP = "License key id (lic_…) or desk license id (dlc_…)."
-T = TypeVar("T")
-
-
-def _fail(exc: LicensorError) -> typer.Exit:
-    err.print(f"[red]error[/red] {exc.code}: {exc.message}")
-    return typer.Exit(code=1)
 
 
 def _is_desk(license_id: str) -> bool:
@@ -49,6 +45,10 @@ def _is_desk(license_id: str) -> bool:
 
 async def _owner_of(session: AsyncSession, license_id: str) -> Principal:
     """The CLI is the operator: a license's own business and mode."""
+    from licensor.auth.dependencies import Principal
+    from licensor.kit.errors import NotFound
+    from licensor.models import DeskLicense, LicenseKey
+
     usable = len(license_id) <= 64 and license_id.isprintable()
     row: DeskLicense | LicenseKey | None = None
     if usable and _is_desk(license_id):
@@ -65,6 +65,10 @@ async def _owner_of(session: AsyncSession, license_id: str) -> Principal:
 async def _send(
     session: AsyncSession, ctx: AppContext, license_id: str, body: DeliveryCreate
 ) -> EmailJob:
+    from licensor.delivery import service
+    from licensor.license_desk import mail as desk_mail
+    from licensor.license_desk import service as desk
+
     who = await _owner_of(session, license_id)
     if _is_desk(license_id):
         row = await desk.get(session, who, license_id)
@@ -73,22 +77,14 @@ async def _send(
 
 
 async def _deliveries(session: AsyncSession, license_id: str) -> list[EmailJob]:
+    from licensor.delivery import repository, service
+    from licensor.license_desk import service as desk
+
     who = await _owner_of(session, license_id)
     if _is_desk(license_id):
         row = await desk.get(session, who, license_id)
         return await repository.list_for_license(session, who.business_id, who.mode, row.id)
     return await service.list_for_license_key(session, who, license_id)
-
-
-def _run(
-    settings_args: tuple[Path | None, str | None],
-    work: Callable[[AppContext, AsyncSession], Awaitable[T]],
-) -> T:
-    settings = apply_overrides(*settings_args)
-    try:
-        return in_transaction(settings, work)
-    except LicensorError as exc:
-        raise _fail(exc) from exc
 
 
 @licenses_app.command("send")
@@ -100,16 +96,16 @@ def send(
     database_url: DatabaseUrl = None,
 ) -> None:
     """Queue the license email to the licensee (or, with --to and --reason, elsewhere)."""
-    try:
-        body = DeliveryCreate(to=to, reason=reason)
-    except ValueError as exc:
-        raise _fail(Unprocessable(str(exc).splitlines()[-1].strip())) from exc
+    from licensor.delivery import service
+    from licensor.delivery.schemas import DeliveryCreate
+
+    body = parse(DeliveryCreate, {"to": to, "reason": reason})
 
     async def work(ctx: AppContext, session: AsyncSession) -> dict[str, object]:
         job = await _send(session, ctx, license_id, body)
         return service.to_out(job).model_dump(mode="json")
 
-    typer.echo(json.dumps(_run((data_dir, database_url), work)))
+    typer.echo(json.dumps(run(data_dir, database_url, work)))
 
 
 @licenses_app.command("deliveries")
@@ -119,12 +115,13 @@ def deliveries(
     database_url: DatabaseUrl = None,
 ) -> None:
     """Show a license's emails (status, attempts, last error), one JSON object a line."""
+    from licensor.delivery import service
 
     async def work(ctx: AppContext, session: AsyncSession) -> list[dict[str, object]]:
         jobs = await _deliveries(session, license_id)
         return [service.to_out(j).model_dump(mode="json") for j in jobs]
 
-    for item in _run((data_dir, database_url), work):
+    for item in run(data_dir, database_url, work):
         typer.echo(json.dumps(item))
 
 
@@ -136,21 +133,22 @@ def resend(
     database_url: DatabaseUrl = None,
 ) -> None:
     """Queue a failed or lost delivery again, as a new delivery."""
+    from licensor.delivery import service
 
     async def work(ctx: AppContext, session: AsyncSession) -> dict[str, object]:
         who = await _owner_of(session, license_id)
         job = await service.resend(session, ctx.vault, who, license_id, delivery_id)
         return service.to_out(job).model_dump(mode="json")
 
-    typer.echo(json.dumps(_run((data_dir, database_url), work)))
+    typer.echo(json.dumps(run(data_dir, database_url, work)))
 
 
 @licenses_app.command("issue-key")
 def issue_key(
-    business_id: Annotated[str, typer.Option(help="Business id.")],
+    business_id: BusinessId,
     customer_id: Annotated[str, typer.Option(help="Customer id (cus_…).")],
     product_id: Annotated[str, typer.Option(help="Product id (pdt_…).")],
-    mode: Annotated[str, typer.Option(help="test or live.")] = "live",
+    mode: ModeOption = Mode.test,
     send: Annotated[bool, typer.Option(help="Email it to the licensee.")] = False,
     to: Annotated[str | None, typer.Option(help="Another recipient (needs --reason).")] = None,
     reason: Annotated[str | None, typer.Option(help="Why it goes to another address.")] = None,
@@ -158,17 +156,19 @@ def issue_key(
     database_url: DatabaseUrl = None,
 ) -> None:
     """Create a license key; with --send, its email is queued in the same transaction."""
-    if mode not in ("test", "live"):
-        raise _fail(Unprocessable("mode must be one of test, live", code="INVALID_MODE"))
-    try:
-        body = DeliveryCreate(to=to, reason=reason)
-        create = LicenseKeyCreate(customer_id=customer_id, product_id=product_id)
-    except ValueError as exc:
-        raise _fail(Unprocessable(str(exc).splitlines()[-1].strip())) from exc
+    from licensor.auth.dependencies import Principal
+    from licensor.business import service as business_service
+    from licensor.delivery import service
+    from licensor.delivery.schemas import DeliveryCreate
+    from licensor.license_key import service as license_key_service
+    from licensor.license_key.schemas import LicenseKeyCreate
+
+    body = parse(DeliveryCreate, {"to": to, "reason": reason})
+    create = parse(LicenseKeyCreate, {"customer_id": customer_id, "product_id": product_id})
 
     async def work(ctx: AppContext, session: AsyncSession) -> dict[str, object]:
         await business_service.find_business(session, business_id)
-        who = Principal(business_id=business_id, mode=mode, api_key_id="cli")  # type: ignore[arg-type]
+        who = Principal(business_id=business_id, mode=mode.value, api_key_id="cli")
         row = await license_key_service.create(session, ctx.vault, who, create)
         out: dict[str, object] = {"id": row.id, "key": ctx.vault.decrypt(row.key_encrypted, row.id)}
         if send or to is not None:
@@ -176,7 +176,7 @@ def issue_key(
             out["delivery"] = service.to_out(job).model_dump(mode="json")
         return out
 
-    typer.echo(json.dumps(_run((data_dir, database_url), work)))
+    typer.echo(json.dumps(run(data_dir, database_url, work)))
 
 
 def _domains(values: str | None) -> list[str] | None:
@@ -185,24 +185,26 @@ def _domains(values: str | None) -> list[str] | None:
 
 @mail_settings_app.command("show")
 def settings_show(
-    business_id: Annotated[str, typer.Option(help="Business id.")],
-    mode: Annotated[str, typer.Option(help="test or live.")] = "live",
+    business_id: BusinessId,
+    mode: ModeOption = Mode.test,
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
 ) -> None:
     """Print the business's mail settings as JSON."""
+    from licensor.business import service as business_service
+    from licensor.delivery import mail_settings
 
     async def work(ctx: AppContext, session: AsyncSession) -> dict[str, object]:
         await business_service.find_business(session, business_id)
-        return (await mail_settings.get(session, business_id, mode)).model_dump(mode="json")
+        return (await mail_settings.get(session, business_id, mode.value)).model_dump(mode="json")
 
-    typer.echo(json.dumps(_run((data_dir, database_url), work)))
+    typer.echo(json.dumps(run(data_dir, database_url, work)))
 
 
 @mail_settings_app.command("set")
 def settings_set(
-    business_id: Annotated[str, typer.Option(help="Business id.")],
-    mode: Annotated[str, typer.Option(help="test or live.")] = "live",
+    business_id: BusinessId,
+    mode: ModeOption = Mode.test,
     sender_name: Annotated[str | None, typer.Option(help="From name.")] = None,
     sender_email: Annotated[str | None, typer.Option(help="From address.")] = None,
     reply_to: Annotated[str | None, typer.Option(help="Reply-To address.")] = None,
@@ -214,6 +216,10 @@ def settings_set(
     database_url: DatabaseUrl = None,
 ) -> None:
     """Change the given fields; the others keep their value."""
+    from licensor.business import service as business_service
+    from licensor.delivery import mail_settings
+    from licensor.delivery.schemas import MailSettingsIn
+
     given = {
         "sender_name": sender_name,
         "sender_email": sender_email,
@@ -223,20 +229,16 @@ def settings_set(
         "staff_domains": _domains(staff_domains),
         "reseller_domains": _domains(reseller_domains),
     }
-    if mode not in ("test", "live"):
-        raise _fail(Unprocessable("mode must be one of test, live", code="INVALID_MODE"))
 
     async def work(ctx: AppContext, session: AsyncSession) -> dict[str, object]:
         await business_service.find_business(session, business_id)
-        current = (await mail_settings.get(session, business_id, mode)).model_dump()
+        current = (await mail_settings.get(session, business_id, mode.value)).model_dump()
         current.update({k: v for k, v in given.items() if v is not None})
-        try:
-            body = MailSettingsIn.model_validate(current)
-        except ValueError as exc:
-            raise Unprocessable(str(exc).replace("\n", " ")) from exc
-        return (await mail_settings.put(session, business_id, mode, body)).model_dump(mode="json")
+        body = MailSettingsIn.model_validate(current)  # a ValidationError: VALIDATION_ERROR
+        saved = await mail_settings.put(session, business_id, mode.value, body)
+        return saved.model_dump(mode="json")
 
-    typer.echo(json.dumps(_run((data_dir, database_url), work)))
+    typer.echo(json.dumps(run(data_dir, database_url, work)))
 
 
 def worker(
@@ -245,10 +247,16 @@ def worker(
     once: Annotated[bool, typer.Option(help="Deliver what is due, then exit.")] = False,
 ) -> None:
     """Deliver queued license emails over SMTP (alone, without the HTTP server)."""
+    import asyncio
+    import contextlib
+    import signal
+
+    from licensor.delivery.worker import Worker, warn_plaintext_auth
+    from licensor.kit.context import AppContext
+
     settings = apply_overrides(data_dir, database_url)
     if not settings.smtp_configured:
-        err.print("[red]error[/red] SMTP_NOT_CONFIGURED: set LICENSOR_SMTP_HOST")
-        raise typer.Exit(code=1)
+        raise fail("SMTP_NOT_CONFIGURED", "set LICENSOR_SMTP_HOST")
     warn_plaintext_auth(settings)
 
     async def run() -> None:
@@ -266,5 +274,5 @@ def worker(
         finally:
             await ctx.close()
 
-    err.print(f"licensor worker: SMTP {settings.smtp_host}:{settings.smtp_port}")
+    typer.echo(f"licensor worker: SMTP {settings.smtp_host}:{settings.smtp_port}", err=True)
     asyncio.run(run())

@@ -8,28 +8,32 @@ from __future__ import annotations
 import getpass
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from licensor import verifier
-from licensor.auth.dependencies import Principal
-from licensor.cli.common import DatabaseUrl, DataDir
-from licensor.cli.desk_catalog import plans_app, subscriptions_app
-from licensor.cli.desk_common import (
+from licensor.cli.common import (
     BusinessId,
+    DatabaseUrl,
+    DataDir,
     Mode,
+    ModeOption,
     echo_json,
     fail,
     parse,
+    parse_value,
     run_as,
 )
+from licensor.cli.desk_catalog import plans_app, subscriptions_app
 from licensor.cli.groups import licenses_app
-from licensor.kit.context import AppContext
-from licensor.license_desk import licensefile, repository
-from licensor.license_desk import service as desk
-from licensor.license_desk.schemas import LicenseCreate, LicenseDuplicate, LicenseOut
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from licensor import verifier
+    from licensor.auth.dependencies import Principal
+    from licensor.kit.context import AppContext
+    from licensor.license_desk.schemas import LicenseOut
 
 LicenseId = Annotated[str, typer.Argument(help="License id (dlc_…).")]
 Author = Annotated[str | None, typer.Option(help="Who issues it (default: your login name).")]
@@ -68,12 +72,15 @@ def licenses_create(
     notes: Annotated[str | None, typer.Option(help="Why, and the ticket link.")] = None,
     author: Author = None,
     send_email: Send = False,
-    mode: Mode = "test",
+    mode: ModeOption = Mode.test,
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
 ) -> None:
     """Issue a legacy or offline cloud license; every missing field is named at once.
     With --send, its license file email is queued in the same transaction."""
+    from licensor.license_desk import service as desk
+    from licensor.license_desk.schemas import LicenseCreate
+
     fields = {k: v for k, v in locals().items() if k in LicenseCreate.model_fields}
     body = parse(LicenseCreate, {**fields, "author": _author(author)})
 
@@ -89,11 +96,12 @@ def licenses_create(
 def licenses_get(
     license_id: LicenseId,
     business_id: BusinessId,
-    mode: Mode = "test",
+    mode: ModeOption = Mode.test,
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
 ) -> None:
     """Show a license with its notes."""
+    from licensor.license_desk import service as desk
 
     async def work(ctx: AppContext, session: AsyncSession, who: Principal) -> LicenseOut:
         row = await desk.get(session, who, license_id)
@@ -109,19 +117,29 @@ def licenses_list(
     subscription_id: Annotated[str | None, typer.Option(help="Licensor sub_… id.")] = None,
     license_type: Opt = None,
     limit: Annotated[int, typer.Option(min=1, max=1000, help="How many, newest first.")] = 50,
-    mode: Mode = "test",
+    mode: ModeOption = Mode.test,
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
 ) -> None:
-    """List licenses, newest first."""
+    """List licenses, newest first (the route's filters, with its rules)."""
+    from pydantic import StringConstraints, TypeAdapter
+
+    from licensor.license_desk import repository
+    from licensor.license_desk import service as desk
+    from licensor.license_desk.schemas import LicenseType
+
+    an_id = TypeAdapter(Annotated[str, StringConstraints(max_length=64)] | None)
+    customer = parse_value(an_id, customer_id, "customer_id")
+    subscription = parse_value(an_id, subscription_id, "subscription_id")
+    kind = parse_value(TypeAdapter(LicenseType | None), license_type, "license_type")
 
     async def work(ctx: AppContext, session: AsyncSession, who: Principal) -> list[LicenseOut]:
         stmt = repository.list_statement(
             who.business_id,
             who.mode,
-            customer_id=customer_id,
-            subscription_id=subscription_id,
-            license_type=license_type,
+            customer_id=customer,
+            subscription_id=subscription,
+            license_type=kind,
         )
         rows = list((await session.scalars(stmt.limit(limit))).all())
         return await desk.to_out(session, ctx.vault, rows)
@@ -135,20 +153,17 @@ def licenses_file(
     business_id: BusinessId,
     encrypted: Annotated[bool, typer.Option(help="Encrypt under the license key.")] = False,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write here.")] = None,
-    mode: Mode = "test",
+    mode: ModeOption = Mode.test,
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
 ) -> None:
     """Print (or write) the signed license file."""
+    from licensor.license_desk import licensefile
+    from licensor.license_desk import service as desk
 
     async def work(ctx: AppContext, session: AsyncSession, who: Principal) -> str:
         row = await desk.get(session, who, license_id)
-        if row.license_type == "online_cloud":
-            raise fail(
-                "LICENSE_FILE_NOT_AVAILABLE",
-                "online cloud licenses are delivered to the instance by cloud activation",
-            )
-        return await licensefile.render(session, ctx.vault, row, encrypt=encrypted)
+        return await licensefile.license_file(session, ctx.vault, row, encrypt=encrypted)
 
     text = run_as(business_id, mode, data_dir, database_url, work)
     if output is None:
@@ -177,12 +192,15 @@ def licenses_duplicate(
     ] = False,
     author: Author = None,
     send_email: Send = False,
-    mode: Mode = "test",
+    mode: ModeOption = Mode.test,
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
 ) -> None:
     """Re-issue a legacy license with overrides; the licensee stays unless asked.
     With --send, the new license file email is queued in the same transaction."""
+    from licensor.license_desk import service as desk
+    from licensor.license_desk.schemas import LicenseDuplicate
+
     fields = {k: v for k, v in locals().items() if k in LicenseDuplicate.model_fields}
     body = parse(LicenseDuplicate, {**fields, "author": _author(author)})
 
@@ -200,17 +218,19 @@ def licenses_note(
     text: Annotated[str, typer.Argument(help="The note.")],
     business_id: BusinessId,
     author: Author = None,
-    mode: Mode = "test",
+    mode: ModeOption = Mode.test,
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
 ) -> None:
-    """Add a note to a license."""
-    if not text.strip():
-        raise fail("VALIDATION_ERROR", "a note cannot be blank")
+    """Add a note to a license (the API's rules: not blank, at most 10,000 characters)."""
+    from licensor.license_desk import service as desk
+    from licensor.license_desk.schemas import NoteCreate
+
+    body = parse(NoteCreate, {"text": text, "author": _author(author)})
 
     async def work(ctx: AppContext, session: AsyncSession, who: Principal) -> LicenseOut:
         row = await desk.get(session, who, license_id)
-        await desk.add_note(session, row, _author(author), text.strip())
+        await desk.add_note(session, row, body.author or _author(author), body.text)
         return (await desk.to_out(session, ctx.vault, [row]))[0]
 
     echo_json(run_as(business_id, mode, data_dir, database_url, work))
@@ -232,6 +252,8 @@ def verify(
     """Verify a license file offline and print its payload as JSON."""
     from datetime import timedelta
 
+    from licensor import verifier
+
     keys: list[Any] = []
     try:
         for path in public_key:
@@ -240,10 +262,17 @@ def verify(
             file.read_bytes(), keys, license_key=license_key, grace=timedelta(days=grace_days)
         )
     except verifier.VerificationError as exc:
-        raise fail(type(exc).__name__, str(exc)) from exc
+        raise fail(_code_of(exc), str(exc)) from exc
     except (OSError, UnicodeDecodeError) as exc:
         raise fail("UNREADABLE", str(exc)) from exc
     typer.echo(json.dumps(_plain(payload), indent=2, default=str))
+
+
+def _code_of(exc: Exception) -> str:
+    """MalformedFile -> MALFORMED_FILE: the house's code style for the verifier's errors."""
+    import re
+
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", type(exc).__name__).upper()
 
 
 def _plain(payload: verifier.LicensePayload) -> dict[str, Any]:

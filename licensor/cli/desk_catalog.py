@@ -2,38 +2,36 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from licensor.auth.dependencies import Principal
-from licensor.cli.common import DatabaseUrl, DataDir
-from licensor.cli.desk_common import (
+from licensor.cli.common import (
     BusinessId,
+    DatabaseUrl,
+    DataDir,
     Mode,
+    ModeOption,
     echo_json,
     parse,
     run_as,
 )
-from licensor.delivery import service as delivery_service
-from licensor.kit.context import AppContext
-from licensor.plan import repository as plan_repository
-from licensor.plan import service as plan_service
-from licensor.plan.schemas import PlanCreate, PlanOut, PlanUpdate
-from licensor.subscription import codes
-from licensor.subscription import mail as subscription_mail
-from licensor.subscription import repository as subscription_repository
-from licensor.subscription import service as subscription_service
-from licensor.subscription.schemas import (
-    ActivationCodeOut,
-    SubscriptionCreate,
-    SubscriptionUpdate,
-)
 
-plans_app = typer.Typer(help="Plans: codes, names and features.", no_args_is_help=True)
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from licensor.auth.dependencies import Principal
+    from licensor.kit.context import AppContext
+    from licensor.plan.schemas import PlanOut
+    from licensor.subscription.schemas import ActivationCodeOut
+
+plans_app = typer.Typer(
+    rich_markup_mode=None, help="Plans: codes, names and features.", no_args_is_help=True
+)
 subscriptions_app = typer.Typer(
-    help="Customers' subscriptions and their activation codes.", no_args_is_help=True
+    rich_markup_mode=None,
+    help="Customers' subscriptions and their activation codes.",
+    no_args_is_help=True,
 )
 Feature = Annotated[list[str] | None, typer.Option("--feature", help="Repeat for each feature.")]
 
@@ -44,11 +42,14 @@ def plans_create(
     name: Annotated[str, typer.Option(help="Display name.")],
     business_id: BusinessId,
     feature: Feature = None,
-    mode: Mode = "test",
+    mode: ModeOption = Mode.test,
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
 ) -> None:
     """Create a plan."""
+    from licensor.plan import service as plan_service
+    from licensor.plan.schemas import PlanCreate, PlanOut
+
     body = parse(PlanCreate, {"code": code, "name": name, "features": feature or []})
 
     async def work(ctx: AppContext, session: AsyncSession, who: Principal) -> PlanOut:
@@ -60,11 +61,13 @@ def plans_create(
 @plans_app.command("list")
 def plans_list(
     business_id: BusinessId,
-    mode: Mode = "test",
+    mode: ModeOption = Mode.test,
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
 ) -> None:
     """List the plans."""
+    from licensor.plan import repository as plan_repository
+    from licensor.plan.schemas import PlanOut
 
     async def work(ctx: AppContext, session: AsyncSession, who: Principal) -> list[PlanOut]:
         rows = await session.scalars(plan_repository.list_statement(who.business_id, who.mode))
@@ -79,11 +82,14 @@ def plans_update(
     business_id: BusinessId,
     name: Annotated[str | None, typer.Option(help="New name.")] = None,
     feature: Feature = None,
-    mode: Mode = "test",
+    mode: ModeOption = Mode.test,
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
 ) -> None:
     """Rename a plan or replace its features."""
+    from licensor.plan import service as plan_service
+    from licensor.plan.schemas import PlanOut, PlanUpdate
+
     body = parse(PlanUpdate, {"name": name, "features": feature})
 
     async def work(ctx: AppContext, session: AsyncSession, who: Principal) -> PlanOut:
@@ -96,11 +102,12 @@ def plans_update(
 def plans_delete(
     plan_id: Annotated[str, typer.Argument(help="Plan id (plan_…).")],
     business_id: BusinessId,
-    mode: Mode = "test",
+    mode: ModeOption = Mode.test,
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
 ) -> None:
     """Delete a plan no subscription uses."""
+    from licensor.plan import service as plan_service
 
     async def work(ctx: AppContext, session: AsyncSession, who: Principal) -> dict[str, str]:
         await plan_service.delete(session, who, plan_id)
@@ -132,13 +139,17 @@ def subscriptions_create(
         bool,
         typer.Option("--send", help="Cloud licensing Yes: email the activation code."),
     ] = False,
-    mode: Mode = "test",
+    mode: ModeOption = Mode.test,
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
 ) -> None:
     """Create a subscription (cloud licensing Yes also creates its activation code;
     --send emails it to the customer in the same transaction)."""
-    body = parse(SubscriptionCreate, dict(locals()))
+    from licensor.subscription import service as subscription_service
+    from licensor.subscription.schemas import SubscriptionCreate
+
+    fields = {k: v for k, v in locals().items() if k in SubscriptionCreate.model_fields}
+    body = parse(SubscriptionCreate, fields)
 
     async def work(ctx: AppContext, session: AsyncSession, who: Principal) -> Any:
         row = await subscription_service.create(session, ctx.vault, who, body)
@@ -151,11 +162,13 @@ def subscriptions_create(
 def subscriptions_list(
     business_id: BusinessId,
     customer_id: Annotated[str | None, typer.Option(help="Only this customer's.")] = None,
-    mode: Mode = "test",
+    mode: ModeOption = Mode.test,
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
 ) -> None:
     """List subscriptions, newest first."""
+    from licensor.subscription import repository as subscription_repository
+    from licensor.subscription import service as subscription_service
 
     async def work(ctx: AppContext, session: AsyncSession, who: Principal) -> Any:
         stmt = subscription_repository.list_statement(who.business_id, who.mode, customer_id)
@@ -169,11 +182,12 @@ def subscriptions_list(
 def subscriptions_get(
     subscription_id: Annotated[str, typer.Argument(help="sub_… id or billing id.")],
     business_id: BusinessId,
-    mode: Mode = "test",
+    mode: ModeOption = Mode.test,
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
 ) -> None:
     """Show a subscription."""
+    from licensor.subscription import service as subscription_service
 
     async def work(ctx: AppContext, session: AsyncSession, who: Principal) -> Any:
         row = await subscription_service.resolve(session, who, subscription_id)
@@ -191,11 +205,14 @@ def subscriptions_update(
     expires_at: Annotated[str | None, typer.Option(help="ISO 8601 end.")] = None,
     cloud_licensing: CloudOpt = None,
     seat_reconciliation: SeatOpt = None,
-    mode: Mode = "test",
+    mode: ModeOption = Mode.test,
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
 ) -> None:
     """Change plan, seats, end date or cloud licensing (a renewal, an upgrade…)."""
+    from licensor.subscription import service as subscription_service
+    from licensor.subscription.schemas import SubscriptionUpdate
+
     fields = {
         "plan_code": plan_code,
         "users_count": users_count,
@@ -216,11 +233,12 @@ def subscriptions_update(
 def subscriptions_cancel(
     subscription_id: Annotated[str, typer.Argument(help="Subscription id (sub_…).")],
     business_id: BusinessId,
-    mode: Mode = "test",
+    mode: ModeOption = Mode.test,
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
 ) -> None:
     """Cancel a subscription; its activation code is revoked."""
+    from licensor.subscription import service as subscription_service
 
     async def work(ctx: AppContext, session: AsyncSession, who: Principal) -> Any:
         row = await subscription_service.cancel(session, who, subscription_id)
@@ -242,29 +260,17 @@ def subscriptions_activation_code(
             "--send", help="Email the code (new or current) and instructions to the customer."
         ),
     ] = False,
-    mode: Mode = "test",
+    mode: ModeOption = Mode.test,
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
 ) -> None:
     """Show the subscription's activation code, or make a new one; --send emails it
     (cloud licensing Yes) in the same transaction."""
+    from licensor.subscription import activation
 
     async def work(ctx: AppContext, session: AsyncSession, who: Principal) -> ActivationCodeOut:
-        sub = await subscription_service.get(session, who, subscription_id)
-        if send:  # the recipient rules, before anything is written
-            await subscription_mail.check_recipient(session, sub)
-        if regenerate:
-            code, row = await codes.issue(session, ctx.vault, sub)
-        else:
-            code, row = await codes.show(session, ctx.vault, sub)
-        job = None
-        if send:
-            job = await subscription_mail.send_activation_code(session, ctx.vault, sub, code)
-        return ActivationCodeOut(
-            subscription_id=sub.id,
-            activation_code=code,
-            created_at=row.created_at,
-            delivery=delivery_service.to_out(job) if job is not None else None,
+        return await activation.activation_code(
+            session, ctx.vault, who, subscription_id, regenerate=regenerate, send=send
         )
 
     echo_json(run_as(business_id, mode, data_dir, database_url, work))
@@ -275,11 +281,13 @@ def subscriptions_usage(
     subscription_id: Annotated[str, typer.Argument(help="Subscription id (sub_…).")],
     business_id: BusinessId,
     limit: Annotated[int, typer.Option(min=1, max=1000, help="How many, newest first.")] = 50,
-    mode: Mode = "test",
+    mode: ModeOption = Mode.test,
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
 ) -> None:
     """The seat links reported by the subscription's instances, with overage."""
+    from licensor.subscription import repository as subscription_repository
+    from licensor.subscription import service as subscription_service
 
     async def work(ctx: AppContext, session: AsyncSession, who: Principal) -> Any:
         sub = await subscription_service.get(session, who, subscription_id)

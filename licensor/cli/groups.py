@@ -5,5 +5,7 @@ from __future__ import annotations
 import typer
 
 licenses_app = typer.Typer(
-    help="Licenses: issue, duplicate, download, notes, email delivery.", no_args_is_help=True
+    rich_markup_mode=None,
+    help="Licenses: issue, duplicate, download, notes, email delivery.",
+    no_args_is_help=True,
 )

@@ -7,42 +7,37 @@ member's token. Secrets (invite tokens, personal tokens, license keys) print onc
 from __future__ import annotations
 
 import json
-from datetime import timedelta
-from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from licensor.cli.common import DatabaseUrl, DataDir, apply_overrides, err, in_transaction
-from licensor.instance_keys import repository as key_repository
-from licensor.instance_keys import service as key_service
-from licensor.kit.context import AppContext
-from licensor.kit.errors import LicensorError, Unprocessable
-from licensor.orgs import repository, service
+from licensor.cli.common import (
+    DatabaseUrl,
+    DataDir,
+    Mode,
+    ModeOption,
+    echo_json,
+    parse,
+    run,
+)
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from licensor.kit.context import AppContext
+    from licensor.orgs.service import NewMember
 
 app = typer.Typer(
+    rich_markup_mode=None,
     help="Customer organisations: members, tokens, self-hosted instance keys.",
     no_args_is_help=True,
 )
 
 OrgId = Annotated[str, typer.Argument(help="Organisation (customer) id, cus_…")]
 BusinessId = Annotated[str, typer.Option("--business-id", help="The vendor business id.")]
-Mode = Annotated[str, typer.Option(help="test or live.")]
-ROLES = ("admin", "member")
 
 
-def _run(data_dir: Path | None, database_url: str | None, work: Any) -> Any:
-    try:
-        return in_transaction(apply_overrides(data_dir, database_url), work)
-    except LicensorError as exc:
-        err.print(f"[red]error[/red] {exc.code}: {exc.message}")
-        raise typer.Exit(code=1) from exc
-
-
-def _invite(done: service.NewMember) -> dict[str, Any]:
+def _invite(done: NewMember) -> dict[str, Any]:
     out: dict[str, Any] = {"id": done.member.id, "email": done.member.email}
     out["role"] = done.member.role
     if done.invite is not None:
@@ -56,17 +51,21 @@ def add_owner(
     org_id: OrgId,
     business_id: BusinessId,
     email: Annotated[str, typer.Option(help="The owner's email.")],
-    mode: Mode = "test",
+    mode: ModeOption = Mode.test,
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
 ) -> None:
     """Add the organisation's first owner; prints a one-time invite token."""
+    from licensor.orgs import service
+    from licensor.orgs.schemas import OwnerCreate
+
+    body = parse(OwnerCreate, {"email": email})
 
     async def work(ctx: AppContext, session: AsyncSession) -> dict[str, Any]:
-        org = await service.find_org(session, business_id, mode, org_id)
-        return _invite(await service.add_owner(session, ctx.vault, org, email, None))
+        org = await service.find_org(session, business_id, mode.value, org_id)
+        return _invite(await service.add_owner(session, ctx.vault, org, body.email, None))
 
-    typer.echo(json.dumps(_run(data_dir, database_url, work)))
+    typer.echo(json.dumps(run(data_dir, database_url, work)))
 
 
 @app.command("add-member")
@@ -75,40 +74,49 @@ def add_member(
     business_id: BusinessId,
     email: Annotated[str, typer.Option(help="The member's email.")],
     role: Annotated[str, typer.Option(help="admin or member.")] = "member",
-    mode: Mode = "test",
+    mode: ModeOption = Mode.test,
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
 ) -> None:
     """Invite a member; prints a one-time invite token."""
+    from licensor.orgs import service
+    from licensor.orgs.schemas import MemberCreate
+
+    body = parse(MemberCreate, {"email": email, "role": role})
 
     async def work(ctx: AppContext, session: AsyncSession) -> dict[str, Any]:
-        if role not in ROLES:
-            raise Unprocessable("role must be admin or member", code="VALIDATION_ERROR")
-        org = await service.find_org(session, business_id, mode, org_id)
-        return _invite(await service.add_member(session, ctx.vault, org, email, role, None))
+        org = await service.find_org(session, business_id, mode.value, org_id)
+        done = await service.add_member(session, ctx.vault, org, body.email, body.role, None)
+        return _invite(done)
 
-    typer.echo(json.dumps(_run(data_dir, database_url, work)))
+    typer.echo(json.dumps(run(data_dir, database_url, work)))
 
 
 @app.command("members")
 def list_members(
     org_id: OrgId,
     business_id: BusinessId,
-    mode: Mode = "test",
+    mode: ModeOption = Mode.test,
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
 ) -> None:
-    """List the organisation's members."""
+    """List the organisation's members as JSON."""
+    from licensor.orgs import repository, service
 
-    async def work(ctx: AppContext, session: AsyncSession) -> list[list[str]]:
-        await service.find_org(session, business_id, mode, org_id)
+    async def work(ctx: AppContext, session: AsyncSession) -> list[dict[str, str]]:
+        await service.find_org(session, business_id, mode.value, org_id)
         rows = await repository.members(session, org_id)
-        return [[m.id, m.email, m.role, "active" if m.password_hash else "invited"] for m in rows]
+        return [
+            {
+                "id": m.id,
+                "email": m.email,
+                "role": m.role,
+                "status": "active" if m.password_hash else "invited",
+            }
+            for m in rows
+        ]
 
-    table = Table("id", "email", "role", "status")
-    for row in _run(data_dir, database_url, work):
-        table.add_row(*row)
-    Console().print(table)
+    echo_json(run(data_dir, database_url, work))
 
 
 @app.command("set-role")
@@ -117,19 +125,21 @@ def set_role(
     member_id: Annotated[str, typer.Argument(help="Member id, mem_…")],
     role: Annotated[str, typer.Argument(help="admin or member.")],
     business_id: BusinessId,
-    mode: Mode = "test",
+    mode: ModeOption = Mode.test,
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
 ) -> None:
     """Change a member's role (the owner changes only by a transfer)."""
+    from licensor.orgs import service
+    from licensor.orgs.schemas import RoleUpdate
+
+    body = parse(RoleUpdate, {"role": role})
 
     async def work(ctx: AppContext, session: AsyncSession) -> str:
-        if role not in ROLES:
-            raise Unprocessable("role must be admin or member", code="VALIDATION_ERROR")
-        await service.find_org(session, business_id, mode, org_id)
-        return (await service.set_role(session, org_id, member_id, role)).role
+        await service.find_org(session, business_id, mode.value, org_id)
+        return (await service.set_role(session, org_id, member_id, body.role)).role
 
-    err.print(f"{member_id} is now {_run(data_dir, database_url, work)}")
+    echo_json({"id": member_id, "role": run(data_dir, database_url, work)})
 
 
 @app.command("remove-member")
@@ -137,17 +147,18 @@ def remove_member(
     org_id: OrgId,
     member_id: Annotated[str, typer.Argument(help="Member id, mem_…")],
     business_id: BusinessId,
-    mode: Mode = "test",
+    mode: ModeOption = Mode.test,
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
 ) -> None:
     """Remove a member (not the owner); their tokens stop working."""
+    from licensor.orgs import service
 
     async def work(ctx: AppContext, session: AsyncSession) -> str:
-        await service.find_org(session, business_id, mode, org_id)
+        await service.find_org(session, business_id, mode.value, org_id)
         return (await service.remove_member(session, org_id, member_id)).email
 
-    err.print(f"removed {_run(data_dir, database_url, work)}")
+    echo_json({"removed": member_id, "email": run(data_dir, database_url, work)})
 
 
 @app.command("transfer")
@@ -155,17 +166,18 @@ def transfer(
     org_id: OrgId,
     member_id: Annotated[str, typer.Argument(help="The new owner, mem_…")],
     business_id: BusinessId,
-    mode: Mode = "test",
+    mode: ModeOption = Mode.test,
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
 ) -> None:
     """Transfer ownership; the old owner becomes an admin."""
+    from licensor.orgs import service
 
     async def work(ctx: AppContext, session: AsyncSession) -> str:
-        await service.find_org(session, business_id, mode, org_id)
+        await service.find_org(session, business_id, mode.value, org_id)
         return (await service.transfer_ownership(session, org_id, member_id)).id
 
-    err.print(f"{_run(data_dir, database_url, work)} now owns {org_id}")
+    echo_json({"organization_id": org_id, "owner": run(data_dir, database_url, work)})
 
 
 @app.command("token-create")
@@ -174,22 +186,29 @@ def token_create(
     member_id: Annotated[str, typer.Argument(help="Member id, mem_…")],
     business_id: BusinessId,
     name: Annotated[str, typer.Option(help="A label.")] = "cli",
-    days: Annotated[int, typer.Option(min=1, max=366, help="Days until it expires.")] = 90,
-    mode: Mode = "test",
+    days: Annotated[int, typer.Option(help="Days until it expires (1 to 366).")] = 90,
+    mode: ModeOption = Mode.test,
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
 ) -> None:
     """Issue a personal access token for a member; printed once."""
+    from datetime import timedelta
+
+    from licensor.orgs import service
+    from licensor.orgs.schemas import TokenCreate
+
+    body = parse(TokenCreate, {"name": name, "expires_in_days": days})
 
     async def work(ctx: AppContext, session: AsyncSession) -> dict[str, str]:
-        await service.find_org(session, business_id, mode, org_id)
+        await service.find_org(session, business_id, mode.value, org_id)
         member = await service.find_member(session, org_id, member_id)
+        ttl = timedelta(days=body.expires_in_days)
         issued = await service.issue_token(
-            session, ctx.vault, member.id, "personal", name, timedelta(days=days)
+            session, ctx.vault, member.id, "personal", body.name, ttl
         )
         return {"id": issued.row.id, "token": issued.secret}
 
-    typer.echo(json.dumps(_run(data_dir, database_url, work)))
+    typer.echo(json.dumps(run(data_dir, database_url, work)))
 
 
 @app.command("token-revoke")
@@ -197,17 +216,18 @@ def token_revoke(
     org_id: OrgId,
     token_id: Annotated[str, typer.Argument(help="Token id, tok_…")],
     business_id: BusinessId,
-    mode: Mode = "test",
+    mode: ModeOption = Mode.test,
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
 ) -> None:
     """Revoke a member token at once."""
+    from licensor.orgs import service
 
     async def work(ctx: AppContext, session: AsyncSession) -> str:
-        await service.find_org(session, business_id, mode, org_id)
+        await service.find_org(session, business_id, mode.value, org_id)
         return (await service.revoke_token(session, org_id, token_id, member_id=None)).id
 
-    err.print(f"revoked {_run(data_dir, database_url, work)}")
+    echo_json({"revoked": run(data_dir, database_url, work)})
 
 
 @app.command("key-create")
@@ -215,47 +235,52 @@ def key_create(
     org_id: OrgId,
     business_id: BusinessId,
     instance_name: Annotated[str | None, typer.Option(help="A label.")] = None,
-    mode: Mode = "test",
+    mode: ModeOption = Mode.test,
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
 ) -> None:
     """Create an instance license key; printed once."""
+    from licensor.instance_keys import service as key_service
+    from licensor.instance_keys.schemas import KeyCreate
+    from licensor.orgs import service
+
+    body = parse(KeyCreate, {"instance_name": instance_name})
 
     async def work(ctx: AppContext, session: AsyncSession) -> dict[str, str]:
-        org = await service.find_org(session, business_id, mode, org_id)
-        issued = await key_service.create(session, ctx.vault, org, instance_name, None)
+        org = await service.find_org(session, business_id, mode.value, org_id)
+        issued = await key_service.create(session, ctx.vault, org, body.instance_name, None)
         return {"id": issued.row.id, "licenseKey": issued.secret}
 
-    typer.echo(json.dumps(_run(data_dir, database_url, work)))
+    typer.echo(json.dumps(run(data_dir, database_url, work)))
 
 
 @app.command("keys")
 def keys(
     org_id: OrgId,
     business_id: BusinessId,
-    mode: Mode = "test",
+    mode: ModeOption = Mode.test,
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
 ) -> None:
-    """List the organisation's instance keys, masked."""
+    """List the organisation's instance keys as JSON, masked."""
+    from licensor.instance_keys import repository as key_repository
+    from licensor.instance_keys import service as key_service
+    from licensor.orgs import service
 
-    async def work(ctx: AppContext, session: AsyncSession) -> list[list[str]]:
-        await service.find_org(session, business_id, mode, org_id)
+    async def work(ctx: AppContext, session: AsyncSession) -> list[dict[str, str | None]]:
+        await service.find_org(session, business_id, mode.value, org_id)
         return [
-            [
-                k.id,
-                key_service.masked(k),
-                k.instance_name or "",
-                "revoked" if k.revoked_at else "active",
-                k.last_seen_at.isoformat() if k.last_seen_at else "",
-            ]
+            {
+                "id": k.id,
+                "key": key_service.masked(k),
+                "instance_name": k.instance_name,
+                "state": "revoked" if k.revoked_at else "active",
+                "last_seen_at": k.last_seen_at.isoformat() if k.last_seen_at else None,
+            }
             for k in await key_repository.keys_of(session, org_id)
         ]
 
-    table = Table("id", "key", "instance", "state", "last seen")
-    for row in _run(data_dir, database_url, work):
-        table.add_row(*row)
-    Console(width=200).print(table)
+    echo_json(run(data_dir, database_url, work))
 
 
 @app.command("key-revoke")
@@ -263,14 +288,16 @@ def key_revoke(
     org_id: OrgId,
     key_id: Annotated[str, typer.Argument(help="Key id (a UUID).")],
     business_id: BusinessId,
-    mode: Mode = "test",
+    mode: ModeOption = Mode.test,
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
 ) -> None:
     """Revoke an instance key at once."""
+    from licensor.instance_keys import service as key_service
+    from licensor.orgs import service
 
     async def work(ctx: AppContext, session: AsyncSession) -> str:
-        await service.find_org(session, business_id, mode, org_id)
+        await service.find_org(session, business_id, mode.value, org_id)
         return (await key_service.revoke(session, org_id, key_id)).id
 
-    err.print(f"revoked {_run(data_dir, database_url, work)}")
+    echo_json({"revoked": run(data_dir, database_url, work)})

@@ -3,35 +3,32 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 import httpx
 import pytest
-from typer.testing import CliRunner
 
-from licensor.cli.main import app
+from tests.cli_helpers import invoke, server_env
 from tests.instance_keys.helpers import PASSWORD, bearer, new_org
 from tests.servers import Server
 
-runner = CliRunner()
+Cli = Callable[..., str]
 
 
 @pytest.fixture
-def cli(server: Server, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
-    # the CLI writes its flags to the environment: let monkeypatch restore it afterwards
-    monkeypatch.setenv("LICENSOR_DATA_DIR", str(server.settings.data_dir))
-    monkeypatch.setenv("LICENSOR_DATABASE_URL", server.settings.resolved_database_url)
-
-    def invoke(*args: str, ok: bool = True) -> str:
+def cli(server: Server) -> Cli:
+    def run(*args: str, ok: bool = True) -> str:
         flags = ["--data-dir", str(server.settings.data_dir)]
         flags += ["--database-url", server.settings.resolved_database_url]
-        result = runner.invoke(app, ["orgs", *args, *flags])
-        assert (result.exit_code == 0) is ok, result.output
-        return result.output
+        # the CLI writes its flags to the environment: the runner restores it afterwards
+        done = invoke(server_env(server), "orgs", *args, *flags)
+        assert (done.returncode == 0) is ok, done.stdout + done.stderr
+        return done.stdout + done.stderr
 
-    return invoke
+    return run
 
 
-def test_cli_manages_people_and_keys(server: Server, cli) -> None:  # type: ignore[no-untyped-def]
+def test_cli_manages_people_and_keys(server: Server, cli: Cli) -> None:
     tenant = server.tenant()
     org_id = new_org(tenant)
     biz = ["--business-id", tenant.business_id]
