@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -24,6 +25,7 @@ from licensor.cli.delivery import mail_settings_app, worker
 from licensor.cli.orgs import app as orgs_app
 from licensor.kit.context import AppContext
 from licensor.kit.errors import LicensorError
+from licensor.kit.migrate import revision as write_revision
 from licensor.signing import service as signing_service
 
 app = typer.Typer(help="Licensor, a self-hostable license-key server.", no_args_is_help=True)
@@ -85,6 +87,23 @@ def db_upgrade(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> No
     """Apply every pending migration."""
     upgrade_database(apply_overrides(data_dir, database_url))
     err.print("database is up to date")
+
+
+@db_app.command("revision")
+def db_revision(
+    message: Annotated[str, typer.Option("--message", "-m", help="What the migration does.")],
+    directory: Annotated[
+        Path | None, typer.Option(help="Write it here instead of licensor/migrations/versions.")
+    ] = None,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Write a new migration (YYYY_MM_DD_<rev>_<slug>.py) from the models' difference to the
+    database, which is brought to head first."""
+    settings = apply_overrides(data_dir, database_url)
+    upgrade_database(settings)
+    written = write_revision(settings.resolved_database_url, message, directory)
+    err.print(f"wrote {written}")
 
 
 @app.command()
