@@ -14,12 +14,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 
 from licensor.business import service as business_service
 from licensor.config import Settings
 from licensor.kit.context import AppContext
+
+if TYPE_CHECKING:
+    from dodopayments import DodoPayments
 
 PG_ADMIN_URL = os.environ.get(
     "LICENSOR_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
@@ -102,7 +106,7 @@ class Tenant:
             base_url=self.base_url, headers={"Authorization": f"Bearer {self.api_key}"}, timeout=30
         )
 
-    def sdk(self):  # type: ignore[no-untyped-def]
+    def sdk(self) -> DodoPayments:
         from dodopayments import DodoPayments
 
         warnings.filterwarnings("ignore", category=DeprecationWarning)
