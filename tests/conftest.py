@@ -30,6 +30,26 @@ BACKENDS = [
 ]
 
 
+# Under xdist (`make test`: -n N --dist loadgroup) a module whose module-scoped fixtures
+# start their own servers runs on one worker, so those servers start once, not once per
+# worker. The race and flood clusters (several processes, each with its PostgreSQL pool)
+# share one group: one at a time, or they exhaust PostgreSQL's connections.
+XDIST_GROUPS = {
+    "test_race": "heavy",
+    "test_flood": "heavy",
+    "test_rate_limits": "test_rate_limits",
+    "test_edge": "test_edge",
+    "test_parity": "test_parity",
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        module = item.path.stem
+        if module in XDIST_GROUPS:
+            item.add_marker(pytest.mark.xdist_group(XDIST_GROUPS[module]))
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "backend" in metafunc.fixturenames:
         metafunc.parametrize("backend", BACKENDS, scope="session")
