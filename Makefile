@@ -4,26 +4,37 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test test-sqlite lint bench clean
+.PHONY: install lock run test test-sqlite lint bench clean
 
+## Installs exactly the locked, hash-checked dependencies, then Licensor itself
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q --require-hashes -r requirements.lock
+	$(BIN)/pip install -q --no-deps -e .
 	touch $(STAMP)
+
+## Re-resolve requirements.lock from the ranges in pyproject.toml (runtime + dev extras,
+## Linux x86_64, Python 3.11); `make lock UPGRADE=1` also moves to the newest releases.
+lock:
+	$(BIN)/uv pip compile pyproject.toml --extra dev --generate-hashes --quiet \
+		--python-version 3.11 --python-platform x86_64-unknown-linux-gnu \
+		$(if $(UPGRADE),--upgrade) -o requirements.lock
 
 ## Serve on http://127.0.0.1:8000 with SQLite in ./data (migrates first)
 run: install
 	$(BIN)/licensor serve
 
-## The whole suite, on SQLite and PostgreSQL (PostgreSQL at LICENSOR_TEST_POSTGRES_URL)
+## The whole suite, on SQLite and PostgreSQL (PostgreSQL at LICENSOR_TEST_POSTGRES_URL),
+## in TEST_WORKERS pytest-xdist workers (each its own servers, databases and data dirs)
+TEST_WORKERS ?= 4
 test: install
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(TEST_WORKERS)
 
 test-sqlite: install
-	LICENSOR_TEST_BACKENDS=sqlite $(BIN)/pytest -q
+	LICENSOR_TEST_BACKENDS=sqlite $(BIN)/pytest -q -n $(TEST_WORKERS)
 
 lint: install
 	$(BIN)/ruff check licensor tests $(wildcard bench)

@@ -10,6 +10,7 @@ import os
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -28,6 +29,38 @@ pytest_plugins = ["tests.mail_fixtures"]
 BACKENDS = [
     b.strip() for b in os.environ.get("LICENSOR_TEST_BACKENDS", "sqlite,postgres").split(",")
 ]
+
+
+# Under xdist (`make test`: -n N) every test is scheduled on its own, except that the tests
+# of a group run on one worker, in order: a module whose module-scoped fixtures start their
+# own servers (they start once, not once per worker), and the race and flood clusters
+# (several processes, each with its PostgreSQL pool: one at a time, or they exhaust
+# PostgreSQL's connections). Groups are made here, from the file name, because xdist 3.8's
+# `--dist loadgroup` does not group under pytest 9 (it renames `item._nodeid`, gone there).
+XDIST_GROUPS = {
+    "test_race": "heavy",
+    "test_flood": "heavy",
+    "test_rate_limits": "test_rate_limits",
+    "test_edge": "test_edge",
+    "test_parity": "test_parity",
+}
+
+
+def xdist_scope(nodeid: str) -> str:
+    """The scheduling unit of a test: its group, or the test itself."""
+    stem = nodeid.split("::", 1)[0].rsplit("/", 1)[-1].removesuffix(".py")
+    return XDIST_GROUPS.get(stem, nodeid)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    from xdist.scheduler import LoadScopeScheduling
+
+    class GroupScheduling(LoadScopeScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            return xdist_scope(nodeid)
+
+    return GroupScheduling(config, log)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -41,7 +41,7 @@ def error(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
 
 
 def plan(http: httpx.Client, code: str | None = None, **extra: Any) -> dict[str, Any]:
-    body = {"code": code or f"p-{uuid.uuid4().hex[:8]}", "name": "Premium"}
+    body: dict[str, Any] = {"code": code or f"p-{uuid.uuid4().hex[:8]}", "name": "Premium"}
     body.setdefault("features", ["sso", "audit"])
     body.update(extra)
     return ok(http.post("/plans", json=body), 201)  # type: ignore[no-any-return]

@@ -14,12 +14,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 
 from licensor.business import service as business_service
 from licensor.config import Settings
 from licensor.kit.context import AppContext
+
+if TYPE_CHECKING:
+    from dodopayments import DodoPayments
 
 PG_ADMIN_URL = os.environ.get(
     "LICENSOR_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
@@ -102,7 +106,7 @@ class Tenant:
             base_url=self.base_url, headers={"Authorization": f"Bearer {self.api_key}"}, timeout=30
         )
 
-    def sdk(self):  # type: ignore[no-untyped-def]
+    def sdk(self) -> DodoPayments:
         from dodopayments import DodoPayments
 
         warnings.filterwarnings("ignore", category=DeprecationWarning)
@@ -182,25 +186,45 @@ def start_server(
 
     settings = Settings(data_dir=data_dir, database_url=database_url)
     migrate.upgrade(settings.resolved_database_url)
-    ports = [free_port() for _ in range(count)]
-    urls = [f"http://127.0.0.1:{p}" for p in ports]
-    server = Server(backend, settings, urls[0], urls, extra_env=dict(env or {}))
-    for port in ports:
-        cmd = [
-            sys.executable,
-            "-m",
-            "licensor",
-            "serve",
-            "--no-migrate",
-            "--port",
-            str(port),
-            "--workers",
-            str(workers),
-        ]
-        server.processes.append(subprocess.Popen(cmd, env=server.env()))
-    for url in urls:
-        wait_ready(url, server.processes)
+    server = Server(backend, settings, "", extra_env=dict(env or {}))
+    try:
+        server.urls = _start_processes(server, count, workers)
+    except BaseException:
+        server.stop()
+        raise
+    server.base_url = server.urls[0]
     return server
+
+
+def _start_processes(server: Server, count: int, workers: int, attempts: int = 3) -> list[str]:
+    """`count` `licensor serve` processes, started together, each on a free port. Another
+    process (an xdist worker, a parallel run) may take a port between free_port() and the
+    server's bind: that process exits during start-up and is started again on another port."""
+    urls: list[str] = [""] * count
+    pending = list(range(count))
+    for attempt in range(attempts):
+        started: list[tuple[int, str, subprocess.Popen[bytes]]] = []
+        for slot in pending:
+            port = free_port()
+            cmd = [sys.executable, "-m", "licensor", "serve", "--no-migrate"]
+            cmd += ["--port", str(port), "--workers", str(workers)]
+            proc = subprocess.Popen(cmd, env=server.env())
+            server.processes.append(proc)
+            started.append((slot, f"http://127.0.0.1:{port}", proc))
+        pending = []
+        for slot, url, proc in started:
+            try:
+                wait_ready(url, [proc])
+            except ServerExited:
+                if attempt == attempts - 1:
+                    raise
+                server.processes.remove(proc)
+                pending.append(slot)
+            else:
+                urls[slot] = url
+        if not pending:
+            break
+    return urls
 
 
 REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
@@ -216,11 +240,15 @@ def redis_available() -> bool:
         return False
 
 
-def wait_ready(url: str, processes: list[subprocess.Popen[bytes]], timeout: float = 30) -> None:
+class ServerExited(RuntimeError):
+    """A server process ended before it answered /health."""
+
+
+def wait_ready(url: str, processes: list[subprocess.Popen[bytes]], timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if any(p.poll() is not None for p in processes):
-            raise RuntimeError("a server process exited during start-up")
+            raise ServerExited("a server process exited during start-up")
         try:
             if httpx.get(url + "/health", timeout=1).status_code == 200:
                 return

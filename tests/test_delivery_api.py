@@ -231,6 +231,7 @@ def test_bad_input_is_a_4xx_never_a_500(shop: Tenant) -> None:
     with shop.http() as client:
         issued = issue_key(client, unique())
         path = f"/license_keys/{issued.key_id}/deliveries"
+        body: object
         for body in (
             {"to": "a\x00b@other.test", "reason": "x"},
             {"to": unique("other.test"), "reason": "nul \x00 here"},

@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -96,7 +97,7 @@ def test_each_kind_is_sent(ctx_settings: Settings) -> None:
             try:
                 who, _ = await _tenant(ctx)
                 async with ctx.db.write_sessions() as session, session.begin():
-                    common = {
+                    common: dict[str, Any] = {
                         "business_id": who.business_id,
                         "mode": who.mode,
                         "licensee_email": "admin@buyer.test",
@@ -155,12 +156,12 @@ def test_each_kind_is_sent(ctx_settings: Settings) -> None:
         assert attached.get_filename() == "buyer.gitlab-license"
         assert attached.get_content_type() == "application/octet-stream"
         assert attached.get_content() == LICENSE_FILE.encode()
-        assert "attached to this email" in letter.get_body(("plain",)).get_content()
+        assert "attached to this email" in letter.get_body(("plain",)).get_content()  # type: ignore[union-attr]
 
         coded = by_id[code_job.message_id]
         assert coded["Subject"] == "Your activation code for GitLab Ultimate"
-        assert "Q1W2E3R4T5Y6U7I8O9P0A1S2" in coded.get_body(("plain",)).get_content()
-        assert "Q1W2E3R4T5Y6U7I8O9P0A1S2" in coded.get_body(("html",)).get_content()
+        assert "Q1W2E3R4T5Y6U7I8O9P0A1S2" in coded.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+        assert "Q1W2E3R4T5Y6U7I8O9P0A1S2" in coded.get_body(("html",)).get_content()  # type: ignore[union-attr]
         assert list(coded.iter_attachments()) == []
 
 

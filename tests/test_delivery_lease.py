@@ -101,4 +101,4 @@ def test_backoff_is_exponential_and_capped() -> None:
 def test_settings_refuse_nonsense() -> None:
     for bad in ({"mail_max_attempts": 0}, {"smtp_tls": "ssl"}, {"smtp_port": 0}):
         with pytest.raises(ValueError, match="validation error"):
-            Settings(**bad)  # type: ignore[arg-type]
+            Settings(**bad)

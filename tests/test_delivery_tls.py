@@ -94,7 +94,7 @@ def test_tls_modes_with_credentials(mode: str, tmp_path: Path) -> None:
             data_dir=tmp_path,
             smtp_host="127.0.0.1",
             smtp_port=port,
-            smtp_tls=mode,  # type: ignore[arg-type]
+            smtp_tls=mode,
             smtp_username="mailer",
             smtp_password="s3cret",
             smtp_ca_file=str(cert),

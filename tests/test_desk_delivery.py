@@ -172,7 +172,7 @@ def test_license_and_its_email_commit_or_roll_back_together(
     body = LicenseCreate.model_validate(
         {**legacy_body(p, c, s), "email": unique(), "send_email": True}
     )
-    who = Principal(shop.business_id, "test", "test")  # type: ignore[arg-type]
+    who = Principal(shop.business_id, "test", "test")
     issuer = desk.Issuer("staff", "tests")
 
     async def abandoned(ctx: AppContext, found: list[str]) -> None:

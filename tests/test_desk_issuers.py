@@ -71,10 +71,8 @@ def test_required_fields_per_type_and_issuer(
     expected = [f for f in REQUIRED[(license_type, kind)] if f != "license_type"]
     assert caught.value.fields == expected
     assert (
-        desk.required_fields(license_type, desk.Issuer(kind, "x"))
-        == REQUIRED[  # type: ignore[arg-type]
-            (license_type, kind)
-        ]
+        desk.required_fields(license_type, desk.Issuer(kind, "x"))  # type: ignore[arg-type]
+        == REQUIRED[(license_type, kind)]
     )
 
 

@@ -43,7 +43,8 @@ def _classes(trees: dict[Path, ast.Module]) -> dict[str, tuple[str | None, str |
                     if stmt.targets[0].id == "code":
                         code = str(stmt.value.value)
                     elif stmt.targets[0].id == "status_code":
-                        status = int(stmt.value.value)
+                        assert isinstance(stmt.value.value, int)
+                        status = stmt.value.value
             bases = [b.id for b in node.bases if isinstance(b, ast.Name)]
             found[node.name] = (bases[0] if bases else None, code, status)
     return found

@@ -36,7 +36,8 @@ def settle(tenant: Tenant, key_id: str, status: str) -> dict[str, Any]:
         lambda: [d for d in deliveries(tenant, key_id) if d["status"] == status],
         what=f"the delivery to be {status}",
     )
-    return job
+    settled: dict[str, Any] = job
+    return settled
 
 
 def test_a_sender_outside_the_allowlist_only_gets_reply_to(shop: Tenant, sink: SmtpSink) -> None:

@@ -101,7 +101,7 @@ def pair(server: Server) -> Iterator[Pair]:
 def answers(
     pair: Pair, path: str, body: bytes, headers: dict[str, str]
 ) -> list[tuple[object, ...]]:
-    got = []
+    got: list[tuple[object, ...]] = []
     for base in (pair.fast, pair.slow):
         r = httpx.post(
             base + path, content=body.replace(b"KEY", pair.key.encode()), headers=headers

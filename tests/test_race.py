@@ -209,7 +209,8 @@ def test_lowering_the_limit_while_activating_keeps_the_invariant(cluster: Server
                 resp = await http.patch(f"/license_keys/{lk['id']}", json={"activations_limit": 3})
                 return resp.status_code
 
-        return await asyncio.gather(activations, lower())
+        done: tuple[list[tuple[int, Any]], int] = await asyncio.gather(activations, lower())
+        return done
 
     results, patched = asyncio.run(both())
     won = sum(1 for s, _ in results if s == 201)

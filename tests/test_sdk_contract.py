@@ -258,7 +258,7 @@ def test_instances_and_public_routes(tenant: Tenant) -> None:
     )
     assert sdk.licenses.validate(license_key=unique("NOPE")).valid is False
 
-    assert sdk.licenses.deactivate(license_key=text, license_key_instance_id=first.id) is None
+    assert sdk.licenses.deactivate(license_key=text, license_key_instance_id=first.id) is None  # type: ignore[func-returns-value]
     assert sdk.licenses.validate(license_key=text, license_key_instance_id=first.id).valid is False
     assert sdk.license_keys.retrieve(lk.id).instances_count == 1
     assert [i.id for i in sdk.license_key_instances.list(license_key_id=lk.id).items] == [second.id]

@@ -132,10 +132,10 @@ def test_every_mapped_constraint_exists() -> None:
     from licensor.kit.integrity import DOMAIN_CONFLICTS
 
     names = {
-        str(c.name)
+        str(c.name)  # type: ignore[attr-defined]
         for t in Base.metadata.tables.values()
         for c in [*t.constraints, *t.indexes]
-        if c.name
+        if c.name  # type: ignore[attr-defined]
     }
     assert set(DOMAIN_CONFLICTS) <= names, set(DOMAIN_CONFLICTS) - names
 

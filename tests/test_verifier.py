@@ -12,6 +12,7 @@ import sys
 import sysconfig
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -144,7 +145,7 @@ def test_unsupported_algorithm_and_version() -> None:
     "override",
     [{"users_count": "25"}, {"licensee": None}, {"expires_at": "soon"}, {"id": 7}],
 )
-def test_signed_but_invalid_payload(override: dict[str, object]) -> None:
+def test_signed_but_invalid_payload(override: dict[str, Any]) -> None:
     with pytest.raises(v.InvalidPayload):
         v.verify_license_file(mint(KEY, **override), KEYS, now=NOW)
 

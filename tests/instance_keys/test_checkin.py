@@ -222,7 +222,7 @@ def test_check_in_is_recorded(instance: Instance) -> None:
         "Bearer " + "a" * 63,
         "Bearer " + "g" * 64,
         "Bearer " + "a" * 65,
-        "Bearer " + secrets.token_hex(32),
+        pytest.param("Bearer " + secrets.token_hex(32), id="Bearer random-unknown-key"),
         "Bearer lkp_abc",
     ],
 )

@@ -13,7 +13,8 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
 
 import asyncpg
 import httpx
@@ -35,7 +36,7 @@ async def while_held(
     org_id: str,
     change: str,
     member_id: str,
-    send: Callable[[], Awaitable[httpx.Response]],
+    send: Callable[[], Coroutine[Any, Any, httpx.Response]],
 ) -> httpx.Response:
     """Make `change` in a transaction that holds up member writes; send; then commit."""
     url = server.settings.resolved_database_url
