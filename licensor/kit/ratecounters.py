@@ -28,6 +28,11 @@ log = logging.getLogger("licensor")
 
 
 class Counters(Protocol):
+    def try_hit(self, item: RateLimitItem, key: str, cost: int, shared: bool) -> bool | None:
+        """`hit` when it can be decided without I/O (no coroutine on the hot path): True or
+        False as `hit` would answer (the cost is then counted), None when only `hit` can
+        (nothing is counted)."""
+
     async def hit(self, item: RateLimitItem, key: str, cost: int, shared: bool = True) -> bool:
         """Add `cost`; False when the count is then over `item.amount`."""
 
@@ -74,6 +79,9 @@ class LocalCounters:
             entry = self.counts[key] = [0, now + item.get_expiry()]
         entry[0] += cost
         return entry[0]
+
+    def try_hit(self, item: RateLimitItem, key: str, cost: int, shared: bool) -> bool:
+        return self.count(item, key, cost) <= item.amount
 
     async def hit(self, item: RateLimitItem, key: str, cost: int, shared: bool = True) -> bool:
         return self.count(item, key, cost) <= item.amount
@@ -143,23 +151,30 @@ class SharedCounters:
         waiting = self.pending.pop(key, None)
         return {key: ((waiting[0] if waiting else 0) + cost, expiry)}
 
-    async def hit(self, item: RateLimitItem, key: str, cost: int, shared: bool = True) -> bool:
+    def try_hit(self, item: RateLimitItem, key: str, cost: int, shared: bool) -> bool | None:
         """`shared=False`: this cost stays in this process (a target's successes: many
         addresses may rightly use one key, and each address is limited on its own);
         only failures then reach Redis, so a distributed guess is still counted once."""
-        key = counter_name(item, key)
-        count = self._count(key, time.time())
+        name = counter_name(item, key)
+        count = self._count(name, time.time())
         if count >= item.amount:
             return False  # known to be over until its window ends: no need to ask Redis
         if not shared:
-            return count + self.local.count(item, key, cost) <= item.amount
-        waiting = self.pending.get(key)
+            return count + self.local.count(item, name, cost) <= item.amount
+        waiting = self.pending.get(name)
         total = (waiting[0] if waiting else 0) + cost
         if count + total <= item.amount:
-            self.pending[key] = (total, item.get_expiry())
+            self.pending[name] = (total, item.get_expiry())
             return True
-        await self._send(self._take(key, cost, item.get_expiry()))
-        return self._count(key, time.time()) <= item.amount
+        return None  # the local view would refuse: Redis decides
+
+    async def hit(self, item: RateLimitItem, key: str, cost: int, shared: bool = True) -> bool:
+        decided = self.try_hit(item, key, cost, shared)
+        if decided is not None:
+            return decided
+        name = counter_name(item, key)
+        await self._send(self._take(name, cost, item.get_expiry()))
+        return self._count(name, time.time()) <= item.amount
 
     async def add(self, item: RateLimitItem, key: str, cost: int) -> None:
         key = counter_name(item, key)

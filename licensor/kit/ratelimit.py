@@ -10,6 +10,7 @@ argon2 is touched. Counters: `kit/ratecounters.py` (memory, or Redis when config
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import time
@@ -18,6 +19,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from ipaddress import IPv4Network, IPv6Network, ip_address, ip_network
+from typing import Any
 
 from limits import RateLimitItem, parse
 from starlette.requests import Request
@@ -52,7 +54,7 @@ class Policy:
     target: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Admission:
     policy: Policy
     address_key: str
@@ -117,11 +119,14 @@ class RateLimiter:
         if settings.redis_url:
             sync = settings.rate_limit_sync_seconds
             self.counters = SharedCounters(settings.redis_url, settings.redis_prefix, sync)
-        self.vault: Vault | None = None
+        self._namer: Any = None  # keyed BLAKE2b naming targets, once started
         self._warned = 0.0
 
     async def start(self, vault: Vault) -> None:
-        self.vault = vault
+        # A target is named by a keyed hash (the key derived from the server secret), so
+        # no key, code, token or email reaches a counter in clear.
+        key = vault.lookup_hash("counter names", "rate_limit")
+        self._namer = hashlib.blake2b(key=key, digest_size=16)
         if self.enabled:
             await self.counters.start()
 
@@ -130,9 +135,11 @@ class RateLimiter:
             await self.counters.close()
 
     def _target(self, policy: str, secret: str) -> str:
-        if self.vault is None:
+        if self._namer is None:
             raise RuntimeError("the rate limiter is not started (lifespan not started)")
-        return self.vault.lookup_hash(secret, "rate_limit/" + policy).hex()[:32]
+        named = self._namer.copy()
+        named.update(f"{policy}\x00{secret}".encode())
+        return str(named.hexdigest())
 
     def _unavailable(self) -> None:
         now = time.monotonic()
@@ -140,10 +147,14 @@ class RateLimiter:
             self._warned = now
             log.warning("rate-limit counters unavailable: admitting", exc_info=True)
 
-    async def _hit(self, item: RateLimitItem, key: str, where: str, shared: bool) -> None:
+    async def _settle(
+        self, decided: bool | None, item: RateLimitItem, key: str, where: str, shared: bool
+    ) -> None:
+        """After the counters' `try_hit`: ask them (None), admit (True) or refuse (False)."""
         try:
-            ok = await self.counters.hit(item, key, 1, shared)
-            if ok:
+            if decided is None:
+                decided = await self.counters.hit(item, key, 1, shared)
+            if decided:
                 return
             reset = await self.counters.reset_at(item, key)
         except Exception:  # counters unreachable: serve rather than refuse everyone
@@ -157,14 +168,19 @@ class RateLimiter:
         )
 
     async def admit(self, policy: str, scope: Scope, target: str) -> Admission | None:
-        """Count one request; RateLimited when its address or its target is over a limit."""
+        """Count one request; RateLimited when its address or its target is over a limit.
+        Decided without a coroutine whenever the counters can (memory counters always)."""
         if not self.enabled:
             return None
         p = self.policies[policy]
-        address_key = f"{p.name}/a/{client_address(scope, self.proxies)}"
-        await self._hit(p.per_address, address_key, "from this address", True)
-        target_key = f"{p.name}/t/{self._target(p.name, target)}"
-        await self._hit(p.per_target, target_key, f"for this {p.target}", False)
+        address_key = p.name + "/a/" + client_address(scope, self.proxies)
+        decided = self.counters.try_hit(p.per_address, address_key, 1, True)
+        if decided is not True:
+            await self._settle(decided, p.per_address, address_key, "from this address", True)
+        target_key = p.name + "/t/" + self._target(p.name, target)
+        decided = self.counters.try_hit(p.per_target, target_key, 1, False)
+        if decided is not True:
+            await self._settle(decided, p.per_target, target_key, f"for this {p.target}", False)
         return Admission(p, address_key, target_key)
 
     async def failed(self, admission: Admission | None) -> None:
