@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +17,9 @@ from tests.servers import (
     RAISED_LIMITS,
     Server,
     Tenant,
-    fresh_postgres_database,
+    own_server,
     postgres_available,
     redis_available,
-    start_server,
 )
 
 pytest_plugins = ["tests.mail_fixtures"]
@@ -88,16 +86,9 @@ def redis_checked() -> bool:
 def server(
     backend: str, tmp_path_factory: pytest.TempPathFactory, _postgres_checked: bool
 ) -> Iterator[Server]:
-    with ExitStack() as stack:
-        data_dir: Path = tmp_path_factory.mktemp(f"data-{backend}")
-        url = None
-        if backend == "postgres":
-            if not _postgres_checked:
-                pytest.skip("PostgreSQL not reachable")
-            url = stack.enter_context(fresh_postgres_database())
-        # One loopback address sends the whole suite: not what a real client sends.
-        srv = start_server(backend, data_dir, url, env=RAISED_LIMITS)
-        stack.callback(srv.stop)
+    data_dir: Path = tmp_path_factory.mktemp(f"data-{backend}")
+    # One loopback address sends the whole suite: not what a real client sends.
+    with own_server(backend, data_dir, _postgres_checked, env=RAISED_LIMITS) as srv:
         yield srv
 
 

@@ -11,12 +11,13 @@ import time
 import uuid
 import warnings
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import httpx
+import pytest
 
 from licensor.business import service as business_service
 from licensor.config import Settings
@@ -168,6 +169,24 @@ class Server:
                 proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 proc.kill()
+
+
+@contextmanager
+def own_server(
+    backend: str, data_dir: Path, postgres_ok: bool = True, **start: Any
+) -> Iterator[Server]:
+    """A server of the caller's own (`start_server`'s keywords): on SQLite in `data_dir`, or
+    on a fresh PostgreSQL database (skipped when PostgreSQL is not reachable); stopped, and
+    its database dropped, afterwards."""
+    with ExitStack() as stack:
+        url = None
+        if backend == "postgres":
+            if not postgres_ok:
+                pytest.skip("PostgreSQL not reachable")
+            url = stack.enter_context(fresh_postgres_database())
+        srv = start_server(backend, data_dir, url, **start)
+        stack.callback(srv.stop)
+        yield srv
 
 
 def start_server(

@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import pytest
 
-from tests.servers import Server, fresh_postgres_database, start_server
+from tests.servers import Server, own_server
 
 SQLITE_FILES = ("licensor.db", "licensor.db-wal", "licensor.db-shm")
 
@@ -19,19 +17,6 @@ SQLITE_FILES = ("licensor.db", "licensor.db-wal", "licensor.db-shm")
 @pytest.fixture
 def postgres_ok(_postgres_checked: bool) -> bool:
     return _postgres_checked
-
-
-@contextmanager
-def running(backend: str, data_dir: Path, postgres_ok: bool) -> Iterator[Server]:
-    with ExitStack() as stack:
-        url = None
-        if backend == "postgres":
-            if not postgres_ok:
-                pytest.skip("PostgreSQL not reachable")
-            url = stack.enter_context(fresh_postgres_database())
-        server = start_server(backend, data_dir, url)
-        stack.callback(server.stop)
-        yield server
 
 
 def mode(path: Path) -> int:
@@ -59,7 +44,7 @@ def test_a_new_data_folder_is_private(backend: str, tmp_path: Path, postgres_ok:
     old = os.umask(0o022)  # the usual umask: what SQLite would otherwise create 0644 with
     try:
         data_dir = tmp_path / "fresh" / "data"
-        with running(backend, data_dir, postgres_ok) as server:
+        with own_server(backend, data_dir, postgres_ok) as server:
             write_something(server)
             check_private(backend, data_dir)
     finally:
@@ -70,11 +55,11 @@ def test_an_older_world_readable_install_is_tightened(
     backend: str, tmp_path: Path, postgres_ok: bool
 ) -> None:
     data_dir = tmp_path / "old"
-    with running(backend, data_dir, postgres_ok) as server:
+    with own_server(backend, data_dir, postgres_ok) as server:
         write_something(server)
     os.chmod(data_dir, 0o755)
     for path in data_dir.iterdir():
         os.chmod(path, 0o644)
-    with running(backend, data_dir, postgres_ok) as server:
+    with own_server(backend, data_dir, postgres_ok) as server:
         write_something(server)
         check_private(backend, data_dir)

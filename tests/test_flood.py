@@ -15,14 +15,13 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import ExitStack
 
 import httpx
 import pytest
 
 from tests.helpers import setup_key
 from tests.instance_keys.helpers import PASSWORD, new_org
-from tests.servers import Server, Tenant, fresh_postgres_database, start_server
+from tests.servers import Server, Tenant, own_server
 
 FLOODERS = 16
 ACTIVATIONS = 15
@@ -34,15 +33,9 @@ BOUND_SECONDS = 90
 def flooded(
     backend: str, tmp_path_factory: pytest.TempPathFactory, _postgres_checked: bool
 ) -> Iterator[Server]:
-    with ExitStack() as stack:
-        url = None
-        if backend == "postgres":
-            if not _postgres_checked:
-                pytest.skip("PostgreSQL not reachable")
-            url = stack.enter_context(fresh_postgres_database())
-        data_dir = tmp_path_factory.mktemp(f"flood-{backend}")
-        srv = start_server(backend, data_dir, url, env={"LICENSOR_RATE_LIMITS": "false"})
-        stack.callback(srv.stop)
+    data_dir = tmp_path_factory.mktemp(f"flood-{backend}")
+    off = {"LICENSOR_RATE_LIMITS": "false"}
+    with own_server(backend, data_dir, _postgres_checked, env=off) as srv:
         yield srv
 
 

@@ -5,14 +5,13 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import ExitStack
 from typing import Any
 
 import httpx
 import pytest
 
 from tests.helpers import setup_key, unique
-from tests.servers import RAISED_LIMITS, Server, Tenant, fresh_postgres_database, start_server
+from tests.servers import RAISED_LIMITS, Server, Tenant, own_server
 
 PROCESSES = {"sqlite": 2, "postgres": 3}
 LIMIT = 5
@@ -23,16 +22,10 @@ ATTEMPTS = 150
 def cluster(
     backend: str, tmp_path_factory: pytest.TempPathFactory, _postgres_checked: bool
 ) -> Iterator[Server]:
-    with ExitStack() as stack:
-        url = None
-        if backend == "postgres":
-            if not _postgres_checked:
-                pytest.skip("PostgreSQL not reachable")
-            url = stack.enter_context(fresh_postgres_database())
-        data_dir = tmp_path_factory.mktemp(f"race-{backend}")
-        srv = start_server(backend, data_dir, url, count=PROCESSES[backend], env=RAISED_LIMITS)
-        stack.callback(srv.stop)
-        assert len(srv.urls) == PROCESSES[backend]
+    data_dir = tmp_path_factory.mktemp(f"race-{backend}")
+    count = PROCESSES[backend]
+    with own_server(backend, data_dir, _postgres_checked, count=count, env=RAISED_LIMITS) as srv:
+        assert len(srv.urls) == count
         yield srv
 
 

@@ -18,7 +18,7 @@ import pytest
 
 from tests.helpers import setup_key, unique
 from tests.instance_keys.helpers import PASSWORD, new_org
-from tests.servers import Server, Tenant, fresh_postgres_database, start_server
+from tests.servers import Server, Tenant, own_server
 
 FAILURE_COST = 10
 LOW_LIMITS = {
@@ -35,12 +35,7 @@ LOW_LIMITS = {
 
 
 def start(backend: str, tmp: Path, stack: ExitStack, env: dict[str, str], count: int = 1) -> Server:
-    url = None
-    if backend == "postgres":
-        url = stack.enter_context(fresh_postgres_database())
-    srv = start_server(backend, tmp, url, env=env, count=count)
-    stack.callback(srv.stop)
-    return srv
+    return stack.enter_context(own_server(backend, tmp, env=env, count=count))
 
 
 @pytest.fixture(scope="module")
