@@ -17,6 +17,7 @@ from licensor.delivery.worker import BackgroundWorker, announce_mail
 from licensor.instance_keys.asgi import InstanceCheckinRoute
 from licensor.instance_keys.checkin import close_checkins
 from licensor.instance_keys.router import router as instance_keys
+from licensor.kit import edge
 from licensor.kit.context import AppContext
 from licensor.kit.handlers import RejectNulCharacters, install_error_handlers
 from licensor.kit.hotstore import open_hot
@@ -46,7 +47,7 @@ def build_fastapi(settings: Settings, slot: ChecksSlot | None = None) -> FastAPI
     limiter = RateLimiter(settings)
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
         ctx = await asyncio.to_thread(AppContext.from_settings, settings)  # off the loop
         hot = await open_hot(settings.resolved_database_url, settings.db_pool_size)
         app.state.ctx = ctx
@@ -57,7 +58,7 @@ def build_fastapi(settings: Settings, slot: ChecksSlot | None = None) -> FastAPI
         if slot is not None:
             slot.checks = app.state.license_checks
         try:
-            yield
+            yield {edge.STATE_KEY: edge.limits_of(settings)}  # uvicorn's protocol reads it
         finally:
             if slot is not None:
                 slot.checks = None

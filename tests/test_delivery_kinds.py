@@ -104,7 +104,7 @@ def test_each_kind_is_sent(ctx_settings: Settings) -> None:
                     }
                     file_job = await delivery_service.enqueue_license_email(
                         session,
-                        ctx.vault,
+                        ctx,
                         license_id="lfl_1",
                         kind="file",
                         context={
@@ -123,7 +123,7 @@ def test_each_kind_is_sent(ctx_settings: Settings) -> None:
                     )
                     code_job = await delivery_service.enqueue_license_email(
                         session,
-                        ctx.vault,
+                        ctx,
                         license_id="sub_1",
                         kind="activation_code",
                         context={
@@ -188,7 +188,7 @@ def test_outbox_row_commits_and_rolls_back_with_the_license(ctx_settings: Settin
                             LicenseKeyCreate(customer_id=customer.id, product_id=product.id),
                         )
                         await delivery_service.send_license_key(
-                            session, ctx.vault, who, key.id, DeliveryCreate()
+                            session, ctx, who, key.id, DeliveryCreate()
                         )
                         if fail:
                             raise Boom
@@ -227,7 +227,7 @@ def test_enqueue_refuses_bad_kinds_and_templates(ctx_settings: Settings) -> None
                     try:
                         await delivery_service.enqueue_license_email(
                             session,
-                            ctx.vault,
+                            ctx,
                             business_id=who.business_id,
                             mode=who.mode,
                             license_id="x",

@@ -44,7 +44,7 @@ async def _queue(ctx: AppContext, addresses: list[str]) -> list[str]:
         for address in addresses:
             job = await delivery_service.enqueue_license_email(
                 session,
-                ctx.vault,
+                ctx,
                 business_id="bus_lease",
                 mode="live",
                 license_id="lic_lease",

@@ -117,7 +117,7 @@ async def _send_two(settings: Settings) -> dict[str, str]:
             for address in ("tls@buyer.test", "wrong@buyer.test"):
                 await delivery_service.enqueue_license_email(
                     session,
-                    ctx.vault,
+                    ctx,
                     business_id="bus_tls",
                     mode="live",
                     license_id=f"lic_{address[:3]}",

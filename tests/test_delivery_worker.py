@@ -101,7 +101,7 @@ def queue_licenses(outbox: Outbox, count: int) -> list[str]:
                         LicenseKeyCreate(customer_id=customer.id, product_id=product.id),
                     )
                     job = await delivery_service.send_license_key(
-                        session, ctx.vault, who, key.id, DeliveryCreate()
+                        session, ctx, who, key.id, DeliveryCreate()
                     )
                     ids.append(job.message_id)
                 return ids

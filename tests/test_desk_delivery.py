@@ -177,7 +177,7 @@ def test_license_and_its_email_commit_or_roll_back_together(
 
     async def abandoned(ctx: AppContext, found: list[str]) -> None:
         async with ctx.db.write_sessions() as session, session.begin():
-            row = await desk.issue(session, ctx.vault, who, body, issuer)
+            row = await desk.issue(session, ctx, who, body, issuer)
             jobs = await delivery_repository.list_for_license(
                 session, who.business_id, who.mode, row.id
             )
@@ -197,7 +197,7 @@ def test_license_and_its_email_commit_or_roll_back_together(
                     session, who.business_id, who.mode, found[0]
                 )
             async with ctx.db.write_sessions() as session, session.begin():
-                row = await desk.issue(session, ctx.vault, who, body, issuer)
+                row = await desk.issue(session, ctx, who, body, issuer)
                 kept = row.id
             async with ctx.db.read_sessions() as session:
                 jobs = await delivery_repository.list_for_license(

@@ -54,7 +54,7 @@ def _issue(server: Server, tenant: Tenant, body: dict[str, Any], kind: str) -> A
         try:
             async with ctx.db.write_sessions() as session, session.begin():
                 issuer = desk.Issuer(kind, "someone")  # type: ignore[arg-type]
-                row = await desk.issue(session, ctx.vault, who, LicenseCreate(**body), issuer)
+                row = await desk.issue(session, ctx, who, LicenseCreate(**body), issuer)
                 return row.id
         finally:
             await ctx.close()

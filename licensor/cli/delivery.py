@@ -72,8 +72,8 @@ async def _send(
     who = await _owner_of(session, license_id)
     if _is_desk(license_id):
         row = await desk.get(session, who, license_id)
-        return await desk_mail.send_license(session, ctx.vault, row, to=body.to, reason=body.reason)
-    return await service.send_license_key(session, ctx.vault, who, license_id, body)
+        return await desk_mail.send_license(session, ctx, row, to=body.to, reason=body.reason)
+    return await service.send_license_key(session, ctx, who, license_id, body)
 
 
 async def _deliveries(session: AsyncSession, license_id: str) -> list[EmailJob]:
@@ -137,7 +137,7 @@ def resend(
 
     async def work(ctx: AppContext, session: AsyncSession) -> dict[str, object]:
         who = await _owner_of(session, license_id)
-        job = await service.resend(session, ctx.vault, who, license_id, delivery_id)
+        job = await service.resend(session, ctx, who, license_id, delivery_id)
         return service.to_out(job).model_dump(mode="json")
 
     typer.echo(json.dumps(run(data_dir, database_url, work)))
@@ -172,7 +172,7 @@ def issue_key(
         row = await license_key_service.create(session, ctx.vault, who, create)
         out: dict[str, object] = {"id": row.id, "key": ctx.vault.decrypt(row.key_encrypted, row.id)}
         if send or to is not None:
-            job = await service.send_license_key(session, ctx.vault, who, row.id, body)
+            job = await service.send_license_key(session, ctx, who, row.id, body)
             out["delivery"] = service.to_out(job).model_dump(mode="json")
         return out
 

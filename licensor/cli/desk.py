@@ -86,7 +86,7 @@ def licenses_create(
 
     async def work(ctx: AppContext, session: AsyncSession, who: Principal) -> LicenseOut:
         issuer = desk.Issuer("staff", body.author or "")
-        row = await desk.issue(session, ctx.vault, who, body, issuer)
+        row = await desk.issue(session, ctx, who, body, issuer)
         return (await desk.to_out(session, ctx.vault, [row]))[0]
 
     echo_json(run_as(business_id, mode, data_dir, database_url, work))
@@ -206,7 +206,7 @@ def licenses_duplicate(
 
     async def work(ctx: AppContext, session: AsyncSession, who: Principal) -> LicenseOut:
         issuer = desk.Issuer("staff", body.author or "")
-        row = await desk.duplicate(session, ctx.vault, who, license_id, body, issuer)
+        row = await desk.duplicate(session, ctx, who, license_id, body, issuer)
         return (await desk.to_out(session, ctx.vault, [row]))[0]
 
     echo_json(run_as(business_id, mode, data_dir, database_url, work))

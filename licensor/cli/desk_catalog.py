@@ -152,7 +152,7 @@ def subscriptions_create(
     body = parse(SubscriptionCreate, fields)
 
     async def work(ctx: AppContext, session: AsyncSession, who: Principal) -> Any:
-        row = await subscription_service.create(session, ctx.vault, who, body)
+        row = await subscription_service.create(session, ctx, who, body)
         return (await subscription_service.to_out(session, [row]))[0]
 
     echo_json(run_as(business_id, mode, data_dir, database_url, work))
@@ -270,7 +270,7 @@ def subscriptions_activation_code(
 
     async def work(ctx: AppContext, session: AsyncSession, who: Principal) -> ActivationCodeOut:
         return await activation.activation_code(
-            session, ctx.vault, who, subscription_id, regenerate=regenerate, send=send
+            session, ctx, who, subscription_id, regenerate=regenerate, send=send
         )
 
     echo_json(run_as(business_id, mode, data_dir, database_url, work))

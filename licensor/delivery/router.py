@@ -29,7 +29,7 @@ router = APIRouter(tags=["License Delivery"])
 async def create_delivery(
     id: str, who: Auth, ctx: Ctx, session: WriteSession, body: DeliveryCreate | None = None
 ) -> DeliveryOut:
-    job = await service.send_license_key(session, ctx.vault, who, id, body or DeliveryCreate())
+    job = await service.send_license_key(session, ctx, who, id, body or DeliveryCreate())
     return service.to_out(job)
 
 
@@ -55,7 +55,7 @@ async def resend_delivery(
     id: str, delivery_id: str, who: Auth, ctx: Ctx, session: WriteSession
 ) -> DeliveryOut:
     await service.sendable_key(session, who, id)  # 404 for another tenant's key
-    return service.to_out(await service.resend(session, ctx.vault, who, id, delivery_id))
+    return service.to_out(await service.resend(session, ctx, who, id, delivery_id))
 
 
 @router.get("/mail_settings", response_model=MailSettingsOut, responses=error_responses(401))

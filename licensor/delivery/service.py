@@ -14,12 +14,12 @@ import orjson
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from licensor.config import get_settings
 from licensor.delivery import repository
 from licensor.delivery.render import KINDS, Attachment, template_exists
 from licensor.delivery.schemas import DeliveryCreate, DeliveryOut
 from licensor.kit.addresses import AddressError, domain_in, split_address
 from licensor.kit.clock import utcnow
+from licensor.kit.context import AppContext
 from licensor.kit.errors import Conflict, NotFound, Unprocessable
 from licensor.kit.hostname import local_fqdn
 from licensor.kit.ids import new_id
@@ -72,7 +72,7 @@ async def check_recipient(session: AsyncSession, business_id: str, mode: str, ad
 
 
 def message_id_for(job_id: str, domain: str | None) -> str:
-    host = domain or get_settings().mail_domain or local_fqdn()
+    host = domain or local_fqdn()
     return f"<{job_id}@licensor.{host}>"
 
 
@@ -90,7 +90,7 @@ def decrypt_payload(vault: Vault, job: EmailJob) -> tuple[dict[str, Any], list[A
 
 async def enqueue_license_email(
     session: AsyncSession,
-    vault: Vault,
+    ctx: AppContext,
     *,
     business_id: str,
     mode: str,
@@ -136,11 +136,13 @@ async def enqueue_license_email(
         recipient=recipient,
         licensee_email=licensee_email.strip(),
         reason=reason,
-        payload_encrypted=encrypt_payload(vault, job_id, context, attachments),
-        message_id=message_id_for(job_id, settings.domain if settings else None),
+        payload_encrypted=encrypt_payload(ctx.vault, job_id, context, attachments),
+        message_id=message_id_for(
+            job_id, (settings.domain if settings else None) or ctx.settings.mail_domain
+        ),
         status="queued",
         attempts=0,
-        max_attempts=max(1, get_settings().mail_max_attempts),
+        max_attempts=max(1, ctx.settings.mail_max_attempts),
         next_attempt_at=now,
         resend_of=resend_of,
         created_at=now,
@@ -185,14 +187,14 @@ async def sendable_key(session: AsyncSession, who: Principal, key_id: str) -> Li
 
 
 async def send_license_key(
-    session: AsyncSession, vault: Vault, who: Principal, key_id: str, body: DeliveryCreate
+    session: AsyncSession, ctx: AppContext, who: Principal, key_id: str, body: DeliveryCreate
 ) -> EmailJob:
     """Email a core license key to its customer, or (with a reason) to another address."""
     row = await sendable_key(session, who, key_id)
-    context = await key_context(session, vault, row)
+    context = await key_context(session, ctx.vault, row)
     return await enqueue_license_email(
         session,
-        vault,
+        ctx,
         business_id=who.business_id,
         mode=who.mode,
         license_id=row.id,
@@ -218,7 +220,7 @@ async def get_job(session: AsyncSession, who: Principal, license_id: str, job_id
 
 
 async def resend(
-    session: AsyncSession, vault: Vault, who: Principal, license_id: str, job_id: str
+    session: AsyncSession, ctx: AppContext, who: Principal, license_id: str, job_id: str
 ) -> EmailJob:
     """Queue a failed or lost (sent but not received) delivery again, as a new message."""
     old = await get_job(session, who, license_id, job_id)
@@ -227,10 +229,10 @@ async def resend(
             f"delivery {job_id} is still {old.status}: it will be attempted again by itself",
             code="DELIVERY_IN_PROGRESS",
         )
-    context, attachments = decrypt_payload(vault, old)
+    context, attachments = decrypt_payload(ctx.vault, old)
     return await enqueue_license_email(
         session,
-        vault,
+        ctx,
         business_id=old.business_id,
         mode=old.mode,
         license_id=old.license_id,

@@ -24,13 +24,12 @@ from __future__ import annotations
 import asyncio
 import resource
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 import orjson
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from licensor.config import Settings, get_settings
+from licensor.config import Settings
 from licensor.kit.errors import (
     HeadersTooLarge,
     LicensorError,
@@ -73,9 +72,12 @@ def effective_concurrency(settings: Settings, soft_fd_limit: int | None = None) 
     return max(1, min(settings.max_concurrency, room))
 
 
-@lru_cache
-def limits() -> Limits:
-    s = get_settings()
+STATE_KEY = "licensor.edge_limits"  # where the app's lifespan state holds its Limits
+
+
+def limits_of(s: Settings) -> Limits:
+    """The protocol's limits from the app's settings: the app's lifespan yields them as
+    lifespan state (`{STATE_KEY: ...}`), which uvicorn hands every connection."""
     return Limits(
         max_body=s.max_body_bytes,
         max_header=s.max_header_bytes,
@@ -118,7 +120,8 @@ def too_large_body(limit: int) -> PayloadTooLarge:
 class EdgeProtocol(HttpToolsProtocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.limits = limits()
+        limits = self.app_state.get(STATE_KEY)  # set by the lifespan before any accept()
+        self.limits: Limits = limits if limits is not None else limits_of(Settings())
         self.limit_concurrency = None  # uvicorn's own check answers in text; this one in JSON
         self._app = self.app
         self._phase = HEAD

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from licensor.delivery import service as delivery
 from licensor.delivery.render import Attachment
-from licensor.kit.secrets import Vault
+from licensor.kit.context import AppContext
 from licensor.kit.tenancy import Principal
 from licensor.license_desk import licensefile
 from licensor.models import DeskLicense, EmailJob
@@ -34,14 +34,14 @@ async def check_licensee(session: AsyncSession, who: Principal, address: str) ->
 
 async def send_license(
     session: AsyncSession,
-    vault: Vault,
+    ctx: AppContext,
     row: DeskLicense,
     *,
     to: str | None = None,
     reason: str | None = None,
 ) -> EmailJob:
     """Queue the license's file email to its licensee (or, with a reason, elsewhere)."""
-    text = await licensefile.license_file(session, vault, row)
+    text = await licensefile.license_file(session, ctx.vault, row)
     context: dict[str, Any] = {
         "license_id": row.id,
         "filename": filename_of(row),
@@ -52,7 +52,7 @@ async def send_license(
     }
     return await delivery.enqueue_license_email(
         session,
-        vault,
+        ctx,
         business_id=row.business_id,
         mode=row.mode,
         license_id=row.id,

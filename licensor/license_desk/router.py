@@ -37,7 +37,7 @@ FILE_MEDIA_TYPE = "application/x-licensor-license"
 async def create_license(
     body: LicenseCreate, who: Auth, ctx: Ctx, session: WriteSession
 ) -> LicenseOut:
-    row = await service.issue(session, ctx.vault, who, body, service.staff(who, body.author))
+    row = await service.issue(session, ctx, who, body, service.staff(who, body.author))
     return (await service.to_out(session, ctx.vault, [row]))[0]
 
 
@@ -104,7 +104,7 @@ async def duplicate_license(
     license_id: str, body: LicenseDuplicate, who: Auth, ctx: Ctx, session: WriteSession
 ) -> LicenseOut:
     issuer = service.staff(who, body.author)
-    row = await service.duplicate(session, ctx.vault, who, license_id, body, issuer)
+    row = await service.duplicate(session, ctx, who, license_id, body, issuer)
     return (await service.to_out(session, ctx.vault, [row]))[0]
 
 
@@ -134,7 +134,7 @@ async def create_delivery(
 ) -> DeliveryOut:
     row = await service.get(session, who, license_id)
     body = body or DeliveryCreate()
-    job = await mail.send_license(session, ctx.vault, row, to=body.to, reason=body.reason)
+    job = await mail.send_license(session, ctx, row, to=body.to, reason=body.reason)
     return delivery.to_out(job)
 
 
@@ -163,4 +163,4 @@ async def resend_delivery(
     license_id: str, delivery_id: str, who: Auth, ctx: Ctx, session: WriteSession
 ) -> DeliveryOut:
     row = await service.get(session, who, license_id)  # 404 for another tenant's license
-    return delivery.to_out(await delivery.resend(session, ctx.vault, who, row.id, delivery_id))
+    return delivery.to_out(await delivery.resend(session, ctx, who, row.id, delivery_id))

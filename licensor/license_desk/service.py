@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from licensor.customer import service as customer_service
 from licensor.kit.clock import utcnow
+from licensor.kit.context import AppContext
 from licensor.kit.errors import Conflict, NotFound, Unprocessable
 from licensor.kit.ids import new_id
 from licensor.kit.pagination import PageParams, fetch_page
@@ -222,7 +223,7 @@ async def add_note(session: AsyncSession, row: DeskLicense, author: str, text: s
 
 async def issue(
     session: AsyncSession,
-    vault: Vault,
+    ctx: AppContext,
     who: Principal,
     body: LicenseCreate,
     issuer: Issuer,
@@ -264,7 +265,7 @@ async def issue(
         await mail.check_licensee(session, who, body.email or "")
     row = await insert(
         session,
-        vault,
+        ctx.vault,
         business_id=who.business_id,
         mode=who.mode,
         license_type=body.license_type,
@@ -276,13 +277,13 @@ async def issue(
         duplicated_from_id=duplicated_from_id,
     )
     if body.send_email:  # the outbox row, in the license's transaction
-        await mail.send_license(session, vault, row)
+        await mail.send_license(session, ctx, row)
     return row
 
 
 async def duplicate(
     session: AsyncSession,
-    vault: Vault,
+    ctx: AppContext,
     who: Principal,
     source_id: str,
     body: LicenseDuplicate,
@@ -319,4 +320,4 @@ async def duplicate(
     request = LicenseCreate.model_validate(
         {**fields, "notes": body.notes, "author": body.author, "send_email": body.send_email}
     )
-    return await issue(session, vault, who, request, issuer, duplicated_from_id=source.id)
+    return await issue(session, ctx, who, request, issuer, duplicated_from_id=source.id)

@@ -8,8 +8,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from licensor.delivery import service as delivery
 from licensor.delivery.schemas import DeliveryCreate
+from licensor.kit.context import AppContext
 from licensor.kit.errors import NotFound
-from licensor.kit.secrets import Vault
 from licensor.kit.tenancy import Principal
 from licensor.models import EmailJob
 from licensor.subscription import codes, mail, service
@@ -18,7 +18,7 @@ from licensor.subscription.schemas import ActivationCodeOut
 
 async def activation_code(
     session: AsyncSession,
-    vault: Vault,
+    ctx: AppContext,
     who: Principal,
     sub_id: str,
     *,
@@ -30,10 +30,10 @@ async def activation_code(
     if send:  # the recipient rules, before anything is written
         await mail.check_recipient(session, sub)
     if regenerate:
-        code, row = await codes.issue(session, vault, sub)
+        code, row = await codes.issue(session, ctx.vault, sub)
     else:
-        code, row = await codes.show(session, vault, sub)
-    job = await mail.send_activation_code(session, vault, sub, code) if send else None
+        code, row = await codes.show(session, ctx.vault, sub)
+    job = await mail.send_activation_code(session, ctx, sub, code) if send else None
     return ActivationCodeOut(
         subscription_id=sub.id,
         activation_code=code,
@@ -43,15 +43,13 @@ async def activation_code(
 
 
 async def send_again(
-    session: AsyncSession, vault: Vault, who: Principal, sub_id: str, body: DeliveryCreate
+    session: AsyncSession, ctx: AppContext, who: Principal, sub_id: str, body: DeliveryCreate
 ) -> EmailJob:
     """Email the current code to the customer (or, with a reason, elsewhere)."""
     sub = await service.get(session, who, sub_id)
     mail.check_sendable(sub)
-    code, _ = await codes.show(session, vault, sub)
-    return await mail.send_activation_code(
-        session, vault, sub, code, to=body.to, reason=body.reason
-    )
+    code, _ = await codes.show(session, ctx.vault, sub)
+    return await mail.send_activation_code(session, ctx, sub, code, to=body.to, reason=body.reason)
 
 
 async def revoke(session: AsyncSession, who: Principal, sub_id: str) -> None:

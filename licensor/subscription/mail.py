@@ -8,8 +8,8 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from licensor.delivery import service as delivery
+from licensor.kit.context import AppContext
 from licensor.kit.errors import Conflict, NotFound
-from licensor.kit.secrets import Vault
 from licensor.models import Customer, EmailJob, Plan, Subscription
 
 DATE_FORMAT = "%Y-%m-%d %H:%M UTC"
@@ -42,7 +42,7 @@ async def check_recipient(session: AsyncSession, sub: Subscription) -> None:
 
 async def send_activation_code(
     session: AsyncSession,
-    vault: Vault,
+    ctx: AppContext,
     sub: Subscription,
     code: str,
     *,
@@ -63,7 +63,7 @@ async def send_activation_code(
     }
     return await delivery.enqueue_license_email(
         session,
-        vault,
+        ctx,
         business_id=sub.business_id,
         mode=sub.mode,
         license_id=sub.id,

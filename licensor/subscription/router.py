@@ -32,7 +32,7 @@ router = APIRouter(prefix="/subscriptions", tags=["Subscriptions"])
 async def create_subscription(
     body: SubscriptionCreate, who: Auth, ctx: Ctx, session: WriteSession
 ) -> SubscriptionOut:
-    row = await service.create(session, ctx.vault, who, body)
+    row = await service.create(session, ctx, who, body)
     return (await service.to_out(session, [row]))[0]
 
 
@@ -80,9 +80,7 @@ async def cancel_subscription(sub_id: str, who: Auth, session: WriteSession) -> 
 async def show_activation_code(
     sub_id: str, who: Auth, ctx: Ctx, session: ReadSession
 ) -> ActivationCodeOut:
-    return await activation.activation_code(
-        session, ctx.vault, who, sub_id, regenerate=False, send=False
-    )
+    return await activation.activation_code(session, ctx, who, sub_id, regenerate=False, send=False)
 
 
 @router.post(
@@ -101,9 +99,7 @@ async def regenerate_activation_code(
     body: ActivationCodeCreate | None = None,
 ) -> ActivationCodeOut:
     send = body is not None and body.send_email
-    return await activation.activation_code(
-        session, ctx.vault, who, sub_id, regenerate=True, send=send
-    )
+    return await activation.activation_code(session, ctx, who, sub_id, regenerate=True, send=send)
 
 
 @router.post(
@@ -116,7 +112,7 @@ async def regenerate_activation_code(
 async def create_delivery(
     sub_id: str, who: Auth, ctx: Ctx, session: WriteSession, body: DeliveryCreate | None = None
 ) -> DeliveryOut:
-    job = await activation.send_again(session, ctx.vault, who, sub_id, body or DeliveryCreate())
+    job = await activation.send_again(session, ctx, who, sub_id, body or DeliveryCreate())
     return delivery.to_out(job)
 
 

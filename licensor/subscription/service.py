@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from licensor.customer import service as customer_service
 from licensor.kit.clock import utcnow
+from licensor.kit.context import AppContext
 from licensor.kit.errors import Conflict, NotFound, Unprocessable
 from licensor.kit.ids import new_id
 from licensor.kit.pagination import PageParams, fetch_page
@@ -86,7 +87,7 @@ async def _external_id_free(
 
 
 async def create(
-    session: AsyncSession, vault: Vault, who: Principal, body: SubscriptionCreate
+    session: AsyncSession, ctx: AppContext, who: Principal, body: SubscriptionCreate
 ) -> Subscription:
     customer = await customer_service.get(session, who, body.customer_id)
     plan = await plan_service.by_code(session, who, body.plan_code)
@@ -113,10 +114,10 @@ async def create(
         await mail.check_recipient(session, row)
     session.add(row)
     await session.flush()
-    await codes.ensure_for_cloud(session, vault, row)
+    await codes.ensure_for_cloud(session, ctx.vault, row)
     if body.send_email:
-        code, _ = await codes.show(session, vault, row)
-        await mail.send_activation_code(session, vault, row, code)
+        code, _ = await codes.show(session, ctx.vault, row)
+        await mail.send_activation_code(session, ctx, row, code)
     return row
 
 
