@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from licensor.business import service as business_service
 from licensor.kit.context import AppContext
+from tests import net
 from tests.servers import Server, Tenant
 
 T = TypeVar("T")
@@ -62,7 +63,7 @@ def setup_key(tenant: Tenant, **fields: Any) -> tuple[str, str, dict[str, Any]]:
 
 
 def activate(base_url: str, key: str, name: str = "laptop") -> httpx.Response:
-    return httpx.post(
+    return net.post(
         base_url + "/licenses/activate", json={"license_key": key, "name": name}, timeout=30
     )
 

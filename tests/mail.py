@@ -20,8 +20,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
 from licensor.config import Settings
-from licensor.kit import migrate
-from tests.servers import Server, Tenant, free_port, wait_ready
+from tests.servers import Server, Tenant, free_port, migrated, wait_ready
 
 
 @dataclass
@@ -133,7 +132,7 @@ def start_server_with(
 ) -> tuple[Server, Path]:
     """`licensor serve` with extra environment; its stderr goes to a file (returned)."""
     settings = Settings(data_dir=data_dir, database_url=database_url)
-    migrate.upgrade(settings.resolved_database_url)
+    migrated(settings)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     server = Server(backend, settings, url, [url])

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import atexit
 import os
+import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 import warnings
@@ -22,6 +26,7 @@ import pytest
 from licensor.business import service as business_service
 from licensor.config import Settings
 from licensor.kit.context import AppContext
+from tests import net
 
 if TYPE_CHECKING:
     from dodopayments import DodoPayments
@@ -75,25 +80,90 @@ def postgres_available() -> bool:
     return asyncio.run(probe())
 
 
-@contextmanager
-def fresh_postgres_database() -> Iterator[str]:
-    """A new, empty database for one test session; dropped afterwards."""
+async def _pg_admin(sql: str) -> None:
     import asyncpg
 
-    name = f"licensor_test_{uuid.uuid4().hex[:12]}"
-
-    async def admin(sql: str) -> None:
-        conn = await asyncpg.connect(_pg_dsn(PG_ADMIN_URL))
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    conn = await asyncpg.connect(_pg_dsn(PG_ADMIN_URL))
     try:
-        yield PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+        await conn.execute(sql)
     finally:
-        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        await conn.close()
+
+
+# Migrating costs seconds of CPU per database; a suite starts dozens of servers. So each
+# test process migrates one template per backend, once, and every database a test asks for
+# "at head" is a copy of it: CREATE DATABASE ... TEMPLATE on PostgreSQL, SQLite's backup
+# API into a new file. tests/test_migrations.py still migrates empty databases itself.
+_TEMPLATES: dict[str, str] = {}
+_AT_HEAD: set[str] = set()  # PostgreSQL URLs made from the template
+
+
+def _drop_templates() -> None:
+    name = _TEMPLATES.pop("postgres", None)
+    if name is not None:
+        asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    folder = _TEMPLATES.pop("sqlite", None)
+    if folder is not None:
+        shutil.rmtree(Path(folder).parent, ignore_errors=True)
+
+
+def _template(backend: str) -> str:
+    """The process's migrated template: a database name, or a SQLite file's path."""
+    from licensor.kit import migrate
+
+    found = _TEMPLATES.get(backend)
+    if found is not None:
+        return found
+    if not _TEMPLATES:
+        atexit.register(_drop_templates)
+    if backend == "postgres":
+        name = f"licensor_template_{uuid.uuid4().hex[:12]}"
+        asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
+        migrate.upgrade(PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name)
+        found = name
+    else:
+        folder = Path(tempfile.mkdtemp(prefix="licensor-template-"))
+        settings = Settings(data_dir=folder)
+        migrate.upgrade(settings.resolved_database_url)
+        found = str(folder / "licensor.db")
+    _TEMPLATES[backend] = found
+    return found
+
+
+def migrated(settings: Settings) -> None:
+    """Bring the settings' database to the head: a copy of the template for a new SQLite
+    file or a database from `fresh_postgres_database()`, else a real `upgrade`."""
+    from licensor.kit import migrate
+
+    url = settings.resolved_database_url
+    if url in _AT_HEAD:
+        return
+    if settings.is_sqlite:
+        target = Path(url.split("///", 1)[1])
+        if not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with sqlite3.connect(_template("sqlite")) as src, sqlite3.connect(target) as dst:
+                src.backup(dst)
+            os.chmod(target, 0o600)
+            return
+    migrate.upgrade(url)
+
+
+@contextmanager
+def fresh_postgres_database(at_head: bool = True) -> Iterator[str]:
+    """A new database for one test session (a copy of the migrated template, or with
+    `at_head=False` empty); dropped afterwards."""
+    name = f"licensor_test_{uuid.uuid4().hex[:12]}"
+    template = f' TEMPLATE "{_template("postgres")}"' if at_head else ""
+    asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"{template}'))
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    if at_head:
+        _AT_HEAD.add(url)
+    try:
+        yield url
+    finally:
+        _AT_HEAD.discard(url)
+        asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @dataclass
@@ -103,12 +173,12 @@ class Tenant:
     base_url: str
 
     def http(self) -> httpx.Client:
-        return httpx.Client(
+        return net.client(
             base_url=self.base_url, headers={"Authorization": f"Bearer {self.api_key}"}, timeout=30
         )
 
     def sdk(self) -> DodoPayments:
-        from dodopayments import DodoPayments
+        from dodopayments import DefaultHttpxClient, DodoPayments
 
         warnings.filterwarnings("ignore", category=DeprecationWarning)
         return DodoPayments(
@@ -116,6 +186,7 @@ class Tenant:
             base_url=self.base_url,
             max_retries=0,
             _strict_response_validation=True,
+            http_client=DefaultHttpxClient(verify=net.TLS, trust_env=False),  # tests/net.py
         )
 
 
@@ -201,10 +272,8 @@ def start_server(
     """Migrate once, then start `count` independent server processes, each on its own port
     (`urls`), all on the one database; `base_url` is the first. `env`: extra variables for
     the server processes (e.g. LICENSOR_RATE_LIMIT_* for a test's own limits)."""
-    from licensor.kit import migrate
-
     settings = Settings(data_dir=data_dir, database_url=database_url)
-    migrate.upgrade(settings.resolved_database_url)
+    migrated(settings)
     server = Server(backend, settings, "", extra_env=dict(env or {}))
     try:
         server.urls = _start_processes(server, count, workers)
@@ -263,15 +332,18 @@ class ServerExited(RuntimeError):
     """A server process ended before it answered /health."""
 
 
-def wait_ready(url: str, processes: list[subprocess.Popen[bytes]], timeout: float = 60) -> None:
+def wait_ready(url: str, processes: list[subprocess.Popen[bytes]], timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if any(p.poll() is not None for p in processes):
-            raise ServerExited("a server process exited during start-up")
-        try:
-            if httpx.get(url + "/health", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
+    # one client for the whole wait: a new one per poll builds an SSL context each time
+    # (milliseconds of CPU, hundreds of times while a loaded machine starts a server)
+    with net.client(timeout=1) as client:
+        while time.monotonic() < deadline:
+            if any(p.poll() is not None for p in processes):
+                raise ServerExited("a server process exited during start-up")
+            try:
+                if client.get(url + "/health").status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
     raise RuntimeError(f"server at {url} did not become ready")

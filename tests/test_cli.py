@@ -9,7 +9,6 @@ import subprocess
 import sys
 import uuid
 
-import httpx
 import typer
 from sqlalchemy import func, select
 from typer.core import TyperArgument, TyperOption
@@ -18,6 +17,7 @@ from licensor.cli.common import Mode
 from licensor.cli.main import app
 from licensor.kit.context import AppContext
 from licensor.models import SigningKey
+from tests import net
 from tests.cli_helpers import cli as cli_in_process
 from tests.servers import Server
 
@@ -39,7 +39,7 @@ def face_of(server: Server, api_key: str) -> str:
 
 def status_with(server: Server, api_key: str) -> int:
     url = face_of(server, api_key) + "/customers"
-    return httpx.get(url, headers={"Authorization": f"Bearer {api_key}"}).status_code
+    return net.get(url, headers={"Authorization": f"Bearer {api_key}"}).status_code
 
 
 def test_bootstrap_prints_one_json_line_and_is_idempotent(server: Server) -> None:
@@ -70,12 +70,12 @@ def test_bootstrap_prints_one_json_line_and_is_idempotent(server: Server) -> Non
         assert status_with(server, key) == 200
     # test and live are separate worlds of one business
     test_http = {"Authorization": f"Bearer {out['api_key']}"}
-    made = httpx.post(
+    made = net.post(
         server.face("test") + "/customers",
         json={"email": "c@example.test", "name": "C"},
         headers=test_http,
     ).json()
-    seen_live = httpx.get(
+    seen_live = net.get(
         f"{server.face('live')}/customers/{made['customer_id']}",
         headers={"Authorization": f"Bearer {live_out['api_key']}"},
     )
@@ -124,7 +124,7 @@ def test_api_keys_create_list_revoke(server: Server) -> None:
     assert issued["id"] in revoked.stderr
     assert json.loads(revoked.stdout) == {"revoked": issued["id"]}
     assert status_with(server, issued["api_key"]) == 401
-    body = httpx.get(
+    body = net.get(
         server.face("test") + "/license_keys",
         headers={"Authorization": f"Bearer {issued['api_key']}"},
     ).json()

@@ -5,8 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 
-import httpx
-
+from tests import net
 from tests.mail import (
     SmtpSink,
     deliveries,
@@ -216,7 +215,7 @@ def test_mail_settings_validation(shop: Tenant) -> None:
         put = client.put("/mail_settings", json={"staff_domains": ["B.test", "a.test", "b.test"]})
         assert put.json()["staff_domains"] == ["a.test", "b.test"]
         assert client.get("/mail_settings").json()["staff_domains"] == ["a.test", "b.test"]
-    anonymous = httpx.get(shop.base_url + "/mail_settings")
+    anonymous = net.get(shop.base_url + "/mail_settings")
     assert anonymous.status_code == 401
 
 

@@ -22,7 +22,6 @@ from licensor.delivery import service as delivery_service
 from licensor.delivery.render import Attachment, render_parts
 from licensor.delivery.schemas import DeliveryCreate
 from licensor.delivery.worker import Worker
-from licensor.kit import migrate
 from licensor.kit.context import AppContext
 from licensor.kit.errors import Unprocessable
 from licensor.license_key import service as license_key_service
@@ -31,7 +30,7 @@ from licensor.models import EmailJob, LicenseKey
 from licensor.product import service as product_service
 from licensor.product.schemas import ProductCreate
 from tests.mail import SmtpSink
-from tests.servers import fresh_postgres_database
+from tests.servers import fresh_postgres_database, migrated
 
 LICENSE_FILE = "-----BEGIN LICENSE-----\neyJsaWNlbnNlZSI6ICJBY21lIn0=\n-----END LICENSE-----\n"
 
@@ -45,7 +44,7 @@ def ctx_settings(backend: str, tmp_path: Path, _postgres_checked: bool) -> Itera
                 pytest.skip("PostgreSQL not reachable")
             url = stack.enter_context(fresh_postgres_database())
         settings = Settings(data_dir=tmp_path, database_url=url)
-        migrate.upgrade(settings.resolved_database_url)
+        migrated(settings)
         yield settings
 
 

@@ -15,12 +15,11 @@ from sqlalchemy import select
 from licensor.config import Settings
 from licensor.delivery import service as delivery_service
 from licensor.delivery.worker import Worker, backoff
-from licensor.kit import migrate
 from licensor.kit.clock import utcnow
 from licensor.kit.context import AppContext
 from licensor.models import Business, EmailJob
 from tests.mail import SmtpSink
-from tests.servers import fresh_postgres_database
+from tests.servers import fresh_postgres_database, migrated
 
 
 @pytest.fixture
@@ -32,7 +31,7 @@ def settings(backend: str, tmp_path: Path, _postgres_checked: bool) -> Iterator[
                 pytest.skip("PostgreSQL not reachable")
             url = stack.enter_context(fresh_postgres_database())
         s = Settings(data_dir=tmp_path, database_url=url)
-        migrate.upgrade(s.resolved_database_url)
+        migrated(s)
         yield s
 
 

@@ -21,11 +21,10 @@ from sqlalchemy import select
 from licensor.config import Settings
 from licensor.delivery import service as delivery_service
 from licensor.delivery.worker import Worker
-from licensor.kit import migrate
 from licensor.kit.context import AppContext
 from licensor.models import Business, EmailJob
 from tests.mail import SinkHandler
-from tests.servers import free_port
+from tests.servers import free_port, migrated
 
 
 def self_signed(folder: Path) -> tuple[Path, Path]:
@@ -99,7 +98,7 @@ def test_tls_modes_with_credentials(mode: str, tmp_path: Path) -> None:
             smtp_password="s3cret",
             smtp_ca_file=str(cert),
         )
-        migrate.upgrade(settings.resolved_database_url)
+        migrated(settings)
         statuses = asyncio.run(_send_two(settings))
     finally:
         controller.stop()

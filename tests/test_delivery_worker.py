@@ -25,7 +25,6 @@ from licensor.customer import service as customer_service
 from licensor.customer.schemas import CustomerCreate
 from licensor.delivery import service as delivery_service
 from licensor.delivery.schemas import DeliveryCreate
-from licensor.kit import migrate
 from licensor.kit.context import AppContext
 from licensor.license_key import service as license_key_service
 from licensor.license_key.schemas import LicenseKeyCreate
@@ -33,7 +32,7 @@ from licensor.models import EmailJob
 from licensor.product import service as product_service
 from licensor.product.schemas import ProductCreate
 from tests.mail import SmtpSink, wait_for
-from tests.servers import fresh_postgres_database
+from tests.servers import fresh_postgres_database, migrated
 
 
 @dataclass
@@ -69,7 +68,7 @@ def outbox(backend: str, tmp_path: Path, _postgres_checked: bool) -> Iterator[Ou
                 pytest.skip("PostgreSQL not reachable")
             url = stack.enter_context(fresh_postgres_database())
         settings = Settings(data_dir=tmp_path, database_url=url)
-        migrate.upgrade(settings.resolved_database_url)
+        migrated(settings)
         yield Outbox(settings)
 
 

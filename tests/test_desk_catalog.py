@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
 import pytest
 
+from tests import net
 from tests.desk_helpers import EXPIRES, STARTS, customer, error, ok, plan, setup, subscription
 from tests.servers import Server, Tenant
 
@@ -149,7 +149,7 @@ def test_activation_code_routes(tenant: Tenant) -> None:
     made = ok(http.post(f"/subscriptions/{offline['id']}/activation_code"), 201)
     shown = ok(http.get(f"/subscriptions/{offline['id']}/activation_code"))
     assert shown["activation_code"] == made["activation_code"]
-    anonymous = httpx.Client(base_url=tenant.base_url)
+    anonymous = net.client(base_url=tenant.base_url)
     error(anonymous.get(f"/subscriptions/{offline['id']}/activation_code"), 401, "UNAUTHORIZED")
 
 

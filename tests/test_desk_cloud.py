@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from licensor import verifier as v
+from tests import net
 from tests.desk_helpers import error, ok, setup
 from tests.servers import Tenant
 
@@ -19,7 +20,7 @@ def cloud(
     http = tenant.http()
     _, _, s = setup(http, cloud_licensing="Yes", seat_reconciliation=True, users_count=users)
     code = ok(http.get(f"/subscriptions/{s['id']}/activation_code"))["activation_code"]
-    public = httpx.Client(base_url=tenant.base_url, timeout=30)  # no API key
+    public = net.client(base_url=tenant.base_url, timeout=30)  # no API key
     return http, public, s, code
 
 
@@ -213,7 +214,7 @@ def test_concurrent_activations_and_regenerations(tenant: Tenant) -> None:
     body = {"activation_code": code, "instance_id": "same"}
 
     def activate(_: int) -> httpx.Response:
-        with httpx.Client(base_url=tenant.base_url, timeout=60) as client:
+        with net.client(base_url=tenant.base_url, timeout=60) as client:
             return client.post("/cloud/activate", json=body)
 
     with ThreadPoolExecutor(8) as pool:

@@ -9,11 +9,11 @@ import socket
 import time
 from collections.abc import Iterator
 
-import httpx
 import pytest
 
 from licensor.config import Settings
 from licensor.kit.edge import effective_concurrency
+from tests import net
 from tests.edge_helpers import (
     closed_by_server,
     connect,
@@ -88,7 +88,7 @@ def test_streamed_body_is_cut_as_soon_as_it_passes_the_limit(tenant: Tenant) -> 
 
 def test_a_body_within_the_limit_reaches_the_routes(tenant: Tenant) -> None:
     padded = b'{"email": "a@example.test", "name": "A"' + b" " * (MIB - 100) + b"}"
-    anonymous = httpx.post(tenant.base_url + "/customers", content=padded)
+    anonymous = net.post(tenant.base_url + "/customers", content=padded)
     assert anonymous.status_code == 401, anonymous.text
     with tenant.http() as http:
         made = http.post("/customers", content=padded, headers={"content-type": "application/json"})
@@ -109,9 +109,9 @@ def test_headers_over_the_cap_are_431_while_they_stream_in(tenant: Tenant) -> No
 
 def test_headers_over_the_cap_are_431_when_complete(tenant: Tenant) -> None:
     url = tenant.base_url + "/licenses/validate"
-    big = httpx.post(url, json={"license_key": "k"}, headers={"x-pad": "a" * 17 * 1024})
+    big = net.post(url, json={"license_key": "k"}, headers={"x-pad": "a" * 17 * 1024})
     assert (big.status_code, big.json()["code"]) == (431, "HEADERS_TOO_LARGE")
-    fine = httpx.post(url, json={"license_key": "k"}, headers={"x-pad": "a" * 15 * 1024})
+    fine = net.post(url, json={"license_key": "k"}, headers={"x-pad": "a" * 15 * 1024})
     assert fine.json() == {"valid": False}
 
 
@@ -152,7 +152,7 @@ def test_a_body_that_stops_coming_is_408(brisk: Server, path: str) -> None:
 
 def test_a_kept_alive_connection_serves_many_requests(brisk: Server) -> None:
     """The timers do not cut a healthy keep-alive client between or during requests."""
-    with httpx.Client(base_url=brisk.base_url) as http:
+    with net.client(base_url=brisk.base_url) as http:
         for _ in range(3):
             assert http.get("/health").status_code == 200
             time.sleep(0.6)  # under the keep-alive timeout, over half the header timeout
@@ -173,7 +173,7 @@ def test_the_concurrency_cap_is_503(server: Server) -> None:
             for sock in idle:
                 sock.close()
         time.sleep(0.2)
-        assert httpx.get(capped.base_url + "/health").status_code == 200
+        assert net.get(capped.base_url + "/health").status_code == 200
 
 
 def test_half_open_connections_do_not_lock_clients_out(server: Server) -> None:
@@ -186,11 +186,11 @@ def test_half_open_connections_do_not_lock_clients_out(server: Server) -> None:
             for _ in range(300):
                 flood.append(connect(small.base_url))
             started = time.monotonic()
-            first = httpx.get(small.base_url + "/health", timeout=5)
+            first = net.get(small.base_url + "/health", timeout=5)
             assert first.status_code in (200, 503), first.text
             assert first.json().get("code", "SERVICE_UNAVAILABLE") == "SERVICE_UNAVAILABLE"
             while True:
-                answer = httpx.get(small.base_url + "/health", timeout=5)
+                answer = net.get(small.base_url + "/health", timeout=5)
                 if answer.status_code == 200:
                     break
                 assert time.monotonic() - started < 10, "still refused after the timeout"

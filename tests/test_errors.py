@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests import net
 from tests.helpers import (
     activate,
     issue_api_key,
@@ -67,7 +68,7 @@ MANAGEMENT_CALLS = [
 )
 def test_401_for_missing_malformed_or_wrong_key(server: Server, authorization: str | None) -> None:
     headers = {} if authorization is None else {"Authorization": authorization}
-    with httpx.Client(base_url=server.base_url, headers=headers) as http:
+    with net.client(base_url=server.base_url, headers=headers) as http:
         for method, path, body in MANAGEMENT_CALLS:
             expect_error(http.request(method, path, json=body), 401, "UNAUTHORIZED")
 
@@ -80,7 +81,7 @@ def test_401_for_revoked_key_and_401_before_validation(server: Server) -> None:
         for method, path, body in MANAGEMENT_CALLS:
             expect_error(http.request(method, path, json=body), 401, "UNAUTHORIZED")
     # an unauthenticated request never learns about validation either
-    resp = httpx.post(server.base_url + "/license_keys", content=b"{nope")
+    resp = net.post(server.base_url + "/license_keys", content=b"{nope")
     expect_error(resp, 401, "UNAUTHORIZED")
 
 
@@ -91,16 +92,16 @@ def test_public_routes_ignore_authorization(tenant: Tenant, authorization: str) 
     _, _, lk = setup_key(tenant)
     url = tenant.base_url + "/licenses"
     headers = {"Authorization": authorization}
-    made = httpx.post(
+    made = net.post(
         url + "/activate", json={"license_key": lk["key"], "name": "pc"}, headers=headers
     )
     assert made.status_code == 201, made.text
     instance = made.json()["id"]
     check = {"license_key": lk["key"], "license_key_instance_id": instance}
-    assert httpx.post(url + "/validate", json=check, headers=headers).json() == {"valid": True}
-    gone = httpx.post(url + "/deactivate", json=check, headers=headers)
+    assert net.post(url + "/validate", json=check, headers=headers).json() == {"valid": True}
+    gone = net.post(url + "/deactivate", json=check, headers=headers)
     assert (gone.status_code, gone.content) == (200, b"")
-    assert httpx.post(url + "/validate", json=check, headers=headers).json() == {"valid": False}
+    assert net.post(url + "/validate", json=check, headers=headers).json() == {"valid": False}
 
 
 def test_404_unknown_ids(tenant: Tenant) -> None:
@@ -121,14 +122,14 @@ def test_404_unknown_ids(tenant: Tenant) -> None:
         expect_error(http.get("/nowhere"), 404, "NOT_FOUND")
         expect_error(http.delete("/customers"), 405, "METHOD_NOT_ALLOWED")
     url = tenant.base_url + "/licenses"
-    resp = httpx.post(url + "/activate", json={"license_key": unique(), "name": "x"})
+    resp = net.post(url + "/activate", json={"license_key": unique(), "name": "x"})
     expect_error(resp, 404, "LICENSE_KEY_NOT_FOUND")
     bad = {"license_key": unique(), "license_key_instance_id": "lki_nope"}
-    expect_error(httpx.post(url + "/deactivate", json=bad), 404, "LICENSE_KEY_NOT_FOUND")
+    expect_error(net.post(url + "/deactivate", json=bad), 404, "LICENSE_KEY_NOT_FOUND")
     bad["license_key"] = lk["key"]
-    resp = httpx.post(url + "/deactivate", json=bad)
+    resp = net.post(url + "/deactivate", json=bad)
     expect_error(resp, 404, "LICENSE_KEY_INSTANCE_NOT_FOUND")
-    big = httpx.post(url + "/activate", content=b"x" * (1024 * 1024 + 1))
+    big = net.post(url + "/activate", content=b"x" * (1024 * 1024 + 1))
     expect_error(big, 413, "PAYLOAD_TOO_LARGE")
 
 
@@ -282,7 +283,7 @@ def test_status_is_computed_at_read_time(tenant: Tenant) -> None:
         expired = http.get("/license_keys", params={"status": "expired"}).json()["items"]
         assert [k["id"] for k in expired] == [lk["id"]]
         assert http.get("/license_keys", params={"status": "active"}).json() == {"items": []}
-    check = httpx.post(tenant.base_url + "/licenses/validate", json={"license_key": lk["key"]})
+    check = net.post(tenant.base_url + "/licenses/validate", json={"license_key": lk["key"]})
     assert check.json() == {"valid": False}
 
 

@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests import net
 from tests.desk_helpers import setup as desk_setup
 from tests.helpers import make_customer, make_key, make_product, setup_key, unique
 from tests.instance_keys.helpers import PASSWORD, bearer, org_with_people
@@ -15,7 +16,7 @@ from tests.servers import Server, Tenant
 
 
 def _post(base_url: str, route: str, body: dict[str, Any]) -> httpx.Response:
-    return httpx.post(base_url + route, json=body, timeout=30)
+    return net.post(base_url + route, json=body, timeout=30)
 
 
 def _unknown_answers(base_url: str) -> tuple[httpx.Response, httpx.Response, httpx.Response]:
@@ -105,14 +106,14 @@ def test_an_api_key_on_the_other_face_is_401_naming_the_right_base_url(
     headers = {"Authorization": f"Bearer {tenant.api_key}"}
     with tenant.http() as http:
         assert http.get("/customers").status_code == 200
-    wrong = httpx.get(server.face(other) + "/customers", headers=headers)
+    wrong = net.get(server.face(other) + "/customers", headers=headers)
     assert wrong.status_code == 401
     body = wrong.json()
     assert body["code"] == "API_KEY_WRONG_MODE"
     assert f"use the base URL {server.face(mode)}" in body["message"]
     # a key that does not exist is still the plain 401 on either face
     bogus = {"Authorization": f"Bearer lk_{mode}_{'x' * 40}"}
-    assert httpx.get(server.face(other) + "/customers", headers=bogus).json()["code"] == (
+    assert net.get(server.face(other) + "/customers", headers=bogus).json()["code"] == (
         "UNAUTHORIZED"
     )
 
@@ -139,32 +140,32 @@ def test_the_sdk_picks_the_mode_by_base_url(server: Server) -> None:
 
 
 def test_each_face_documents_itself(server: Server) -> None:
-    live = httpx.get(server.face("live") + "/openapi.json")
-    test = httpx.get(server.face("test") + "/openapi.json")
+    live = net.get(server.face("live") + "/openapi.json")
+    test = net.get(server.face("test") + "/openapi.json")
     assert live.status_code == test.status_code == 200
     assert "servers" not in live.json()
     assert test.json()["servers"] == [{"url": "/test"}]
     assert live.json()["paths"] == test.json()["paths"]
-    assert "/test/openapi.json" in httpx.get(server.face("test") + "/docs").text
-    assert httpx.get(server.face("live") + "/openapi.json").json().get("servers") is None
+    assert "/test/openapi.json" in net.get(server.face("test") + "/docs").text
+    assert net.get(server.face("live") + "/openapi.json").json().get("servers") is None
 
 
 def test_instance_keys_and_member_tokens_are_unknown_on_the_other_face(server: Server) -> None:
     tenant = server.tenant()  # test mode
     org = org_with_people(tenant, roles=())
     owner = bearer(org.tokens["owner"])
-    made = httpx.post(tenant.base_url + "/api/v1/licensing/keys", json={}, headers=owner)
+    made = net.post(tenant.base_url + "/api/v1/licensing/keys", json={}, headers=owner)
     assert made.status_code == 201, made.text
     key = made.json()["licenseKey"]
     checkin = "/api/v1/licensing/validate"
-    assert httpx.post(tenant.base_url + checkin, headers=bearer(key)).status_code == 200
-    ghost = httpx.post(server.face("live") + checkin, headers=bearer("f" * 64))
-    on_live = httpx.post(server.face("live") + checkin, headers=bearer(key))
+    assert net.post(tenant.base_url + checkin, headers=bearer(key)).status_code == 200
+    ghost = net.post(server.face("live") + checkin, headers=bearer("f" * 64))
+    on_live = net.post(server.face("live") + checkin, headers=bearer(key))
     _same(on_live, ghost)
     assert on_live.status_code == 401
     members = "/api/v1/organization/members"
-    assert httpx.get(tenant.base_url + members, headers=owner).status_code == 200
-    refused = httpx.get(server.face("live") + members, headers=owner)
+    assert net.get(tenant.base_url + members, headers=owner).status_code == 200
+    refused = net.get(server.face("live") + members, headers=owner)
     assert (refused.status_code, refused.json()["code"]) == (401, "INVALID_TOKEN")
 
 
@@ -174,9 +175,9 @@ def test_customers_of_one_face_are_not_seen_on_the_other(server: Server) -> None
     with tenant.http() as http:
         assert http.get(f"/customers/{customer_id}").status_code == 200
     path = server.face("live") + f"/customers/{customer_id}"
-    assert httpx.get(path, headers={"Authorization": f"Bearer {tenant.api_key}"}).json()[
-        "code"
-    ] == ("API_KEY_WRONG_MODE")
+    assert net.get(path, headers={"Authorization": f"Bearer {tenant.api_key}"}).json()["code"] == (
+        "API_KEY_WRONG_MODE"
+    )
 
 
 def test_cloud_activation_codes_and_licenses_are_unknown_on_the_other_face(
@@ -205,11 +206,11 @@ def test_cloud_activation_codes_and_licenses_are_unknown_on_the_other_face(
 def test_jwks_sign_in_and_invites_belong_to_their_face(server: Server) -> None:
     tenant = server.tenant()  # test mode
     jwks = f"/.well-known/jwks/{tenant.business_id}/test.json"
-    assert httpx.get(tenant.base_url + jwks).json()["keys"]
-    on_live = httpx.get(server.face("live") + jwks)
+    assert net.get(tenant.base_url + jwks).json()["keys"]
+    on_live = net.get(server.face("live") + jwks)
     assert (on_live.status_code, on_live.json()["code"]) == (404, "BUSINESS_NOT_FOUND")
     org = org_with_people(tenant, roles=())
-    members = httpx.get(
+    members = net.get(
         tenant.base_url + "/api/v1/organization/members", headers=bearer(org.tokens["owner"])
     ).json()["items"]
     email = members[0]["email"]
@@ -217,7 +218,7 @@ def test_jwks_sign_in_and_invites_belong_to_their_face(server: Server) -> None:
     assert _post(tenant.base_url, "/api/v1/auth/login", sign_in).status_code == 200
     refused = _post(server.face("live"), "/api/v1/auth/login", sign_in)
     assert (refused.status_code, refused.json()["code"]) == (401, "INVALID_CREDENTIALS")
-    invited = httpx.post(
+    invited = net.post(
         tenant.base_url + "/api/v1/organization/members",
         json={"email": f"inv-{unique()}@example.test", "role": "member"},
         headers=bearer(org.tokens["owner"]),

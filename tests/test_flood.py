@@ -19,6 +19,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from tests import net
 from tests.helpers import setup_key
 from tests.instance_keys.helpers import PASSWORD, new_org
 from tests.servers import Server, Tenant, own_server
@@ -47,7 +48,7 @@ async def flood_while_activating(
     limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
 
     async def flooder(i: int) -> None:
-        async with httpx.AsyncClient(base_url=tenant.base_url, timeout=30, limits=limits) as c:
+        async with net.async_client(base_url=tenant.base_url, timeout=30, limits=limits) as c:
             n = i  # half the connections start with a login, half with a code
             while not stop.is_set():
                 n += 1
@@ -72,7 +73,7 @@ async def flood_while_activating(
 
     async def activations() -> list[tuple[int, str]]:
         done = []
-        async with httpx.AsyncClient(base_url=tenant.base_url, timeout=30) as c:
+        async with net.async_client(base_url=tenant.base_url, timeout=30) as c:
             await asyncio.sleep(1.0)  # the flood is under way
             for n in range(ACTIVATIONS):
                 r = await c.post("/licenses/activate", json={"license_key": key, "name": f"m{n}"})

@@ -10,8 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 
-import httpx
-
+from tests import net
 from tests.edge_helpers import serve_with
 from tests.instance_keys.helpers import make_plan, now, subscribe
 from tests.instance_keys.test_checkin import VALIDATE, Instance
@@ -62,13 +61,13 @@ def test_checkins_run_on_the_license_routes_connections(server: Server) -> None:
     suffix = tenant.base_url.removeprefix(server.base_url)
     with serve_with(server, {"LICENSOR_DB_POOL_SIZE": "1"}) as one:
         base = one.base_url + suffix
-        validate = httpx.post(base + "/licenses/validate", json={"license_key": "k"})
+        validate = net.post(base + "/licenses/validate", json={"license_key": "k"})
         assert validate.json() == {"valid": False}
         before = database_connections(one)
         assert before >= 1
 
         def check_in(_: int) -> int:
-            r = httpx.post(
+            r = net.post(
                 base + VALIDATE,
                 json={"version": "1"},
                 headers={"authorization": f"Bearer {instance.key}"},
@@ -77,5 +76,5 @@ def test_checkins_run_on_the_license_routes_connections(server: Server) -> None:
 
         with ThreadPoolExecutor(8) as pool:
             assert set(pool.map(check_in, range(40))) == {200}
-        assert httpx.post(base + "/licenses/validate", json={"license_key": "k"}).status_code == 200
+        assert net.post(base + "/licenses/validate", json={"license_key": "k"}).status_code == 200
         assert database_connections(one) == before

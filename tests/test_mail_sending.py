@@ -12,9 +12,9 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
+from tests import net
 from tests.mail import SmtpSink, deliveries, issue_key, mail_health, start_server_with, wait_for
 from tests.servers import Server, Tenant, fresh_postgres_database
 
@@ -171,12 +171,12 @@ def test_no_password_goes_out_without_tls(backend: str, tmp_path: Path, postgres
 def test_public_health_is_bare_and_the_outbox_needs_a_key(
     shop: Tenant, mail_server: Server, sink: SmtpSink
 ) -> None:
-    health = httpx.get(mail_server.base_url + "/health")
+    health = net.get(mail_server.base_url + "/health")
     assert health.status_code == 200
     assert set(health.json()) == {"status", "version"}
     assert health.json()["status"] == "ok"
 
-    anonymous = httpx.get(shop.base_url + "/mail/health")
+    anonymous = net.get(shop.base_url + "/mail/health")
     assert anonymous.status_code == 401
     assert anonymous.json()["code"] == "UNAUTHORIZED"
 

@@ -35,7 +35,7 @@ def database_url(backend: str, tmp_path: Path, _postgres_checked: bool) -> Itera
     if not _postgres_checked:
         pytest.skip("PostgreSQL not reachable")
     with ExitStack() as stack:
-        yield stack.enter_context(fresh_postgres_database())
+        yield stack.enter_context(fresh_postgres_database(at_head=False))
 
 
 def differences(url: str) -> list[Any]:

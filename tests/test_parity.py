@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
+from tests import net
 from tests.edge_helpers import connect, head, path_of, read_answer, serve_with
 from tests.servers import Server, Tenant
 
@@ -94,7 +95,7 @@ def pair(server: Server) -> Iterator[Pair]:
     with serve_with(server, {"LICENSOR_FAST_PATH": "false"}) as slow:
         suffix = tenant.base_url.removeprefix(server.base_url)
         fast_url, slow_url = tenant.base_url, slow.base_url + suffix
-        with httpx.Client(base_url=fast_url) as a, httpx.Client(base_url=slow_url) as b:
+        with net.client(base_url=fast_url) as a, net.client(base_url=slow_url) as b:
             yield Pair(fast_url, slow_url, made.json()["key"], (a, b))
 
 
@@ -103,9 +104,7 @@ def answers(
 ) -> list[tuple[object, ...]]:
     got: list[tuple[object, ...]] = []
     for base in (pair.fast, pair.slow):
-        r = httpx.post(
-            base + path, content=body.replace(b"KEY", pair.key.encode()), headers=headers
-        )
+        r = net.post(base + path, content=body.replace(b"KEY", pair.key.encode()), headers=headers)
         got.append(
             (
                 r.status_code,

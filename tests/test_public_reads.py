@@ -15,7 +15,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
-import httpx
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from licensor.kit.db import sqlite_path
 from licensor.kit.ids import new_id
 from licensor.models import Business, SigningKey
+from tests import net
 from tests.instance_keys.helpers import PASSWORD, in_db, org_with_people
 from tests.servers import Server, Tenant
 
@@ -67,7 +67,7 @@ def test_unauthenticated_requests_answer_while_the_write_lock_is_held(
     if server.backend != "sqlite":
         pytest.skip("PostgreSQL has no database-wide write lock; test_flood covers it")
     org = org_with_people(tenant, roles=())
-    with httpx.Client(base_url=tenant.base_url, timeout=30) as http:
+    with net.client(base_url=tenant.base_url, timeout=30) as http:
         owner = http.get(
             "/api/v1/organization/members",
             headers={"Authorization": f"Bearer {org.tokens['owner']}"},
@@ -88,7 +88,7 @@ def test_unauthenticated_requests_answer_while_the_write_lock_is_held(
         ("/cloud/activate", {"activation_code": "GARBAGE", "instance_id": "i-1"}, 404),
         ("/cloud/seat_links", seat, 404),
     ]
-    with write_lock_held(server), httpx.Client(base_url=tenant.base_url, timeout=WAIT) as http:
+    with write_lock_held(server), net.client(base_url=tenant.base_url, timeout=WAIT) as http:
         for path, body, status in calls:
             answer = http.post(path, json=body)
             assert answer.status_code == status, (path, answer.text)
@@ -100,7 +100,7 @@ def test_unauthenticated_requests_answer_while_the_write_lock_is_held(
 def test_jwks_only_reads(server: Server, tenant: Tenant) -> None:
     old = keyless_business(server)
     for mode in ("test", "live"):  # each face serves its own mode's keys
-        with httpx.Client(base_url=server.face(mode), timeout=30) as http:
+        with net.client(base_url=server.face(mode), timeout=30) as http:
             answer = http.get(f"/.well-known/jwks/{old}/{mode}.json")
             assert answer.status_code == 200, answer.text
             assert answer.json() == {"keys": []}

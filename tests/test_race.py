@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests import net
 from tests.helpers import setup_key, unique
 from tests.servers import RAISED_LIMITS, Server, Tenant, own_server
 
@@ -35,7 +36,7 @@ async def _fire(
     """POST every (route, body) at once, spread round-robin over the server processes."""
     limits = httpx.Limits(max_connections=len(calls), max_keepalive_connections=len(calls))
     clients = [
-        httpx.AsyncClient(base_url=u, limits=limits, timeout=60, headers=headers) for u in urls
+        net.async_client(base_url=u, limits=limits, timeout=60, headers=headers) for u in urls
     ]
     start = asyncio.Event()
 
@@ -194,7 +195,7 @@ def test_lowering_the_limit_while_activating_keeps_the_invariant(cluster: Server
 
         async def lower() -> int:
             await asyncio.sleep(0.06)
-            async with httpx.AsyncClient(
+            async with net.async_client(
                 base_url=cluster.faces("test")[-1],
                 headers={"Authorization": f"Bearer {tenant.api_key}"},
                 timeout=60,

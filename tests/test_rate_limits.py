@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests import net
 from tests.helpers import setup_key, unique
 from tests.instance_keys.helpers import PASSWORD, new_org
 from tests.servers import Server, Tenant, own_server
@@ -60,7 +61,7 @@ def ready(backend: str, _postgres_checked: bool) -> str:
 def client(base_url: str, address: str) -> httpx.Client:
     """An HTTP client whose requests come from `address` (a loopback address)."""
     transport = httpx.HTTPTransport(local_address=address)
-    return httpx.Client(base_url=base_url, transport=transport, timeout=30)
+    return net.client(base_url=base_url, transport=transport, timeout=30)
 
 
 def assert_limited(resp: httpx.Response) -> None:

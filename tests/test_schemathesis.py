@@ -1,7 +1,9 @@
 """Schemathesis over the OpenAPI of both faces (`/` live, `/test` test) of a real server:
-no 5xx, responses match the schema and their status codes are documented. Bounded
-(examples per operation) to stay under two and a half minutes per face and backend
-(asserted with slack for a loaded machine).
+no 5xx, responses match the schema and their status codes are documented.
+
+The two faces serve the same routes (tests/test_faces.py shows what differs), so with
+both backends selected each face is fuzzed once: live on the first backend, test on the
+second; with one backend, both faces on it. Bounded by examples per operation.
 LICENSOR_ST_SEED / LICENSOR_ST_EXAMPLES change the seed and the budget."""
 
 from __future__ import annotations
@@ -11,19 +13,27 @@ import re
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import httpx
 import pytest
 
+from tests import net
+from tests.conftest import BACKENDS
 from tests.helpers import activate, make_customer, make_key, make_product, unique
 from tests.servers import Server
 
 CHECKS = "not_a_server_error,response_schema_conformance,status_code_conformance"
 SEED = os.environ.get("LICENSOR_ST_SEED", "20261123")
 EXAMPLES = os.environ.get("LICENSOR_ST_EXAMPLES", "20")
-BUDGET_SECONDS = 150  # typically 60-110s on a loaded 2-core machine
+TIMEOUT_SECONDS = 600  # a hung run fails instead of stalling the suite
+FACES = ["live", "test"]
+
+
+def faces_of(backend: str, backends: list[str]) -> list[str]:
+    """The faces fuzzed on `backend`: one each when both backends run, else both."""
+    if len(backends) < 2:
+        return FACES
+    return [FACES[backends.index(backend) % 2]]
 
 
 def st_command() -> list[str]:
@@ -56,8 +66,10 @@ def config_for(ids: dict[str, str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-@pytest.mark.parametrize("mode", ["live", "test"])
+@pytest.mark.parametrize("mode", FACES)
 def test_schemathesis_finds_nothing(server: Server, tmp_path: Path, mode: str) -> None:
+    if mode not in faces_of(server.backend, BACKENDS):
+        pytest.skip(f"the {mode} face is fuzzed on the other backend")
     tenant = server.tenant(mode=mode)
     product_id = make_product(
         tenant,
@@ -101,14 +113,12 @@ def test_schemathesis_finds_nothing(server: Server, tmp_path: Path, mode: str) -
         "--output-truncate",
         "false",
     ]
-    started = time.monotonic()
     done = subprocess.run(
-        cmd, cwd=tmp_path, capture_output=True, text=True, timeout=BUDGET_SECONDS + 60
+        cmd, cwd=tmp_path, capture_output=True, text=True, timeout=TIMEOUT_SECONDS
     )
-    took = time.monotonic() - started
     report = done.stdout[-20000:] + done.stderr[-5000:]
     assert done.returncode == 0, report
-    schema = httpx.get(f"{tenant.base_url}/openapi.json").json()
+    schema = net.get(f"{tenant.base_url}/openapi.json").json()
     assert schema.get("servers", []) == ([{"url": "/test"}] if mode == "test" else [])
     paths = schema["paths"]
     operations = sum(len(methods) for methods in paths.values())
@@ -118,7 +128,6 @@ def test_schemathesis_finds_nothing(server: Server, tmp_path: Path, mode: str) -
     assert counts is not None, report  # no "found N unique failures"
     assert counts.group(1) == counts.group(2), report
     assert int(counts.group(1)) >= 10 * operations, report
-    assert took < BUDGET_SECONDS, f"schemathesis took {took:.0f}s"
     # the tenant's data is still readable in strict SDK terms after the fuzzing
     sdk = tenant.sdk()
     assert sdk.license_keys.retrieve(lk["id"]).id == lk["id"]

@@ -9,11 +9,11 @@ import stat
 import subprocess
 from pathlib import Path
 
-import httpx
 import pytest
 
 from licensor.config import SECRET_FILE
 from licensor.kit.db import sqlite_path
+from tests import net
 from tests.helpers import (
     issue_api_key,
     make_customer,
@@ -118,13 +118,13 @@ def test_processes_starting_together_share_one_secret(tmp_path: Path) -> None:
         assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
         tenant = srv.tenant()  # this test process reads the same file
         for url in srv.faces("test"):
-            resp = httpx.get(
+            resp = net.get(
                 url + "/customers", headers={"Authorization": f"Bearer {tenant.api_key}"}
             )
             assert resp.status_code == 200, resp.text
         _, _, lk = setup_key(tenant)
         for url in srv.faces("test"):
-            check = httpx.post(url + "/licenses/validate", json={"license_key": lk["key"]})
+            check = net.post(url + "/licenses/validate", json={"license_key": lk["key"]})
             assert check.json() == {"valid": True}
     finally:
         srv.stop()

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
 import pytest
 
+from tests import net
 from tests.helpers import make_customer, make_product, setup_key
 from tests.servers import Server, Tenant
 from tests.test_errors import expect_error
@@ -92,7 +92,7 @@ def test_422_validation_error(tenant: Tenant, method: str, path: str, body: Any)
 )
 def test_422_on_public_routes(server: Server, body: bytes) -> None:
     for route in ("activate", "validate", "deactivate"):
-        resp = httpx.post(
+        resp = net.post(
             f"{server.base_url}/licenses/{route}",
             content=body,
             headers={"content-type": "application/json"},
@@ -165,7 +165,7 @@ def test_nul_in_query_and_path_is_422(tenant: Tenant) -> None:
         ("validate", {"license_key": lk["key"], "license_key_instance_id": "i\u0000"}),
         ("deactivate", {"license_key": lk["key"], "license_key_instance_id": "i\u0000"}),
     ]:
-        resp = httpx.post(f"{tenant.base_url}/licenses/{route}", json=body)
+        resp = net.post(f"{tenant.base_url}/licenses/{route}", json=body)
         expect_error(resp, 422, "VALIDATION_ERROR")
 
 
