@@ -14,12 +14,14 @@ from licensor.config import Settings, get_settings
 from licensor.customer.router import router as customers
 from licensor.delivery.router import router as delivery
 from licensor.delivery.worker import BackgroundWorker, announce_mail
+from licensor.idempotency.store import IdempotencyKeys
 from licensor.instance_keys.asgi import InstanceCheckinRoute
 from licensor.instance_keys.checkin import close_checkins
 from licensor.instance_keys.router import router as instance_keys
 from licensor.kit.context import AppContext
 from licensor.kit.handlers import RejectNulCharacters, install_error_handlers
 from licensor.kit.hotstore import open_hot
+from licensor.kit.idempotency import IdempotencyLayer
 from licensor.kit.ratelimit import RateLimiter
 from licensor.kit.responses import ORJSONResponse
 from licensor.kit.tenancy import ModeFace
@@ -44,12 +46,16 @@ The root serves **live mode** only; the same API under `/test` serves **test mod
 
 def build_fastapi(settings: Settings, slot: ChecksSlot | None = None) -> FastAPI:
     limiter = RateLimiter(settings)
+    idempotency = IdempotencyKeys(
+        settings.idempotency_lease_seconds, settings.idempotency_retention_hours
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         ctx = await asyncio.to_thread(AppContext.from_settings, settings)  # off the loop
         hot = await open_hot(settings.resolved_database_url, settings.db_pool_size)
         app.state.ctx = ctx
+        idempotency.ctx = ctx
         app.state.hot = hot  # the hot paths' connections (kit/hotstore.py), one set per process
         app.state.license_checks = LicenseChecks(license_store(hot), ctx.vault)
         app.state.mail_worker = announce_mail(ctx) and BackgroundWorker(ctx)
@@ -66,6 +72,7 @@ def build_fastapi(settings: Settings, slot: ChecksSlot | None = None) -> FastAPI
                 await app.state.mail_worker.close()
             await limiter.close()
             await hot.close()
+            idempotency.ctx = None
             await ctx.close()
 
     app = FastAPI(
@@ -77,6 +84,9 @@ def build_fastapi(settings: Settings, slot: ChecksSlot | None = None) -> FastAPI
     )
     app.state.rate_limiter = limiter
     install_error_handlers(app)
+    # Idempotency-Key on the management API's POSTs (the public checks' thin paths are
+    # in front of FastAPI and never reach it); inside the NUL check.
+    app.add_middleware(IdempotencyLayer, store=idempotency)
     app.add_middleware(RejectNulCharacters)
     routers = (customers, products, license_keys, instances, licenses, signing, delivery)
     for router in (*routers, license_desk, orgs, instance_keys):
