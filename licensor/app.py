@@ -15,6 +15,7 @@ from licensor.customer.router import router as customers
 from licensor.delivery.router import router as delivery
 from licensor.delivery.worker import BackgroundWorker, announce_mail
 from licensor.idempotency.store import IdempotencyKeys
+from licensor.instance_keys.asgi import PATH as CHECKIN_PATH
 from licensor.instance_keys.asgi import InstanceCheckinRoute
 from licensor.instance_keys.checkin import close_checkins
 from licensor.instance_keys.router import router as instance_keys
@@ -41,7 +42,19 @@ license-key API, so Dodo's Python SDK works against it unchanged. Errors are alw
 `{"code": "...", "message": "..."}`. The `/licenses/*` routes need no API key.
 
 The root serves **live mode** only; the same API under `/test` serves **test mode** only
-(a key, code or API key of the other mode is unknown there)."""
+(a key, code or API key of the other mode is unknown there).
+
+Every POST made with an API key takes an `Idempotency-Key` header (up to 255 characters): a
+retry with the same key and request replays the first answer (`Idempotent-Replayed:
+true`); the same key for another request is `422 IDEMPOTENCY_KEY_REUSED`, and one whose
+first request is still running `409 IDEMPOTENCY_KEY_IN_USE`. Keys are kept 24 hours."""
+
+
+# Not management POSTs: the public checks and the check-in take no Idempotency-Key, on
+# their thin paths or (LICENSOR_FAST_PATH=false) through FastAPI.
+NOT_IDEMPOTENT = frozenset(
+    {"/licenses/validate", "/licenses/activate", "/licenses/deactivate", CHECKIN_PATH}
+)
 
 
 def build_fastapi(settings: Settings, slot: ChecksSlot | None = None) -> FastAPI:
@@ -84,9 +97,8 @@ def build_fastapi(settings: Settings, slot: ChecksSlot | None = None) -> FastAPI
     )
     app.state.rate_limiter = limiter
     install_error_handlers(app)
-    # Idempotency-Key on the management API's POSTs (the public checks' thin paths are
-    # in front of FastAPI and never reach it); inside the NUL check.
-    app.add_middleware(IdempotencyLayer, store=idempotency)
+    # Idempotency-Key on the management API's POSTs; inside the NUL check.
+    app.add_middleware(IdempotencyLayer, store=idempotency, exempt=NOT_IDEMPOTENT)
     app.add_middleware(RejectNulCharacters)
     routers = (customers, products, license_keys, instances, licenses, signing, delivery)
     for router in (*routers, license_desk, orgs, instance_keys):

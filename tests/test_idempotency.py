@@ -63,7 +63,8 @@ def test_retry_replays_the_first_answer(tenant: Tenant, catalog: tuple[str, str]
     assert again.content == first.content
     assert again.headers["content-type"] == first.headers["content-type"]
     assert again.headers["idempotent-replayed"] == "true"
-    assert other.status_code == 201 and other.json()["id"] != first.json()["id"]
+    assert other.status_code == 201
+    assert other.json()["id"] != first.json()["id"]
     assert {k["id"] for k in keys_of(tenant, product_id)} == {
         first.json()["id"],
         other.json()["id"],
@@ -82,14 +83,13 @@ def test_an_error_answer_is_replayed_too(tenant: Tenant, catalog: tuple[str, str
     assert first.status_code == 404, first.text
     assert (again.status_code, again.json()) == (404, first.json())
     assert again.headers["idempotent-replayed"] == "true"
-    assert invalid.status_code == 422 and invalid.json()["code"] == "VALIDATION_ERROR"
+    assert invalid.status_code == 422
+    assert invalid.json()["code"] == "VALIDATION_ERROR"
     assert (invalid_again.status_code, invalid_again.content) == (422, invalid.content)
     assert invalid_again.headers["idempotent-replayed"] == "true"
 
 
-def test_same_key_for_another_request_is_refused(
-    tenant: Tenant, catalog: tuple[str, str]
-) -> None:
+def test_same_key_for_another_request_is_refused(tenant: Tenant, catalog: tuple[str, str]) -> None:
     product_id, customer_id = catalog
     key = new_key()
     body = {"customer_id": customer_id, "product_id": product_id}
@@ -118,7 +118,8 @@ def test_key_length(tenant: Tenant, catalog: tuple[str, str]) -> None:
     assert too_long.status_code == 400
     assert too_long.json()["code"] == "IDEMPOTENCY_KEY_INVALID"
     assert "256" in too_long.json()["message"]
-    assert empty.status_code == 400 and empty.json()["code"] == "IDEMPOTENCY_KEY_INVALID"
+    assert empty.status_code == 400
+    assert empty.json()["code"] == "IDEMPOTENCY_KEY_INVALID"
     assert longest.status_code == 201, longest.text
     assert [k["id"] for k in keys_of(tenant, product_id)] == [longest.json()["id"]]
 
@@ -134,8 +135,15 @@ def test_keys_are_scoped_by_business_and_mode(server: Server) -> None:
                 json={"customer_id": customer_id, "product_id": product_id},
                 headers=keyed(key),
             )
+            again = http.post(
+                "/license_keys",
+                json={"customer_id": customer_id, "product_id": product_id},
+                headers=keyed(key),
+            )
         assert resp.status_code == 201, resp.text
         assert "idempotent-replayed" not in resp.headers
+        assert again.headers["idempotent-replayed"] == "true"
+        assert again.content == resp.content
         answers.append(resp.json()["id"])
     assert len(set(answers)) == 3
 
@@ -154,7 +162,10 @@ def test_requests_without_a_valid_api_key_are_not_kept(
     assert bad.status_code == 401
     with tenant.http() as http:
         good = http.post("/license_keys", json=body, headers=keyed(key))
+        again = http.post("/license_keys", json=body, headers=keyed(key))
     assert good.status_code == 201, good.text
+    assert "idempotent-replayed" not in good.headers
+    assert again.headers["idempotent-replayed"] == "true"
 
 
 # -- claims in flight, and claims whose process died ------------------------------------
@@ -242,7 +253,8 @@ def test_in_use_while_the_first_request_waits(
             await ctx.close()
 
     retry, done, after = asyncio.run(scenario())
-    assert retry.status_code == 409 and retry.json()["code"] == "IDEMPOTENCY_KEY_IN_USE"
+    assert retry.status_code == 409
+    assert retry.json()["code"] == "IDEMPOTENCY_KEY_IN_USE"
     assert done.status_code == 201, done.text
     assert (after.status_code, after.content) == (201, done.content)
 
@@ -315,7 +327,8 @@ def test_one_license_across_two_processes(pair: Server) -> None:
     # and a retry on either process, once done, is the first answer
     with tenant.http() as http:
         replay = http.post("/license_keys", json=body, headers=keyed(key))
-    assert replay.status_code == 201 and replay.headers["idempotent-replayed"] == "true"
+    assert replay.status_code == 201
+    assert replay.headers["idempotent-replayed"] == "true"
 
 
 # -- the documented SDK example (docs/events.md, "Idempotency") --------------------------

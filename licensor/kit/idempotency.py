@@ -23,6 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from licensor.kit.errors import LicensorError
 from licensor.kit.handlers import error_response
+from licensor.kit.tenancy import route_path
 
 log = logging.getLogger("licensor")
 
@@ -102,18 +103,23 @@ async def send_answer(send: Send, answer: Answer, *, replayed: bool) -> None:
 
 
 class IdempotencyLayer:
-    """Honour `Idempotency-Key` on every POST the store takes (the management API's)."""
+    """Honour `Idempotency-Key` on every POST the store takes (the management API's),
+    except on `exempt` paths (below the face: the public checks, whichever path serves
+    them)."""
 
-    def __init__(self, app: ASGIApp, store: IdempotencyStore) -> None:
+    def __init__(
+        self, app: ASGIApp, store: IdempotencyStore, exempt: frozenset[str] = frozenset()
+    ) -> None:
         self.app = app
         self.store = store
+        self.exempt = exempt
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "POST":
             await self.app(scope, receive, send)
             return
         raw_key = _header(scope)
-        if raw_key is None:
+        if raw_key is None or route_path(scope) in self.exempt:
             await self.app(scope, receive, send)
             return
         body = await _read_body(receive)
