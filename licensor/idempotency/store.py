@@ -7,6 +7,7 @@ before the request runs, so every process on the database sees it), then the ans
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
 from starlette.types import Scope
@@ -17,6 +18,8 @@ from licensor.kit.clock import utcnow
 from licensor.kit.context import AppContext
 from licensor.kit.deps import writing
 from licensor.kit.idempotency import Answer, Claim
+
+log = logging.getLogger("licensor")
 
 
 class IdempotencyKeys:
@@ -46,7 +49,9 @@ class IdempotencyKeys:
 
     async def complete(self, claim: Claim, answer: Answer) -> None:
         async with writing(self._context().db) as session:
-            await service.complete(session, claim, answer, utcnow())
+            kept = await service.complete(session, claim, answer, utcnow())
+        if not kept:  # ran past its lease and a retry took the key over
+            log.warning("idempotency key %s: answered after its lease was taken", claim.row_id)
 
     async def release(self, claim: Claim) -> None:
         async with writing(self._context().db) as session:
