@@ -145,17 +145,24 @@ class IdempotencyLayer:
         try:
             await self.app(scope, receive, capture)
         except BaseException:
-            await self.store.release(claim)
+            await self._release(claim)
             raise
         answer = capture.answer()
         if answer.status >= 500:
-            await self.store.release(claim)
+            await self._release(claim)
         else:
             try:
                 await self.store.complete(claim, answer)
             except Exception:  # the change is done: answer it; the claim's lease runs out
                 log.exception("could not store the answer of idempotent request %s", claim.row_id)
         await send_answer(send, answer, replayed=False)
+
+
+    async def _release(self, claim: Claim) -> None:
+        try:
+            await self.store.release(claim)
+        except Exception:  # the claim's lease runs out instead
+            log.exception("could not release idempotent request %s", claim.row_id)
 
 
 class _Replay:
