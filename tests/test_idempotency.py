@@ -71,6 +71,33 @@ def test_retry_replays_the_first_answer(tenant: Tenant, catalog: tuple[str, str]
     }
 
 
+def test_a_stored_answer_holds_no_key_in_clear(
+    server: Server, tenant: Tenant, catalog: tuple[str, str]
+) -> None:
+    product_id, customer_id = catalog
+    secret = unique("SECRET")
+    with tenant.http() as http:
+        made = http.post(
+            "/license_keys",
+            json={"customer_id": customer_id, "product_id": product_id, "key": secret},
+            headers=keyed(new_key()),
+        )
+    assert made.status_code == 201
+    assert made.json()["key"] == secret
+
+    async def work(_: AppContext, session: AsyncSession) -> list[bytes]:
+        rows = await session.scalars(
+            select(IdempotencyKey.response_body_encrypted).where(
+                IdempotencyKey.business_id == tenant.business_id
+            )
+        )
+        return [row or b"" for row in rows]
+
+    (stored,) = in_db(server, work)
+    assert stored
+    assert secret.encode() not in stored
+
+
 def test_an_error_answer_is_replayed_too(tenant: Tenant, catalog: tuple[str, str]) -> None:
     product_id, _ = catalog
     body = {"customer_id": "cus_doesnotexist", "product_id": product_id}

@@ -79,9 +79,10 @@ async def take_over(
 
 
 async def complete(
-    session: AsyncSession, row_id: str, token: str, answer: Answer, now: datetime
+    session: AsyncSession, row_id: str, token: str, answer: Answer, body: bytes, now: datetime
 ) -> bool:
-    """Store the answer if this claim still holds the row (False: its lease was taken)."""
+    """Store the answer (`body`: its body encrypted) if this claim still holds the row
+    (False: its lease was taken)."""
     result = await session.execute(
         update(IdempotencyKey)
         .where(
@@ -95,7 +96,7 @@ async def complete(
             response_headers=[
                 [k.decode("latin-1"), v.decode("latin-1")] for k, v in answer.headers
             ],
-            response_body=answer.body,
+            response_body_encrypted=body,
         )
         .returning(IdempotencyKey.id)
     )

@@ -23,6 +23,7 @@ from licensor.idempotency.errors import (
 )
 from licensor.kit.idempotency import Answer, Claim
 from licensor.kit.ids import new_id
+from licensor.kit.secrets import Vault
 from licensor.kit.tenancy import Principal
 from licensor.models import IdempotencyKey
 
@@ -49,6 +50,7 @@ def check_key(key: str) -> str:
 
 async def claim(
     session: AsyncSession,
+    vault: Vault,
     principal: Principal,
     key_hash: bytes,
     fingerprint: bytes,
@@ -82,7 +84,7 @@ async def claim(
             "send a new key for a new request"
         )
     if row.completed_at is not None:
-        return stored_answer(row)
+        return stored_answer(vault, row)
     if row.locked_until > now:
         raise IdempotencyKeyInUse(
             "the first request with this Idempotency-Key is still running; retry later"
@@ -91,13 +93,18 @@ async def claim(
     return Claim(row.id, token)
 
 
-def stored_answer(row: IdempotencyKey) -> Answer:
+def stored_answer(vault: Vault, row: IdempotencyKey) -> Answer:
     headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in row.response_headers or []]
-    return Answer(row.status_code or 200, headers, row.response_body or b"")
+    body = vault.decrypt_bytes(row.response_body_encrypted or b"", bound_to=row.id)
+    return Answer(row.status_code or 200, headers, body)
 
 
-async def complete(session: AsyncSession, claim: Claim, answer: Answer, now: datetime) -> bool:
-    return await repository.complete(session, claim.row_id, claim.token, answer, now)
+async def complete(
+    session: AsyncSession, vault: Vault, claim: Claim, answer: Answer, now: datetime
+) -> bool:
+    """Store the answer; its body encrypted (it may hold a license key), bound to the row."""
+    body = vault.encrypt_bytes(answer.body, bound_to=claim.row_id)
+    return await repository.complete(session, claim.row_id, claim.token, answer, body, now)
 
 
 async def release(session: AsyncSession, claim: Claim) -> None:

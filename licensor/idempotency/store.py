@@ -44,12 +44,13 @@ class IdempotencyKeys:
         key_hash = ctx.vault.lookup_hash(service.check_key(key), service.KEY_PURPOSE)
         async with writing(ctx.db) as session:
             return await service.claim(
-                session, principal, key_hash, fingerprint, self.terms, utcnow()
+                session, ctx.vault, principal, key_hash, fingerprint, self.terms, utcnow()
             )
 
     async def complete(self, claim: Claim, answer: Answer) -> None:
-        async with writing(self._context().db) as session:
-            kept = await service.complete(session, claim, answer, utcnow())
+        ctx = self._context()
+        async with writing(ctx.db) as session:
+            kept = await service.complete(session, ctx.vault, claim, answer, utcnow())
         if not kept:  # ran past its lease and a retry took the key over
             log.warning("idempotency key %s: answered after its lease was taken", claim.row_id)
 

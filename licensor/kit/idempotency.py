@@ -157,7 +157,6 @@ class IdempotencyLayer:
                 log.exception("could not store the answer of idempotent request %s", claim.row_id)
         await send_answer(send, answer, replayed=False)
 
-
     async def _release(self, claim: Claim) -> None:
         try:
             await self.store.release(claim)

@@ -17,8 +17,9 @@ class IdempotencyKey(Base):
     short transaction of its own (`lease_token`, `locked_until`: the lease, so that a claim
     whose process died expires); `fingerprint` is the SHA-256 of the method, path, query
     and body, so a different request under the same key is refused. When the request has
-    its answer, `status_code`, `response_headers` and `response_body` are written and
-    `completed_at` set; from then on a retry is answered from them. Rows are deleted once
+    its answer, `status_code`, `response_headers` and the body (AES-GCM, bound to the row
+    id: an answer may hold a license key) are written and `completed_at` set; from then
+    on a retry is answered from them. Rows are deleted once
     `expires_at` (24 hours after the claim) has passed.
     """
 
@@ -40,4 +41,4 @@ class IdempotencyKey(Base):
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     status_code: Mapped[int | None] = mapped_column(Integer, default=None)
     response_headers: Mapped[list[Any] | None] = mapped_column(JSON, default=None)
-    response_body: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
+    response_body_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)

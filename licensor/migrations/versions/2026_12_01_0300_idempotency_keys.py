@@ -33,7 +33,7 @@ def upgrade() -> None:
         sa.Column("completed_at", licensor.kit.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("status_code", sa.Integer(), nullable=True),
         sa.Column("response_headers", sa.JSON(), nullable=True),
-        sa.Column("response_body", sa.LargeBinary(), nullable=True),
+        sa.Column("response_body_encrypted", sa.LargeBinary(), nullable=True),
         sa.ForeignKeyConstraint(
             ["business_id"],
             ["businesses.id"],
