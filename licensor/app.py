@@ -14,6 +14,8 @@ from licensor.config import Settings, get_settings
 from licensor.customer.router import router as customers
 from licensor.delivery.router import router as delivery
 from licensor.delivery.worker import BackgroundWorker, announce_mail
+from licensor.idempotency.store import IdempotencyKeys
+from licensor.instance_keys.asgi import PATH as CHECKIN_PATH
 from licensor.instance_keys.asgi import InstanceCheckinRoute
 from licensor.instance_keys.checkin import close_checkins
 from licensor.instance_keys.router import router as instance_keys
@@ -21,6 +23,7 @@ from licensor.kit import edge
 from licensor.kit.context import AppContext
 from licensor.kit.handlers import RejectNulCharacters, install_error_handlers
 from licensor.kit.hotstore import open_hot
+from licensor.kit.idempotency import IdempotencyLayer
 from licensor.kit.ratelimit import RateLimiter
 from licensor.kit.responses import ORJSONResponse
 from licensor.kit.tenancy import ModeFace
@@ -40,17 +43,33 @@ license-key API, so Dodo's Python SDK works against it unchanged. Errors are alw
 `{"code": "...", "message": "..."}`. The `/licenses/*` routes need no API key.
 
 The root serves **live mode** only; the same API under `/test` serves **test mode** only
-(a key, code or API key of the other mode is unknown there)."""
+(a key, code or API key of the other mode is unknown there).
+
+Every POST made with an API key takes an `Idempotency-Key` header (up to 255 characters): a
+retry with the same key and request replays the first answer (`Idempotent-Replayed:
+true`); the same key for another request is `422 IDEMPOTENCY_KEY_REUSED`, and one whose
+first request is still running `409 IDEMPOTENCY_KEY_IN_USE`. Keys are kept 24 hours."""
+
+
+# Not management POSTs: the public checks and the check-in take no Idempotency-Key, on
+# their thin paths or (LICENSOR_FAST_PATH=false) through FastAPI.
+NOT_IDEMPOTENT = frozenset(
+    {"/licenses/validate", "/licenses/activate", "/licenses/deactivate", CHECKIN_PATH}
+)
 
 
 def build_fastapi(settings: Settings, slot: ChecksSlot | None = None) -> FastAPI:
     limiter = RateLimiter(settings)
+    idempotency = IdempotencyKeys(
+        settings.idempotency_lease_seconds, settings.idempotency_retention_hours
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
         ctx = await asyncio.to_thread(AppContext.from_settings, settings)  # off the loop
         hot = await open_hot(settings.resolved_database_url, settings.db_pool_size)
         app.state.ctx = ctx
+        idempotency.ctx = ctx
         app.state.hot = hot  # the hot paths' connections (kit/hotstore.py), one set per process
         app.state.license_checks = LicenseChecks(license_store(hot), ctx.vault)
         app.state.mail_worker = announce_mail(ctx) and BackgroundWorker(ctx)
@@ -67,6 +86,7 @@ def build_fastapi(settings: Settings, slot: ChecksSlot | None = None) -> FastAPI
                 await app.state.mail_worker.close()
             await limiter.close()
             await hot.close()
+            idempotency.ctx = None
             await ctx.close()
 
     app = FastAPI(
@@ -78,6 +98,8 @@ def build_fastapi(settings: Settings, slot: ChecksSlot | None = None) -> FastAPI
     )
     app.state.rate_limiter = limiter
     install_error_handlers(app)
+    # Idempotency-Key on the management API's POSTs; inside the NUL check.
+    app.add_middleware(IdempotencyLayer, store=idempotency, exempt=NOT_IDEMPOTENT)
     app.add_middleware(RejectNulCharacters)
     routers = (customers, products, license_keys, instances, licenses, signing, delivery)
     for router in (*routers, license_desk, orgs, instance_keys):

@@ -86,6 +86,11 @@ class Settings(BaseSettings):
     checkin_record_interval_seconds: float = Field(default=1.0, ge=0, le=3600)
     # How long a process keeps a decrypted signing key before looking for a newer one.
     signing_key_cache_seconds: float = Field(default=60.0, ge=0, le=86400)
+    # Idempotency keys (docs/events.md, "Idempotency"): how long a claim holds its key
+    # without an answer (a process that died mid-request frees it after this), and how
+    # long a key and its answer are kept (at least 24 hours, Stripe's promise).
+    idempotency_lease_seconds: float = Field(default=60.0, ge=1, le=3600)
+    idempotency_retention_hours: int = Field(default=24, ge=24, le=24 * 90)
 
     @property
     def smtp_configured(self) -> bool:

@@ -74,6 +74,7 @@ class Pair:
     fast: str  # the tenant's base URL on the thin-path server
     slow: str  # the same on the FastAPI-only server
     key: str  # a license key with activations_limit 0 (activation answers are fixed)
+    api_key: str  # the tenant's (the SDK sends it to the public routes too)
     clients: tuple[httpx.Client, httpx.Client]  # kept-alive clients, fast then slow
 
 
@@ -96,7 +97,7 @@ def pair(server: Server) -> Iterator[Pair]:
         suffix = tenant.base_url.removeprefix(server.base_url)
         fast_url, slow_url = tenant.base_url, slow.base_url + suffix
         with net.client(base_url=fast_url) as a, net.client(base_url=slow_url) as b:
-            yield Pair(fast_url, slow_url, made.json()["key"], (a, b))
+            yield Pair(fast_url, slow_url, made.json()["key"], tenant.api_key, (a, b))
 
 
 def answers(
@@ -154,3 +155,17 @@ def test_limits_and_methods_answer_alike(pair: Pair, path: str) -> None:
     for method in ("GET", "PUT", "DELETE", "PATCH"):
         fast_r, slow_r = (c.request(method, path) for c in pair.clients)
         assert (fast_r.status_code, fast_r.content) == (slow_r.status_code, slow_r.content)
+
+
+@pytest.mark.parametrize("path", ROUTES)
+def test_idempotency_key_is_ignored_on_both_paths(pair: Pair, path: str) -> None:
+    """The public checks are not management POSTs: an `Idempotency-Key` (with an API key,
+    as the SDK sends) changes nothing on either path (docs/events.md)."""
+    headers = {
+        "authorization": f"Bearer {pair.api_key}",
+        "idempotency-key": f"same-{path}",
+        "content-type": JSON,
+    }
+    for body in (b'{"license_key": "KEY"}', b'{"license_key": "nope"}'):
+        fast, slow = answers(pair, path, body, headers)
+        assert fast == slow, (path, body)

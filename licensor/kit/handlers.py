@@ -53,10 +53,15 @@ def describe_validation_errors(errors: Sequence[object]) -> str:
     return "; ".join(parts) or "invalid request"
 
 
+def error_response(exc: LicensorError) -> Response:
+    """The response of a `LicensorError` (also sent by ASGI layers in front of the routes)."""
+    return ORJSONResponse(exc.body(), status_code=exc.status_code, headers=exc.headers())
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(LicensorError)
     async def _licensor(_: Request, exc: LicensorError) -> Response:
-        return ORJSONResponse(exc.body(), status_code=exc.status_code, headers=exc.headers())
+        return error_response(exc)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> Response:

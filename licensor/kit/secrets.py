@@ -43,15 +43,20 @@ class Vault:
         return mac.digest()
 
     def encrypt(self, plaintext: str, bound_to: str) -> bytes:
-        nonce = os.urandom(NONCE_BYTES)
-        return nonce + self._aead.encrypt(nonce, plaintext.encode(), bound_to.encode())
+        return self.encrypt_bytes(plaintext.encode(), bound_to)
 
     def decrypt(self, blob: bytes, bound_to: str) -> str:
+        return self.decrypt_bytes(blob, bound_to).decode()
+
+    def encrypt_bytes(self, plaintext: bytes, bound_to: str) -> bytes:
+        nonce = os.urandom(NONCE_BYTES)
+        return nonce + self._aead.encrypt(nonce, plaintext, bound_to.encode())
+
+    def decrypt_bytes(self, blob: bytes, bound_to: str) -> bytes:
         try:
-            clear = self._aead.decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], bound_to.encode())
+            return self._aead.decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], bound_to.encode())
         except InvalidTag as exc:
             raise ValueError("ciphertext does not match this server secret or row") from exc
-        return clear.decode()
 
 
 def constant_time_equal(a: bytes, b: bytes) -> bool:

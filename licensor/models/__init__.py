@@ -4,6 +4,7 @@ from licensor.models.api_key import ApiKey
 from licensor.models.business import Business, User
 from licensor.models.customer import Customer
 from licensor.models.email_job import EmailJob
+from licensor.models.idempotency_key import IdempotencyKey
 from licensor.models.instance_key import InstanceKey
 from licensor.models.license_desk import (
     ActivationCode,
@@ -30,6 +31,7 @@ __all__ = [
     "Customer",
     "DeskLicense",
     "EmailJob",
+    "IdempotencyKey",
     "InstanceKey",
     "LicenseKey",
     "LicenseKeyInstance",

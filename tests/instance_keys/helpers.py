@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
-import httpx
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,6 +17,7 @@ from licensor.kit.clock import utcnow
 from licensor.kit.context import AppContext
 from licensor.kit.ids import new_id
 from licensor.models import MemberToken, Plan, Subscription
+from tests import net
 from tests.servers import Server, Tenant
 
 T = TypeVar("T")
@@ -122,7 +122,7 @@ def login(tenant: Tenant, email: str, org_id: str | None = None) -> dict[str, An
     body = {"email": email, "password": PASSWORD, "businessId": tenant.business_id}
     if org_id:
         body["organizationId"] = org_id
-    r = httpx.post(tenant.base_url + "/api/v1/auth/login", json=body, timeout=30)
+    r = net.post(tenant.base_url + "/api/v1/auth/login", json=body, timeout=30)
     assert r.status_code == 200, r.text
     return dict(r.json())
 
@@ -142,7 +142,7 @@ def org_with_people(tenant: Tenant, roles: tuple[str, ...] = ("admin", "member")
     org.member_ids["owner"] = session["memberId"]
     for role in roles:
         email = f"{role}-{uuid.uuid4().hex[:6]}@example.test"
-        r = httpx.post(
+        r = net.post(
             tenant.base_url + "/api/v1/organization/members",
             json={"email": email, "role": role, "password": PASSWORD},
             headers=bearer(org.tokens["owner"]),
@@ -155,7 +155,7 @@ def org_with_people(tenant: Tenant, roles: tuple[str, ...] = ("admin", "member")
 
 
 def personal_token(base_url: str, token: str) -> dict[str, Any]:
-    r = httpx.post(
+    r = net.post(
         base_url + "/api/v1/auth/tokens", json={"name": "ci"}, headers=bearer(token), timeout=30
     )
     assert r.status_code == 201, r.text

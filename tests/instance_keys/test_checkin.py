@@ -14,6 +14,7 @@ import pytest
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from tests import net
 from tests.instance_keys.helpers import (
     bearer,
     change_subscription,
@@ -37,7 +38,7 @@ class Instance:
         org = org_with_people(tenant, roles=())
         self.org_id = org.id
         self.owner = bearer(org.tokens["owner"])
-        r = httpx.post(
+        r = net.post(
             tenant.base_url + "/api/v1/licensing/keys",
             json={"instanceName": "Production"},
             headers=self.owner,
@@ -47,7 +48,7 @@ class Instance:
         self.key = r.json()["licenseKey"]
 
     def check_in(self, body: dict[str, Any] | None = None) -> httpx.Response:
-        return httpx.post(
+        return net.post(
             self.tenant.base_url + VALIDATE, json=body, headers=bearer(self.key), timeout=30
         )
 
@@ -58,7 +59,7 @@ class Instance:
         return dict(r.json()["license"])
 
     def listed(self) -> dict[str, Any]:
-        r = httpx.get(self.tenant.base_url + "/api/v1/licensing/keys", headers=self.owner)
+        r = net.get(self.tenant.base_url + "/api/v1/licensing/keys", headers=self.owner)
         return next(k for k in r.json()["items"] if k["id"] == self.key_id)
 
 
@@ -70,7 +71,7 @@ def verify(tenant: Tenant, answer: dict[str, Any]) -> None:
     """Verify as a self-hosted instance would: JWKS by kid, Ed25519 over canonical JSON."""
     assert answer["alg"] == "EdDSA"
     mode = answer["license"]["mode"]
-    jwks = httpx.get(f"{tenant.base_url}/.well-known/jwks/{tenant.business_id}/{mode}.json").json()
+    jwks = net.get(f"{tenant.base_url}/.well-known/jwks/{tenant.business_id}/{mode}.json").json()
     jwk = next(k for k in jwks["keys"] if k["kid"] == answer["kid"])
     public = Ed25519PublicKey.from_public_bytes(b64url_decode(jwk["x"]))
     message = json.dumps(
@@ -189,7 +190,7 @@ def test_revoked_key_stops_at_once(server: Server, tenant: Tenant, instance: Ins
     plan = make_plan(server, tenant, "gold", ["core"])
     subscribe(server, tenant, instance.org_id, plan, starts_at=now() - timedelta(days=1))
     assert instance.license()["active"] is True
-    r = httpx.delete(
+    r = net.delete(
         f"{tenant.base_url}/api/v1/licensing/keys/{instance.key_id}", headers=instance.owner
     )
     assert r.status_code == 200
@@ -228,7 +229,7 @@ def test_check_in_is_recorded(instance: Instance) -> None:
 )
 def test_bad_keys_are_401(tenant: Tenant, authorization: str | None) -> None:
     headers = {} if authorization is None else {"Authorization": authorization}
-    r = httpx.post(tenant.base_url + VALIDATE, headers=headers)
+    r = net.post(tenant.base_url + VALIDATE, headers=headers)
     assert r.status_code == 401, r.text
     assert set(r.json()) == {"code", "message"}
     assert r.json()["code"] in ("MISSING_LICENSE_KEY", "INVALID_LICENSE_KEY")
@@ -247,7 +248,7 @@ def test_bad_keys_are_401(tenant: Tenant, authorization: str | None) -> None:
     ],
 )
 def test_bad_bodies(instance: Instance, content: bytes, status: int) -> None:
-    r = httpx.post(
+    r = net.post(
         instance.tenant.base_url + VALIDATE,
         content=content,
         headers={**bearer(instance.key), "Content-Type": "application/json"},
@@ -257,7 +258,7 @@ def test_bad_bodies(instance: Instance, content: bytes, status: int) -> None:
 
 
 def test_key_is_case_insensitive_and_empty_body_is_fine(instance: Instance) -> None:
-    r = httpx.post(
+    r = net.post(
         instance.tenant.base_url + VALIDATE,
         content=b"",
         headers=bearer(instance.key.upper()),

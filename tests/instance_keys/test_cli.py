@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
-import httpx
 import pytest
 
+from tests import net
 from tests.cli_helpers import invoke, server_env
 from tests.instance_keys.helpers import PASSWORD, bearer, new_org
 from tests.servers import Server
@@ -36,7 +36,7 @@ def test_cli_manages_people_and_keys(server: Server, cli: Cli) -> None:
     assert owner["role"] == "owner"
     assert "OWNER_EXISTS" in cli("add-owner", org_id, *biz, "--email", "x@example.test", ok=False)
     base = tenant.base_url + "/api/v1"
-    accepted = httpx.post(
+    accepted = net.post(
         base + "/auth/accept-invite",
         json={"inviteToken": owner["invite_token"], "password": PASSWORD},
     )
@@ -48,12 +48,12 @@ def test_cli_manages_people_and_keys(server: Server, cli: Cli) -> None:
     assert "VALIDATION_ERROR" in cli("set-role", org_id, helper["id"], "owner", *biz, ok=False)
 
     pat = json.loads(cli("token-create", org_id, owner["id"], *biz, "--name", "ops"))
-    listed = httpx.get(base + "/organization/members", headers=bearer(pat["token"]))
+    listed = net.get(base + "/organization/members", headers=bearer(pat["token"]))
     assert listed.status_code == 200
     roles = {m["email"]: m["role"] for m in listed.json()["items"]}
     assert roles == {"boss@example.test": "owner", "h@example.test": "admin"}
     cli("token-revoke", org_id, pat["id"], *biz)
-    assert httpx.get(base + "/auth/tokens", headers=bearer(pat["token"])).status_code == 401
+    assert net.get(base + "/auth/tokens", headers=bearer(pat["token"])).status_code == 401
 
     made = json.loads(cli("key-create", org_id, *biz, "--instance-name", "Edge"))
     assert len(made["licenseKey"]) == 64
@@ -61,10 +61,10 @@ def test_cli_manages_people_and_keys(server: Server, cli: Cli) -> None:
     assert made["id"] in table
     assert made["licenseKey"] not in table
     assert made["licenseKey"][:4] in table
-    check = httpx.post(base + "/licensing/validate", headers=bearer(made["licenseKey"]))
+    check = net.post(base + "/licensing/validate", headers=bearer(made["licenseKey"]))
     assert check.status_code == 200
     cli("key-revoke", org_id, made["id"], *biz)
-    check = httpx.post(base + "/licensing/validate", headers=bearer(made["licenseKey"]))
+    check = net.post(base + "/licensing/validate", headers=bearer(made["licenseKey"]))
     assert check.json()["license"]["status"] == "key_revoked"
 
     assert "MEMBER_INVITED" in cli("transfer", org_id, helper["id"], *biz, ok=False)

@@ -5,9 +5,8 @@ from __future__ import annotations
 import sqlite3
 import subprocess
 
-import httpx
-
 from licensor.kit.db import sqlite_path
+from tests import net
 from tests.instance_keys.helpers import PASSWORD, bearer, org_with_people, personal_token
 from tests.servers import Server
 
@@ -41,7 +40,7 @@ def test_dump_has_no_secrets(server: Server) -> None:
     assert invited.status_code == 201
     secrets.append(invited.json()["inviteToken"])
     for name in ("Production", "Staging"):
-        r = httpx.post(
+        r = net.post(
             tenant.base_url + "/api/v1/licensing/keys",
             json={"instanceName": name},
             headers=bearer(org.tokens["owner"]),
@@ -49,7 +48,7 @@ def test_dump_has_no_secrets(server: Server) -> None:
         assert r.status_code == 201
         key = r.json()["licenseKey"]
         secrets.append(key)
-        checked = httpx.post(tenant.base_url + "/api/v1/licensing/validate", headers=bearer(key))
+        checked = net.post(tenant.base_url + "/api/v1/licensing/validate", headers=bearer(key))
         assert checked.status_code == 200
     text = dump(server)
     assert "instance_keys" in text

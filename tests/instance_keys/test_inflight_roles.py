@@ -21,6 +21,7 @@ import httpx
 import pytest
 
 from licensor.kit.db import sqlite_path
+from tests import net
 from tests.instance_keys.helpers import PASSWORD, bearer, org_with_people
 from tests.servers import Server, Tenant
 
@@ -76,7 +77,7 @@ def test_in_flight_request_sees_the_new_role(server: Server, tenant: Tenant, wha
     chosen = f"chosen-{uuid.uuid4().hex[:6]}@example.test"
 
     async def send() -> httpx.Response:
-        async with httpx.AsyncClient(base_url=tenant.base_url, timeout=30) as client:
+        async with net.async_client(base_url=tenant.base_url, timeout=30) as client:
             return await client.post(
                 MEMBERS,
                 json={"email": chosen, "role": "admin", "password": PASSWORD},
@@ -86,5 +87,5 @@ def test_in_flight_request_sees_the_new_role(server: Server, tenant: Tenant, wha
     answer = asyncio.run(while_held(server, org.id, change, org.member_ids["admin"], send))
     assert answer.status_code == status, answer.text
     assert answer.json()["code"] == code
-    listed = httpx.get(tenant.base_url + MEMBERS, headers=bearer(org.tokens["owner"]))
+    listed = net.get(tenant.base_url + MEMBERS, headers=bearer(org.tokens["owner"]))
     assert chosen not in {m["email"] for m in listed.json()["items"]}

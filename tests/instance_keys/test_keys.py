@@ -6,9 +6,9 @@ import re
 import uuid
 from datetime import datetime
 
-import httpx
 import pytest
 
+from tests import net
 from tests.instance_keys.helpers import Org, bearer, org_with_people
 from tests.servers import Server
 
@@ -26,7 +26,7 @@ def base_url(server: Server) -> str:
 
 
 def test_create_key_matches_the_seed(base_url: str, org: Org) -> None:
-    r = httpx.post(
+    r = net.post(
         base_url + "/api/v1/licensing/keys",
         json={"instanceName": "Production Server"},
         headers=bearer(org.tokens["owner"]),
@@ -46,7 +46,7 @@ def test_create_key_matches_the_seed(base_url: str, org: Org) -> None:
 
 @pytest.mark.parametrize("body", [None, {}, {"instanceName": None}, {"other": 1}])
 def test_instance_name_is_optional(base_url: str, org: Org, body: object) -> None:
-    r = httpx.post(
+    r = net.post(
         base_url + "/api/v1/licensing/keys", json=body, headers=bearer(org.tokens["owner"])
     )
     assert r.status_code == 201, r.text
@@ -55,7 +55,7 @@ def test_instance_name_is_optional(base_url: str, org: Org, body: object) -> Non
 
 def test_keys_are_unique_and_unlimited(base_url: str, org: Org) -> None:
     keys = set()
-    with httpx.Client(base_url=base_url, headers=bearer(org.tokens["owner"])) as http:
+    with net.client(base_url=base_url, headers=bearer(org.tokens["owner"])) as http:
         for i in range(12):
             r = http.post("/api/v1/licensing/keys", json={"instanceName": f"node {i}"})
             assert r.status_code == 201
@@ -64,7 +64,7 @@ def test_keys_are_unique_and_unlimited(base_url: str, org: Org) -> None:
 
 
 def test_key_is_shown_once_and_listed_masked(base_url: str, org: Org) -> None:
-    with httpx.Client(base_url=base_url, headers=bearer(org.tokens["owner"])) as http:
+    with net.client(base_url=base_url, headers=bearer(org.tokens["owner"])) as http:
         created = http.post("/api/v1/licensing/keys", json={"instanceName": "Staging"}).json()
         listing = http.get("/api/v1/licensing/keys")
         admin_listing = http.get("/api/v1/licensing/keys", headers=bearer(org.tokens["admin"]))
@@ -87,7 +87,7 @@ def test_key_is_shown_once_and_listed_masked(base_url: str, org: Org) -> None:
 
 
 def test_revoke_is_idempotent_and_shows_inactive(base_url: str, org: Org) -> None:
-    with httpx.Client(base_url=base_url, headers=bearer(org.tokens["owner"])) as http:
+    with net.client(base_url=base_url, headers=bearer(org.tokens["owner"])) as http:
         key_id = http.post("/api/v1/licensing/keys", json={}).json()["id"]
         first = http.delete(f"/api/v1/licensing/keys/{key_id}")
         second = http.delete(f"/api/v1/licensing/keys/{key_id}")
@@ -109,7 +109,7 @@ def test_revoke_is_idempotent_and_shows_inactive(base_url: str, org: Org) -> Non
     ],
 )
 def test_revoke_unknown_key_is_404(base_url: str, org: Org, key_id: str) -> None:
-    r = httpx.delete(
+    r = net.delete(
         f"{base_url}/api/v1/licensing/keys/{key_id}", headers=bearer(org.tokens["owner"])
     )
     assert r.status_code == 404, r.text
@@ -117,7 +117,7 @@ def test_revoke_unknown_key_is_404(base_url: str, org: Org, key_id: str) -> None
 
 
 def test_nul_in_key_id_is_422(base_url: str, org: Org) -> None:
-    r = httpx.delete(f"{base_url}/api/v1/licensing/keys/%00", headers=bearer(org.tokens["owner"]))
+    r = net.delete(f"{base_url}/api/v1/licensing/keys/%00", headers=bearer(org.tokens["owner"]))
     assert r.status_code == 422, r.text
     assert r.json()["code"] == "VALIDATION_ERROR"
 
@@ -135,7 +135,7 @@ def test_nul_in_key_id_is_422(base_url: str, org: Org) -> None:
     ],
 )
 def test_bad_bodies_are_4xx(base_url: str, org: Org, content: bytes) -> None:
-    r = httpx.post(
+    r = net.post(
         base_url + "/api/v1/licensing/keys",
         content=content,
         headers={**bearer(org.tokens["owner"]), "Content-Type": "application/json"},

@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 
+from tests import net
 from tests.instance_keys.helpers import PASSWORD, login, new_org, org_with_people
 from tests.servers import Server, Tenant
 
@@ -20,7 +21,7 @@ LOGIN = "/api/v1/auth/login"
 
 
 def sign_in(tenant: Tenant, **body: Any) -> httpx.Response:
-    return httpx.post(tenant.base_url + LOGIN, json=body, timeout=30)
+    return net.post(tenant.base_url + LOGIN, json=body, timeout=30)
 
 
 def owner_email(tenant: Tenant, org_id: str, email: str, password: str | None) -> httpx.Response:

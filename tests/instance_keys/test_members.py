@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import uuid
 
-import httpx
 import pytest
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from licensor.kit.ids import new_id
 from licensor.models import OrgMember
+from tests import net
 from tests.instance_keys.helpers import (
     PASSWORD,
     bearer,
@@ -31,7 +31,7 @@ def tenant(server: Server) -> Tenant:
 
 
 def members(base_url: str, token: str) -> dict[str, dict[str, str]]:
-    r = httpx.get(base_url + API + "/organization/members", headers=bearer(token))
+    r = net.get(base_url + API + "/organization/members", headers=bearer(token))
     assert r.status_code == 200, r.text
     return {m["id"]: m for m in r.json()["items"]}
 
@@ -49,7 +49,7 @@ def test_vendor_adds_the_first_owner_once(tenant: Tenant) -> None:
     assert again.status_code == 409
     assert again.json()["code"] == "OWNER_EXISTS"
     assert missing.status_code == 404
-    no_key = httpx.post(
+    no_key = net.post(
         f"{tenant.base_url}{API}/organizations/{org_id}/owner", json={"email": "x@example.test"}
     )
     assert no_key.status_code == 401
@@ -71,21 +71,21 @@ def test_invitation_sets_the_password_once(tenant: Tenant) -> None:
             f"{API}/organizations/{org_id}/owner", json={"email": "inv@example.test"}
         )
     token = invite.json()["inviteToken"]
-    as_bearer = httpx.get(tenant.base_url + API + "/organization/members", headers=bearer(token))
+    as_bearer = net.get(tenant.base_url + API + "/organization/members", headers=bearer(token))
     assert as_bearer.status_code == 401
-    before = httpx.post(
+    before = net.post(
         tenant.base_url + API + "/auth/login",
         json={"email": "inv@example.test", "password": PASSWORD, "businessId": tenant.business_id},
     )
     assert before.status_code == 401
     url = tenant.base_url + API + "/auth/accept-invite"
-    short = httpx.post(url, json={"inviteToken": token, "password": "short"})
+    short = net.post(url, json={"inviteToken": token, "password": "short"})
     assert short.status_code == 422
-    accepted = httpx.post(url, json={"inviteToken": token, "password": PASSWORD})
+    accepted = net.post(url, json={"inviteToken": token, "password": PASSWORD})
     assert accepted.status_code == 200, accepted.text
     assert accepted.json()["role"] == "owner"
     assert accepted.json()["organizationId"] == org_id
-    reused = httpx.post(url, json={"inviteToken": token, "password": PASSWORD + "!"})
+    reused = net.post(url, json={"inviteToken": token, "password": PASSWORD + "!"})
     assert reused.status_code == 401
     assert login(tenant, "inv@example.test")["role"] == "owner"
 
@@ -95,9 +95,9 @@ def test_login_errors(tenant: Tenant) -> None:
     url = tenant.base_url + API + "/auth/login"
     email = next(iter(members(tenant.base_url, org.tokens["owner"]).values()))["email"]
     biz = {"businessId": tenant.business_id}
-    wrong = httpx.post(url, json={"email": email, "password": "wrong password", **biz})
-    nobody = httpx.post(url, json={"email": "nobody@example.test", "password": PASSWORD, **biz})
-    bad = httpx.post(url, json={"email": "not an email", "password": PASSWORD, **biz})
+    wrong = net.post(url, json={"email": email, "password": "wrong password", **biz})
+    nobody = net.post(url, json={"email": "nobody@example.test", "password": PASSWORD, **biz})
+    bad = net.post(url, json={"email": "not an email", "password": PASSWORD, **biz})
     assert (wrong.status_code, nobody.status_code, bad.status_code) == (401, 401, 422)
     assert wrong.json() == nobody.json()
     session = login(tenant, email)
@@ -115,7 +115,7 @@ def test_same_email_in_two_organisations_needs_organization_id(tenant: Tenant) -
                 f"{API}/organizations/{org_id}/owner", json={"email": email, "password": PASSWORD}
             )
             assert r.status_code == 201
-    ambiguous = httpx.post(
+    ambiguous = net.post(
         tenant.base_url + API + "/auth/login",
         json={"email": email, "password": PASSWORD, "businessId": tenant.business_id},
     )
@@ -128,42 +128,40 @@ def test_roles_and_their_limits(tenant: Tenant) -> None:
     org = org_with_people(tenant)
     owner, admin = org.tokens["owner"], org.tokens["admin"]
     url = tenant.base_url + API + "/organization/members"
-    dup = httpx.post(
+    dup = net.post(
         url,
         json={"email": members(tenant.base_url, owner)[org.member_ids["admin"]]["email"]},
         headers=bearer(owner),
     )
     assert dup.status_code == 409
-    as_owner = httpx.post(
+    as_owner = net.post(
         url, json={"email": "o2@example.test", "role": "owner"}, headers=bearer(admin)
     )
     assert as_owner.status_code == 422
-    demote_owner = httpx.patch(
+    demote_owner = net.patch(
         f"{url}/{org.member_ids['owner']}", json={"role": "member"}, headers=bearer(admin)
     )
     assert demote_owner.status_code == 409
-    remove_owner = httpx.delete(f"{url}/{org.member_ids['owner']}", headers=bearer(admin))
+    remove_owner = net.delete(f"{url}/{org.member_ids['owner']}", headers=bearer(admin))
     assert remove_owner.status_code == 409
-    demote = httpx.patch(
+    demote = net.patch(
         f"{url}/{org.member_ids['admin']}", json={"role": "member"}, headers=bearer(owner)
     )
     assert demote.status_code == 200
     assert demote.json()["role"] == "member"
-    now_member = httpx.get(tenant.base_url + API + "/licensing/keys", headers=bearer(admin))
+    now_member = net.get(tenant.base_url + API + "/licensing/keys", headers=bearer(admin))
     assert now_member.status_code == 403
-    gone = httpx.delete(f"{url}/{org.member_ids['member']}", headers=bearer(owner))
+    gone = net.delete(f"{url}/{org.member_ids['member']}", headers=bearer(owner))
     assert gone.status_code == 204
-    after = httpx.get(url, headers=bearer(org.tokens["member"]))
+    after = net.get(url, headers=bearer(org.tokens["member"]))
     assert after.status_code == 401
-    assert (
-        httpx.delete(f"{url}/{org.member_ids['member']}", headers=bearer(owner)).status_code == 404
-    )
+    assert net.delete(f"{url}/{org.member_ids['member']}", headers=bearer(owner)).status_code == 404
 
 
 def test_transfer_ownership(tenant: Tenant) -> None:
     org = org_with_people(tenant)
     url = tenant.base_url + API + "/organization/transfer-ownership"
-    r = httpx.post(
+    r = net.post(
         url, json={"memberId": org.member_ids["member"]}, headers=bearer(org.tokens["owner"])
     )
     assert r.status_code == 200, r.text
@@ -173,16 +171,16 @@ def test_transfer_ownership(tenant: Tenant) -> None:
     assert roles == ["admin", "admin", "owner"]
     assert people[org.member_ids["owner"]]["role"] == "admin"
     keys = tenant.base_url + API + "/licensing/keys"
-    assert httpx.post(keys, json={}, headers=bearer(org.tokens["owner"])).status_code == 403
-    assert httpx.post(keys, json={}, headers=bearer(org.tokens["member"])).status_code == 201
-    unknown = httpx.post(url, json={"memberId": "mem_nope"}, headers=bearer(org.tokens["member"]))
+    assert net.post(keys, json={}, headers=bearer(org.tokens["owner"])).status_code == 403
+    assert net.post(keys, json={}, headers=bearer(org.tokens["member"])).status_code == 201
+    unknown = net.post(url, json={"memberId": "mem_nope"}, headers=bearer(org.tokens["member"]))
     assert unknown.status_code == 404
-    invitee = httpx.post(
+    invitee = net.post(
         tenant.base_url + API + "/organization/members",
         json={"email": "pending@example.test"},
         headers=bearer(org.tokens["member"]),
     ).json()["id"]
-    pending = httpx.post(url, json={"memberId": invitee}, headers=bearer(org.tokens["member"]))
+    pending = net.post(url, json={"memberId": invitee}, headers=bearer(org.tokens["member"]))
     assert pending.status_code == 409
 
 
@@ -209,7 +207,7 @@ def test_database_allows_one_owner_only(server: Server, tenant: Tenant) -> None:
 def test_personal_tokens_and_logout(tenant: Tenant) -> None:
     org = org_with_people(tenant)
     base = tenant.base_url + API
-    made = httpx.post(
+    made = net.post(
         base + "/auth/tokens",
         json={"name": "ci", "expiresInDays": 30},
         headers=bearer(org.tokens["member"]),
@@ -218,25 +216,23 @@ def test_personal_tokens_and_logout(tenant: Tenant) -> None:
     pat = made.json()
     assert pat["token"].startswith("lkp_")
     assert pat["prefix"] == pat["token"][:8] + "…"
-    listed = httpx.get(base + "/auth/tokens", headers=bearer(pat["token"]))
+    listed = net.get(base + "/auth/tokens", headers=bearer(pat["token"]))
     assert listed.status_code == 200
     assert pat["token"] not in listed.text
     assert {t["kind"] for t in listed.json()["items"]} == {"session", "personal"}
-    bad = httpx.post(base + "/auth/tokens", json={"expiresInDays": 0}, headers=bearer(pat["token"]))
+    bad = net.post(base + "/auth/tokens", json={"expiresInDays": 0}, headers=bearer(pat["token"]))
     assert bad.status_code == 422
     # a member cannot revoke the admin's token; the admin can revoke the member's
-    admin_pat = httpx.post(
-        base + "/auth/tokens", json={}, headers=bearer(org.tokens["admin"])
-    ).json()
-    denied = httpx.delete(f"{base}/auth/tokens/{admin_pat['id']}", headers=bearer(pat["token"]))
+    admin_pat = net.post(base + "/auth/tokens", json={}, headers=bearer(org.tokens["admin"])).json()
+    denied = net.delete(f"{base}/auth/tokens/{admin_pat['id']}", headers=bearer(pat["token"]))
     assert denied.status_code == 404
-    revoked = httpx.delete(f"{base}/auth/tokens/{pat['id']}", headers=bearer(org.tokens["admin"]))
+    revoked = net.delete(f"{base}/auth/tokens/{pat['id']}", headers=bearer(org.tokens["admin"]))
     assert revoked.status_code == 200
     assert revoked.json()["revokedAt"] is not None
-    assert httpx.get(base + "/auth/tokens", headers=bearer(pat["token"])).status_code == 401
-    out = httpx.post(base + "/auth/logout", headers=bearer(org.tokens["member"]))
+    assert net.get(base + "/auth/tokens", headers=bearer(pat["token"])).status_code == 401
+    out = net.post(base + "/auth/logout", headers=bearer(org.tokens["member"]))
     assert out.status_code == 204
-    again = httpx.get(base + "/auth/tokens", headers=bearer(org.tokens["member"]))
+    again = net.get(base + "/auth/tokens", headers=bearer(org.tokens["member"]))
     assert again.status_code == 401
     assert again.json()["code"] == "TOKEN_REVOKED"
 
@@ -250,7 +246,7 @@ def test_concurrent_owner_changes_leave_exactly_one_owner(tenant: Tenant) -> Non
 
     def add(i: int) -> int:
         body = {"email": f"racer{i}@example.test"}
-        return httpx.post(url, json=body, headers=auth, timeout=60).status_code
+        return net.post(url, json=body, headers=auth, timeout=60).status_code
 
     with ThreadPoolExecutor(8) as pool:
         statuses = sorted(pool.map(add, range(8)))
@@ -261,7 +257,7 @@ def test_concurrent_owner_changes_leave_exactly_one_owner(tenant: Tenant) -> Non
 
     def hand_over(role: str) -> int:
         body = {"memberId": org.member_ids[role]}
-        r = httpx.post(transfer, json=body, headers=bearer(org.tokens["owner"]), timeout=60)
+        r = net.post(transfer, json=body, headers=bearer(org.tokens["owner"]), timeout=60)
         return r.status_code
 
     with ThreadPoolExecutor(2) as pool:

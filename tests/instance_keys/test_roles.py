@@ -11,6 +11,7 @@ from datetime import timedelta
 import httpx
 import pytest
 
+from tests import net
 from tests.instance_keys.helpers import (
     Org,
     bearer,
@@ -32,7 +33,7 @@ class World:
     headers: dict[str, dict[str, str]]
 
     def http(self) -> httpx.Client:
-        return httpx.Client(base_url=self.base_url, timeout=30)
+        return net.client(base_url=self.base_url, timeout=30)
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +44,7 @@ def world(server: Server) -> World:
     expired = personal_token(tenant.base_url, a.tokens["owner"])
     expire_token(server, expired["id"], now() - timedelta(seconds=1))
     revoked = personal_token(tenant.base_url, a.tokens["owner"])
-    r = httpx.delete(
+    r = net.delete(
         f"{tenant.base_url}/api/v1/auth/tokens/{revoked['id']}", headers=bearer(a.tokens["owner"])
     )
     assert r.status_code == 200, r.text

@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 
-import httpx
 import pytest
 
+from tests import net
 from tests.instance_keys.helpers import change_subscription, make_plan, now, subscribe
 from tests.instance_keys.test_checkin import VALIDATE, Instance, verify
 from tests.servers import Server, start_server
@@ -31,17 +31,15 @@ def test_grace_setting_and_fastapi_route(server: Server, slow_server: Server) ->
     plan = make_plan(server, tenant, "pro", ["sso"])
     subscribe(server, tenant, instance.org_id, plan, starts_at=now() - timedelta(days=1))
     url = slow_server.face("test") + VALIDATE
-    r = httpx.post(
-        url, json={"version": "9.9"}, headers={"Authorization": f"Bearer {instance.key}"}
-    )
+    r = net.post(url, json={"version": "9.9"}, headers={"Authorization": f"Bearer {instance.key}"})
     assert r.status_code == 200, r.text
     verify(tenant, r.json())
     lic = r.json()["license"]
     issued = datetime.fromisoformat(lic["issuedAt"])
     assert datetime.fromisoformat(lic["validUntil"]) - issued == timedelta(hours=1)
     assert lic["version"] == "9.9"
-    assert httpx.post(url).json()["code"] == "MISSING_LICENSE_KEY"
-    bad = httpx.post(url, content=b"[1]", headers={"Authorization": f"Bearer {instance.key}"})
+    assert net.post(url).json()["code"] == "MISSING_LICENSE_KEY"
+    bad = net.post(url, content=b"[1]", headers={"Authorization": f"Bearer {instance.key}"})
     assert bad.status_code == 422
     assert set(bad.json()) == {"code", "message"}
 
@@ -59,15 +57,15 @@ def test_other_process_sees_revocation_and_plan_change_at_once(server: Server) -
         url = other.face("test") + VALIDATE
         headers = {"Authorization": f"Bearer {instance.key}"}
         for _ in range(3):  # warm that process's caches
-            assert httpx.post(url, headers=headers).json()["license"]["active"] is True
+            assert net.post(url, headers=headers).json()["license"]["active"] is True
         change_subscription(server, sub, plan_id=pro)
-        lic = httpx.post(url, headers=headers).json()["license"]
+        lic = net.post(url, headers=headers).json()["license"]
         assert lic["subscription"]["plan"]["id"] == pro
-        revoked = httpx.delete(
+        revoked = net.delete(
             f"{server.face('test')}/api/v1/licensing/keys/{instance.key_id}", headers=instance.owner
         )
         assert revoked.status_code == 200
-        lic = httpx.post(url, headers=headers).json()["license"]
+        lic = net.post(url, headers=headers).json()["license"]
         assert (lic["active"], lic["status"]) == (False, "key_revoked")
     finally:
         other.stop()
