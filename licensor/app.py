@@ -33,6 +33,8 @@ from licensor.license_key.store import license_store
 from licensor.orgs.router import router as orgs
 from licensor.product.router import router as products
 from licensor.signing.router import router as signing
+from licensor.webhooks.hot import HotOutbox
+from licensor.webhooks.router import router as webhooks
 
 DESCRIPTION = """Licensor's management API. Its paths and JSON shapes follow Dodo Payments'
 license-key API, so Dodo's Python SDK works against it unchanged. Errors are always
@@ -51,8 +53,12 @@ def build_fastapi(settings: Settings, slot: ChecksSlot | None = None) -> FastAPI
         hot = await open_hot(settings.resolved_database_url, settings.db_pool_size)
         app.state.ctx = ctx
         app.state.hot = hot  # the hot paths' connections (kit/hotstore.py), one set per process
-        app.state.license_checks = LicenseChecks(license_store(hot), ctx.vault)
-        app.state.mail_worker = announce_mail(ctx) and BackgroundWorker(ctx)
+        outbox = HotOutbox(ctx.vault, settings.webhooks_max_attempts)  # webhooks/hot.py
+        app.state.license_checks = LicenseChecks(license_store(hot, outbox), ctx.vault)
+        mail = announce_mail(ctx)  # says on stderr when mail cannot go out
+        worker = BackgroundWorker(ctx, mail=mail) if settings.mail_worker else None
+        app.state.delivery_worker = worker
+        app.state.mail_worker = bool(worker and mail)
         await limiter.start(ctx.vault)
         if slot is not None:
             slot.checks = app.state.license_checks
@@ -62,8 +68,8 @@ def build_fastapi(settings: Settings, slot: ChecksSlot | None = None) -> FastAPI
             if slot is not None:
                 slot.checks = None
             close_checkins(app.state)
-            if app.state.mail_worker:
-                await app.state.mail_worker.close()
+            if worker is not None:
+                await worker.close()
             await limiter.close()
             await hot.close()
             await ctx.close()
@@ -78,7 +84,7 @@ def build_fastapi(settings: Settings, slot: ChecksSlot | None = None) -> FastAPI
     app.state.rate_limiter = limiter
     install_error_handlers(app)
     app.add_middleware(RejectNulCharacters)
-    routers = (customers, products, license_keys, instances, licenses, signing, delivery)
+    routers = (customers, products, license_keys, instances, licenses, signing, delivery, webhooks)
     for router in (*routers, license_desk, orgs, instance_keys):
         app.include_router(router)
 
