@@ -37,6 +37,7 @@ class Receiver:
     got: list[Received] = field(default_factory=list)
     # path -> statuses to answer in turn (the last one repeats); 200 when not listed
     answers: dict[str, list[int]] = field(default_factory=dict)
+    delay: float = 0.0  # seconds before each answer (after the request is recorded)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def url(self, path: str, host: str = "127.0.0.1") -> str:
@@ -68,6 +69,7 @@ def receiver() -> Iterator[Receiver]:
                     Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
                 )
             status = rec.answer(self.path)
+            time.sleep(rec.delay)
             self.send_response(status)
             self.send_header("content-length", "2")
             self.end_headers()
