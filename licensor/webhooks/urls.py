@@ -19,9 +19,6 @@ from licensor.kit.errors import Unprocessable
 
 IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
-URL_INVALID = "WEBHOOK_URL_INVALID"
-URL_PRIVATE = "WEBHOOK_URL_NOT_ALLOWED"
-
 
 class AddressRefused(Exception):
     """The endpoint's host is (or resolves to) an address webhooks may not reach."""
@@ -54,13 +51,15 @@ def check_url(url: str, allow_private: bool) -> str:
         parts = urlsplit(url)
         port = parts.port
     except ValueError as exc:
-        raise Unprocessable(f"url is not a valid URL: {exc}", code=URL_INVALID) from exc
+        raise Unprocessable(f"url is not a valid URL: {exc}", code="WEBHOOK_URL_INVALID") from exc
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise Unprocessable("url must be an http or https URL with a host", code=URL_INVALID)
+        raise Unprocessable(
+            "url must be an http or https URL with a host", code="WEBHOOK_URL_INVALID"
+        )
     if parts.username is not None or parts.password is not None:
-        raise Unprocessable("url must not carry credentials", code=URL_INVALID)
+        raise Unprocessable("url must not carry credentials", code="WEBHOOK_URL_INVALID")
     if port == 0:
-        raise Unprocessable("url has port 0", code=URL_INVALID)
+        raise Unprocessable("url has port 0", code="WEBHOOK_URL_INVALID")
     host = parts.hostname
     address = literal_address(host)
     if not allow_private:
@@ -68,13 +67,13 @@ def check_url(url: str, allow_private: bool) -> str:
             raise Unprocessable(
                 f"url points to a non-public address ({address}); webhooks go to public "
                 "addresses unless LICENSOR_WEBHOOKS_ALLOW_PRIVATE=true",
-                code=URL_PRIVATE,
+                code="WEBHOOK_URL_NOT_ALLOWED",
             )
         if address is None and (host == "localhost" or host.endswith(".localhost")):
             raise Unprocessable(
                 "url points to localhost; webhooks go to public addresses unless "
                 "LICENSOR_WEBHOOKS_ALLOW_PRIVATE=true",
-                code=URL_PRIVATE,
+                code="WEBHOOK_URL_NOT_ALLOWED",
             )
     return url
 
