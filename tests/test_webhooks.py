@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from dodopayments import NotFoundError
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from standardwebhooks import Webhook
 
 from licensor.auth.dependencies import Principal
@@ -22,6 +24,7 @@ from licensor.license_key import service as license_key_service
 from licensor.license_key.schemas import LicenseKeyCreate
 from licensor.models import WebhookDelivery
 from tests.cli_helpers import cli
+from tests.desk_helpers import legacy_body, ok, setup
 from tests.helpers import activate, in_db, make_customer, make_key, make_product, unique
 from tests.servers import RAISED_LIMITS, Server, Tenant, own_server
 from tests.webhook_helpers import Receiver, drain, receiver, run_worker
@@ -355,3 +358,70 @@ def test_standard_webhooks_signature_format(hooks: Server, inbox: Receiver) -> N
     [got] = inbox.at("/plain")
     assert Webhook(secret).verify(got.body, got.headers)["type"] == "license_key.created"
     assert got.headers["webhook-signature"].startswith("v1,")
+
+
+def test_desk_code_and_seat_events(hooks: Server, inbox: Receiver) -> None:
+    tenant = hooks.tenant()
+    endpoint(tenant, inbox.url("/desk"))
+    with tenant.http() as http:
+        p, c, s = setup(http)
+        issued = ok(http.post("/licenses", json=legacy_body(p, c, s)), 201)
+        dup = ok(
+            http.post(
+                f"/licenses/{issued['id']}/duplicate",
+                json={"users_count": 30, "notes": "five more seats"},
+            ),
+            201,
+        )
+        _, _, cloud = setup(http, cloud_licensing="Yes", seat_reconciliation=True, users_count=2)
+        code = ok(http.get(f"/subscriptions/{cloud['id']}/activation_code"))["activation_code"]
+        public = httpx.Client(base_url=tenant.base_url, timeout=30)
+        ref = {"activation_code": code, "instance_id": "gl-1"}
+        held = ok(public.post("/cloud/activate", json=ref))
+        usage = {"timestamp": datetime.now(UTC).isoformat(), "billable_users_count": 3}
+        seat = ok(
+            public.post("/cloud/seat_links", json={**ref, **usage, "max_historical_users_count": 5})
+        )
+        assert http.delete(f"/subscriptions/{cloud['id']}/activation_code").status_code == 204
+    drain(hooks, lambda: "activation_code.revoked" in types_at(inbox, "/desk"), "the revocation")
+    events = {}
+    for r in inbox.at("/desk"):
+        events.setdefault(r.json()["type"], []).append(r.json()["data"])
+    issued_ids = {d["id"] for d in events["desk_license.issued"]}
+    assert {issued["id"], held["license_id"]} <= issued_ids  # by the desk, by cloud activation
+    [duplicated] = events["desk_license.duplicated"]
+    assert (duplicated["id"], duplicated["duplicated_from_id"]) == (dup["id"], issued["id"])
+    [created] = events["activation_code.created"]
+    assert (created["subscription_id"], created["code"]) == (cloud["id"], code)
+    [revoked] = events["activation_code.revoked"]
+    assert revoked["id"] == created["id"]
+    assert "code" not in revoked
+    [over] = events["seat_link.over_purchase"]
+    assert (over["overage"], over["licensed_users_count"]) == (seat["overage"], 2)
+    assert over["overage"] == 3
+    assert over["id"].startswith("seat_")
+
+
+def test_secrets_and_payloads_are_not_stored_in_clear(hooks: Server, inbox: Receiver) -> None:
+    tenant = hooks.tenant()
+    webhook_id, secret = endpoint(tenant, inbox.url("/rest"), headers={"X-Token": "tok-s3cret"})
+    key = new_key(tenant)
+
+    async def raw(ctx: AppContext, session: Any) -> bytes:
+        rows = await session.execute(
+            text(
+                "SELECT secret_encrypted, headers_encrypted FROM webhook_endpoints WHERE id = :id"
+            ),
+            {"id": webhook_id},
+        )
+        stored = b"".join(bytes(v) for row in rows for v in row if v is not None)
+        rows = await session.execute(
+            text("SELECT payload_encrypted FROM webhook_deliveries WHERE endpoint_id = :id"),
+            {"id": webhook_id},
+        )
+        return stored + b"".join(bytes(row[0]) for row in rows)
+
+    stored = in_db(hooks, raw)
+    assert len(stored) > 100
+    for clear in (secret, secret.removeprefix("whsec_"), "tok-s3cret", key["key"], key["id"]):
+        assert clear.encode() not in stored

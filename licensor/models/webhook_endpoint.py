@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, LargeBinary, String, Text
+from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from licensor.kit.clock import utcnow
@@ -34,7 +34,7 @@ class WebhookEndpoint(Base):
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     disabled_reason: Mapped[str | None] = mapped_column(Text, default=None)
     rate_limit: Mapped[int | None] = mapped_column(Integer, default=None)
-    rate_window: Mapped[int] = mapped_column(Integer, default=0)  # epoch second of the count
+    rate_window: Mapped[int] = mapped_column(BigInteger, default=0)  # epoch second of the count
     rate_count: Mapped[int] = mapped_column(Integer, default=0)
     headers_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
     secret_encrypted: Mapped[bytes] = mapped_column(LargeBinary)

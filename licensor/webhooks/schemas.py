@@ -28,7 +28,7 @@ HeaderMap = dict[
         str,
         StringConstraints(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$"),
     ],
-    Annotated[str, StringConstraints(max_length=4000, pattern=r"^[^\r\n]*$")],
+    Annotated[str, StringConstraints(max_length=4000, pattern=r"^[\x20-\x7e\t]*$")],
 ]
 RateLimit = Annotated[int, Field(ge=1, le=100_000, description="Deliveries per second")]
 

@@ -100,7 +100,7 @@ class Sender:
             )
         except httpx.TimeoutException:
             return Outcome(None, elapsed(), f"timeout after {self.timeout:g} s", None)
-        except httpx.HTTPError as exc:
+        except Exception as exc:  # connection, TLS, protocol: every failure is an attempt
             return Outcome(None, elapsed(), f"{type(exc).__name__}: {exc}", None)
         text = response.text[:RESPONSE_KEPT]
         error = None if 200 <= response.status_code < 300 else f"HTTP {response.status_code}"

@@ -33,7 +33,7 @@ def upgrade() -> None:
         sa.Column("disabled", sa.Boolean(), nullable=False),
         sa.Column("disabled_reason", sa.Text(), nullable=True),
         sa.Column("rate_limit", sa.Integer(), nullable=True),
-        sa.Column("rate_window", sa.Integer(), nullable=False),
+        sa.Column("rate_window", sa.BigInteger(), nullable=False),
         sa.Column("rate_count", sa.Integer(), nullable=False),
         sa.Column("headers_encrypted", sa.LargeBinary(), nullable=True),
         sa.Column("secret_encrypted", sa.LargeBinary(), nullable=False),
