@@ -202,7 +202,7 @@ def test_a_change_that_rolls_back_sends_nothing(hooks: Server, inbox: Receiver) 
         pass
 
     async def create_then_fail(ctx: AppContext, session: Any) -> None:
-        who = Principal(tenant.business_id, "test", "test")  # type: ignore[arg-type]
+        who = Principal(tenant.business_id, "test", "test")
         body = LicenseKeyCreate(customer_id=customer_id, product_id=product_id)
         await license_key_service.create(session, ctx.vault, who, body)
         queued = await session.scalar(
@@ -332,7 +332,7 @@ def test_ssrf_refused_at_create_and_at_delivery(hooks: Server, inbox: Receiver) 
     # A name (not an address) passes the URL check, but resolves to loopback: refused
     # when the delivery is made, and nothing is sent.
     host = socket.gethostname()
-    resolved = {info[4][0] for info in socket.getaddrinfo(host, 80)}
+    resolved = {str(info[4][0]) for info in socket.getaddrinfo(host, 80)}
     assert any(a.startswith("127.") or a == "::1" for a in resolved), resolved
     made = cli(
         hooks, "webhooks", "create", "--business-id", tenant.business_id,
@@ -384,7 +384,7 @@ def test_desk_code_and_seat_events(hooks: Server, inbox: Receiver) -> None:
         )
         assert http.delete(f"/subscriptions/{cloud['id']}/activation_code").status_code == 204
     drain(hooks, lambda: "activation_code.revoked" in types_at(inbox, "/desk"), "the revocation")
-    events = {}
+    events: dict[str, list[dict[str, Any]]] = {}
     for r in inbox.at("/desk"):
         events.setdefault(r.json()["type"], []).append(r.json()["data"])
     issued_ids = {d["id"] for d in events["desk_license.issued"]}
