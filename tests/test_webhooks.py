@@ -425,3 +425,16 @@ def test_secrets_and_payloads_are_not_stored_in_clear(hooks: Server, inbox: Rece
     assert len(stored) > 100
     for clear in (secret, secret.removeprefix("whsec_"), "tok-s3cret", key["key"], key["id"]):
         assert clear.encode() not in stored
+
+
+def test_expiry_is_announced_once(hooks: Server, inbox: Receiver) -> None:
+    tenant = hooks.tenant()
+    endpoint(tenant, inbox.url("/expired"), filter_types=["license_key.expired"])
+    past = datetime.now(UTC).replace(microsecond=0).isoformat()
+    key = new_key(tenant, expires_at=past)
+    drain(hooks, lambda: len(inbox.at("/expired")) >= 1, "license_key.expired")
+    [event] = inbox.at("/expired")
+    assert event.json()["data"]["id"] == key["id"]
+    assert event.json()["data"]["status"] == "expired"
+    run_worker(hooks)
+    assert len(inbox.at("/expired")) == 1  # once per expiry

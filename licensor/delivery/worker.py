@@ -21,6 +21,7 @@ import logging
 import os
 import socket
 import sys
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
@@ -42,6 +43,8 @@ from licensor.webhooks.channel import WebhookChannel
 from licensor.webhooks.events import EMAIL_FAILED, emit
 
 log = logging.getLogger("licensor.delivery")
+
+SWEEP_SECONDS = 10.0  # how often a worker looks for keys that expired (license_key.expired)
 
 
 def backoff(settings: Settings, attempts: int) -> timedelta:
@@ -137,6 +140,7 @@ class Worker:
         self.name = name or f"{socket.gethostname()}:{os.getpid()}"
         self.mail = ctx.settings.smtp_configured if mail is None else mail
         self.webhooks = WebhookChannel(ctx, self.name) if webhooks else None
+        self._swept_at = -SWEEP_SECONDS  # the first pass sweeps
 
     async def close(self) -> None:
         if self.webhooks is not None:
@@ -236,10 +240,12 @@ class Worker:
         """The expiry sweep, then every webhook delivery due now."""
         if self.webhooks is None:
             return 0
-        swept = 1
-        while swept:  # announce every key expired since the last pass
-            async with self.ctx.db.write_sessions() as session, session.begin():
-                swept = await license_key_service.announce_expired(session, utcnow())
+        if time.monotonic() - self._swept_at >= SWEEP_SECONDS:
+            self._swept_at = time.monotonic()
+            swept = 1
+            while swept:  # announce every key expired since the last sweep
+                async with self.ctx.db.write_sessions() as session, session.begin():
+                    swept = await license_key_service.announce_expired(session, utcnow())
         return await self.webhooks.run_once()
 
     async def run_once(self) -> int:
