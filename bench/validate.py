@@ -26,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -138,10 +139,12 @@ def start_target(
     backend: str,
     scenarios: list[str],
     extra_env: dict[str, str] | None = None,
+    after_seed: Callable[[str, str], None] | None = None,
 ) -> list[tuple[Result, str, Path, int]]:
     """Start `exe serve` on a fresh database, seed it, check one answer of each scenario.
     `extra_env`: more LICENSOR_* settings for that server (shown in the command line); by
-    default the rate limiter is on with limits far above the load (`LIMITS_ABOVE_LOAD`)."""
+    default the rate limiter is on with limits far above the load (`LIMITS_ABOVE_LOAD`).
+    `after_seed(root_url, api_key)`: more set-up once seeded (e.g. a webhook endpoint)."""
     extra_env = {**LIMITS_ABOVE_LOAD, **(extra_env or {})}
     slug = f"{label.strip()}-{backend}".strip("-")
     data_dir = tmp / f"data-{slug}"
@@ -166,6 +169,8 @@ def start_target(
     t0 = time.monotonic()
     keys, free, api_key, _ = seed(exe, root, env, args.keys, args.unlimited)
     print(f"  seeded {len(keys)} keys in {time.monotonic() - t0:.1f} s", flush=True)
+    if after_seed is not None:
+        after_seed(root, api_key)
     instance_keys: list[str] = []
     if "checkin" in scenarios:
         t0 = time.monotonic()

@@ -37,6 +37,8 @@ from licensor.license_key.store import license_store
 from licensor.orgs.router import router as orgs
 from licensor.product.router import router as products
 from licensor.signing.router import router as signing
+from licensor.webhooks.hot import HotOutbox
+from licensor.webhooks.router import router as webhooks
 
 DESCRIPTION = """Licensor's management API. Its paths and JSON shapes follow Dodo Payments'
 license-key API, so Dodo's Python SDK works against it unchanged. Errors are always
@@ -71,8 +73,12 @@ def build_fastapi(settings: Settings, slot: ChecksSlot | None = None) -> FastAPI
         app.state.ctx = ctx
         idempotency.ctx = ctx
         app.state.hot = hot  # the hot paths' connections (kit/hotstore.py), one set per process
-        app.state.license_checks = LicenseChecks(license_store(hot), ctx.vault)
-        app.state.mail_worker = announce_mail(ctx) and BackgroundWorker(ctx)
+        outbox = HotOutbox(ctx.vault, settings.webhooks_max_attempts)  # webhooks/hot.py
+        app.state.license_checks = LicenseChecks(license_store(hot, outbox), ctx.vault)
+        mail = announce_mail(ctx)  # says on stderr when mail cannot go out
+        worker = BackgroundWorker(ctx, mail=mail) if settings.mail_worker else None
+        app.state.delivery_worker = worker
+        app.state.mail_worker = bool(worker and mail)
         await limiter.start(ctx.vault)
         if slot is not None:
             slot.checks = app.state.license_checks
@@ -82,8 +88,8 @@ def build_fastapi(settings: Settings, slot: ChecksSlot | None = None) -> FastAPI
             if slot is not None:
                 slot.checks = None
             close_checkins(app.state)
-            if app.state.mail_worker:
-                await app.state.mail_worker.close()
+            if worker is not None:
+                await worker.close()
             await limiter.close()
             await hot.close()
             idempotency.ctx = None
@@ -101,7 +107,7 @@ def build_fastapi(settings: Settings, slot: ChecksSlot | None = None) -> FastAPI
     # Idempotency-Key on the management API's POSTs; inside the NUL check.
     app.add_middleware(IdempotencyLayer, store=idempotency, exempt=NOT_IDEMPOTENT)
     app.add_middleware(RejectNulCharacters)
-    routers = (customers, products, license_keys, instances, licenses, signing, delivery)
+    routers = (customers, products, license_keys, instances, licenses, signing, delivery, webhooks)
     for router in (*routers, license_desk, orgs, instance_keys):
         app.include_router(router)
 

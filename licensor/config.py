@@ -57,6 +57,17 @@ class Settings(BaseSettings):
     mail_retry_max_seconds: float = Field(default=3600.0, gt=0)
     mail_lease_seconds: float = Field(default=120.0, ge=1)
     mail_poll_seconds: float = Field(default=2.0, gt=0)
+    # Webhooks (docs/events.md): delivered by the same worker as email.
+    webhooks_allow_private: bool = False  # allow loopback/private/link-local endpoint URLs
+    webhooks_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    webhooks_max_attempts: int = Field(default=11, ge=1, le=100)  # the first + 10 retries
+    webhooks_retry_base_seconds: float = Field(default=6.0, gt=0)  # times 4 each retry
+    webhooks_retry_max_seconds: float = Field(default=6 * 3600.0, gt=0)
+    webhooks_lease_seconds: float = Field(default=60.0, ge=1)
+    webhooks_concurrency: int = Field(default=8, ge=1, le=100)  # attempts in flight per worker
+    # An endpoint whose attempts have all failed for this long is disabled (with an event).
+    webhooks_disable_after_seconds: float = Field(default=5 * 86400.0, gt=0)
+    webhooks_secret_overlap_seconds: float = Field(default=86400.0, ge=0)  # after a rotation
     # Rate limits (docs/security.md). Limits are `limits` strings: "600/minute", "100/15 minutes".
     # Each request costs 1; a failed one (unknown key or code, wrong password) costs
     # rate_limit_failure_cost. Counters live in process memory unless redis_url is set.

@@ -42,6 +42,7 @@ XDIST_GROUPS = {
     "test_edge": "test_edge",
     "test_parity": "test_parity",
     "test_idempotency": "test_idempotency",
+    "test_webhooks": "test_webhooks",
 }
 
 

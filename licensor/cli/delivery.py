@@ -17,7 +17,6 @@ from licensor.cli.common import (
     Mode,
     ModeOption,
     apply_overrides,
-    fail,
     parse,
     run,
 )
@@ -246,7 +245,8 @@ def worker(
     database_url: DatabaseUrl = None,
     once: Annotated[bool, typer.Option(help="Deliver what is due, then exit.")] = False,
 ) -> None:
-    """Deliver queued license emails over SMTP (alone, without the HTTP server)."""
+    """Deliver the outbox (alone, without the HTTP server): license emails over SMTP
+    when LICENSOR_SMTP_HOST is set, and webhook deliveries."""
     import asyncio
     import contextlib
     import signal
@@ -255,9 +255,8 @@ def worker(
     from licensor.kit.context import AppContext
 
     settings = apply_overrides(data_dir, database_url)
-    if not settings.smtp_configured:
-        raise fail("SMTP_NOT_CONFIGURED", "set LICENSOR_SMTP_HOST")
-    warn_plaintext_auth(settings)
+    if settings.smtp_configured:
+        warn_plaintext_auth(settings)
 
     async def run() -> None:
         ctx = AppContext.from_settings(settings)
@@ -267,12 +266,23 @@ def worker(
             with contextlib.suppress(NotImplementedError):
                 loop.add_signal_handler(sig, stop.set)
         try:
+            worker = Worker(ctx)
             if once:
-                await Worker(ctx).run_once()
+                try:
+                    await worker.run_once()
+                finally:
+                    await worker.close()
             else:
-                await Worker(ctx).run_forever(stop)
+                await worker.run_forever(stop)
         finally:
             await ctx.close()
 
-    typer.echo(f"licensor worker: SMTP {settings.smtp_host}:{settings.smtp_port}", err=True)
+    if settings.smtp_configured:
+        typer.echo(f"licensor worker: SMTP {settings.smtp_host}:{settings.smtp_port}", err=True)
+    else:
+        typer.echo(
+            "licensor worker: SMTP is not configured (LICENSOR_SMTP_HOST): webhooks only; "
+            "license emails wait in the outbox",
+            err=True,
+        )
     asyncio.run(run())

@@ -4,86 +4,30 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, func, or_, select, update
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from licensor.kit import outbox
 from licensor.models import EmailJob, MailSettings
 
-PENDING = ("queued", "sending")
+PENDING = outbox.PENDING
 
 
-def _claimable(now: datetime) -> list[ColumnElement[bool]]:
-    return [
-        EmailJob.status.in_(PENDING),
-        EmailJob.next_attempt_at <= now,
-        or_(EmailJob.locked_until.is_(None), EmailJob.locked_until < now),
-    ]
-
-
-async def fail_exhausted(session: AsyncSession, now: datetime) -> int:
+async def fail_exhausted(session: AsyncSession, now: datetime) -> list[str]:
     """Jobs whose worker died during their last allowed attempt: failed, not retried forever."""
-    result = await session.execute(
-        update(EmailJob)
-        .where(*_claimable(now), EmailJob.attempts >= EmailJob.max_attempts)
-        .values(
-            status="failed",
-            locked_until=None,
-            locked_by=None,
-            last_error=func.coalesce(EmailJob.last_error, "the worker stopped during the attempt"),
-            updated_at=now,
-        )
-        .execution_options(synchronize_session=False)
-    )
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    return await outbox.fail_exhausted(session, EmailJob, now)
 
 
 async def claim_one(
     session: AsyncSession, now: datetime, lease: timedelta, token: str
 ) -> EmailJob | None:
-    """Take the next due job under a lease. PostgreSQL: FOR UPDATE SKIP LOCKED, so workers
-    never wait for nor take the same row; SQLite: the caller's BEGIN IMMEDIATE transaction
-    holds the write lock, so select-then-update is atomic (FOR UPDATE is not rendered)."""
-    job_id = await session.scalar(
-        select(EmailJob.id)
-        .where(*_claimable(now), EmailJob.attempts < EmailJob.max_attempts)
-        .order_by(EmailJob.next_attempt_at, EmailJob.id)
-        .limit(1)
-        .with_for_update(skip_locked=True)
-    )
-    if job_id is None:
-        return None
-    await session.execute(
-        update(EmailJob)
-        .where(EmailJob.id == job_id)
-        .values(
-            status="sending",
-            locked_until=now + lease,
-            locked_by=token,
-            attempts=EmailJob.attempts + 1,
-            updated_at=now,
-        )
-        .execution_options(synchronize_session=False)
-    )
-    return await session.scalar(
-        select(EmailJob).where(EmailJob.id == job_id).execution_options(populate_existing=True)
-    )
+    """Take the next due job under a lease (kit/outbox.py: SKIP LOCKED or BEGIN IMMEDIATE)."""
+    job: EmailJob | None = await outbox.claim_one(session, EmailJob, now, lease, token)
+    return job
 
 
 async def mark_sent(session: AsyncSession, job_id: str, token: str, now: datetime) -> bool:
-    result = await session.execute(
-        update(EmailJob)
-        .where(EmailJob.id == job_id, EmailJob.locked_by == token)
-        .values(
-            status="sent",
-            sent_at=now,
-            locked_until=None,
-            locked_by=None,
-            last_error=None,
-            updated_at=now,
-        )
-        .execution_options(synchronize_session=False)
-    )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return await outbox.mark_done(session, EmailJob, job_id, token, now)
 
 
 async def mark_failed_attempt(
@@ -95,24 +39,7 @@ async def mark_failed_attempt(
     retry_at: datetime | None,
 ) -> bool:
     """Record a failed attempt: queued again at `retry_at`, or failed for good when None."""
-    values: dict[str, object] = {
-        "locked_until": None,
-        "locked_by": None,
-        "last_error": error[:2000],
-        "updated_at": now,
-    }
-    if retry_at is None:
-        values["status"] = "failed"
-    else:
-        values["status"] = "queued"
-        values["next_attempt_at"] = retry_at
-    result = await session.execute(
-        update(EmailJob)
-        .where(EmailJob.id == job_id, EmailJob.locked_by == token)
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return await outbox.mark_failed_attempt(session, EmailJob, job_id, token, now, error, retry_at)
 
 
 async def count_by_status(session: AsyncSession, business_id: str, mode: str) -> dict[str, int]:

@@ -1,5 +1,10 @@
 """The delivery worker: claims due jobs from the outbox under a lease and sends them.
 
+One worker, two channels: license emails over SMTP (this module; only when SMTP is
+configured) and webhook deliveries over HTTP (`webhooks/channel.py`, with the expiry
+sweep that emits `license_key.expired`), each polled in its own loop so a slow webhook
+endpoint never holds up mail. Both use the outbox's lease queries (`kit/outbox.py`).
+
 Runs inside `licensor serve` (a background task of the app lifespan) or alone as
 `licensor worker`; any number of them may run on one database. Each job is claimed in
 its own short write transaction, sent over SMTP outside any transaction, and its
@@ -16,7 +21,9 @@ import logging
 import os
 import socket
 import sys
+import time
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 import aiosmtplib
@@ -26,18 +33,25 @@ from licensor.config import Settings
 from licensor.delivery import repository
 from licensor.delivery.render import Letter, Sender, build_message
 from licensor.delivery.service import decrypt_payload
+from licensor.kit import outbox
 from licensor.kit.addresses import AddressError, domain_in, split_address
 from licensor.kit.clock import utcnow
 from licensor.kit.context import AppContext
+from licensor.license_key import service as license_key_service
 from licensor.models import Business, EmailJob
+from licensor.webhooks.channel import WebhookChannel
+from licensor.webhooks.events import EMAIL_FAILED, emit
 
 log = logging.getLogger("licensor.delivery")
+
+SWEEP_SECONDS = 10.0  # how often a worker looks for keys that expired (license_key.expired)
 
 
 def backoff(settings: Settings, attempts: int) -> timedelta:
     """Exponential: base, 2·base, 4·base … capped at the maximum."""
-    seconds = settings.mail_retry_base_seconds * (2 ** max(0, attempts - 1))
-    return timedelta(seconds=min(seconds, settings.mail_retry_max_seconds))
+    return outbox.backoff(
+        settings.mail_retry_base_seconds, 2, settings.mail_retry_max_seconds, attempts
+    )
 
 
 class PlaintextAuthRefused(Exception):
@@ -97,18 +111,51 @@ def describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}"
 
 
+def failed_data(job: EmailJob, error: str) -> dict[str, object]:
+    """The `email.delivery_failed` payload: the job as the delivery log shows it."""
+    return {
+        "id": job.id,
+        "license_id": job.license_id,
+        "kind": job.kind,
+        "recipient": job.recipient,
+        "message_id": job.message_id,
+        "attempts": job.attempts,
+        "last_error": error,
+    }
+
+
 class Worker:
-    def __init__(self, ctx: AppContext, name: str | None = None) -> None:
+    """`mail`: send email (default: when SMTP is configured); `webhooks`: deliver webhooks."""
+
+    def __init__(
+        self,
+        ctx: AppContext,
+        name: str | None = None,
+        *,
+        mail: bool | None = None,
+        webhooks: bool = True,
+    ) -> None:
         self.ctx = ctx
         self.settings = ctx.settings
         self.name = name or f"{socket.gethostname()}:{os.getpid()}"
+        self.mail = ctx.settings.smtp_configured if mail is None else mail
+        self.webhooks = WebhookChannel(ctx, self.name) if webhooks else None
+        self._swept_at = -SWEEP_SECONDS  # the first pass sweeps
+
+    async def close(self) -> None:
+        if self.webhooks is not None:
+            await self.webhooks.close()
 
     async def _claim(self) -> tuple[EmailJob, str] | None:
         token = f"{self.name}:{uuid.uuid4().hex[:12]}"[:80]
         lease = timedelta(seconds=self.settings.mail_lease_seconds)
         async with self.ctx.db.write_sessions() as session, session.begin():
             now = utcnow()
-            await repository.fail_exhausted(session, now)
+            for job_id in await repository.fail_exhausted(session, now):
+                lost = await session.get(EmailJob, job_id)
+                if lost is not None:
+                    data = failed_data(lost, lost.last_error or "the worker stopped")
+                    await emit(session, lost.business_id, lost.mode, EMAIL_FAILED, data)
             job = await repository.claim_one(session, now, lease, token)
             return (job, token) if job is not None else None
 
@@ -173,20 +220,43 @@ class Worker:
             retry_at = now + backoff(self.settings, job.attempts)
         log.warning("delivery %s attempt %d failed: %s", job.id, job.attempts, error)
         async with self.ctx.db.write_sessions() as session, session.begin():
-            await repository.mark_failed_attempt(session, job.id, token, now, error, retry_at)
+            marked = await repository.mark_failed_attempt(
+                session, job.id, token, now, error, retry_at
+            )
+            if marked and retry_at is None:  # failed for good: tell the webhooks, same commit
+                await emit(
+                    session, job.business_id, job.mode, EMAIL_FAILED, failed_data(job, error)
+                )
 
-    async def run_once(self) -> int:
-        """Deliver every job due now; the number of attempts made."""
+    async def mail_once(self) -> int:
+        """Send every email due now; the number of attempts made."""
         done = 0
         while (claimed := await self._claim()) is not None:
             await self._deliver(*claimed)
             done += 1
         return done
 
-    async def run_forever(self, stop: asyncio.Event) -> None:
+    async def webhooks_once(self) -> int:
+        """The expiry sweep, then every webhook delivery due now."""
+        if self.webhooks is None:
+            return 0
+        if time.monotonic() - self._swept_at >= SWEEP_SECONDS:
+            self._swept_at = time.monotonic()
+            swept = 1
+            while swept:  # announce every key expired since the last sweep
+                async with self.ctx.db.write_sessions() as session, session.begin():
+                    swept = await license_key_service.announce_expired(session, utcnow())
+        return await self.webhooks.run_once()
+
+    async def run_once(self) -> int:
+        """Deliver every job due now (both channels); the number of attempts made."""
+        done = await self.mail_once() if self.mail else 0
+        return done + await self.webhooks_once()
+
+    async def _loop(self, once: Callable[[], Awaitable[int]], stop: asyncio.Event) -> None:
         while not stop.is_set():
             try:
-                done = await self.run_once()
+                done = await once()
             except Exception:  # the database went away for a moment: try again later
                 log.exception("delivery worker pass failed")
                 done = 0
@@ -194,15 +264,27 @@ class Worker:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), self.settings.mail_poll_seconds)
 
+    async def run_forever(self, stop: asyncio.Event) -> None:
+        loops = []
+        if self.mail:
+            loops.append(self._loop(self.mail_once, stop))
+        if self.webhooks is not None:
+            loops.append(self._loop(self.webhooks_once, stop))
+        try:
+            await asyncio.gather(*loops)
+        finally:
+            await self.close()
+
 
 class BackgroundWorker:
     """The worker as a task of the server's lifespan."""
 
     grace_seconds = 10.0  # at shutdown, time for the message in flight to finish
 
-    def __init__(self, ctx: AppContext) -> None:
+    def __init__(self, ctx: AppContext, *, mail: bool) -> None:
         self.stop = asyncio.Event()
-        self.task = asyncio.create_task(Worker(ctx).run_forever(self.stop))
+        self.mail = mail
+        self.task = asyncio.create_task(Worker(ctx, mail=mail).run_forever(self.stop))
 
     async def close(self) -> None:
         self.stop.set()

@@ -22,6 +22,7 @@ from licensor.license_desk.cloud_schemas import SeatLinkIn
 from licensor.models import CloudInstance, Customer, DeskLicense, Plan, SeatLink, Subscription
 from licensor.subscription import codes
 from licensor.subscription.errors import SubscriptionCancelled
+from licensor.webhooks import events
 
 CLOUD = desk.Issuer("cloud", "cloud-activation")
 
@@ -230,4 +231,17 @@ async def seat_link(
     )
     session.add(link)
     await session.flush()
+    if link.overage > 0:
+        data = {
+            "id": link.id,
+            "subscription_id": sub.id,
+            "cloud_instance_id": instance.id,
+            "license_id": link.license_id,
+            "reported_at": link.reported_at.isoformat(),
+            "billable_users_count": link.billable_users_count,
+            "max_historical_users_count": link.max_historical_users_count,
+            "licensed_users_count": link.licensed_users_count,
+            "overage": link.overage,
+        }
+        await events.emit(session, sub.business_id, sub.mode, events.SEAT_OVERAGE, data)
     return held, link

@@ -32,6 +32,7 @@ from licensor.models import Customer, DeskLicense, LicenseNote, Plan, Subscripti
 from licensor.plan import service as plan_service
 from licensor.subscription import codes
 from licensor.subscription import service as subscription_service
+from licensor.webhooks import events
 
 KEY_PURPOSE = "desk_license"
 REQUIRED = (
@@ -209,6 +210,13 @@ async def insert(
     await session.flush()
     if notes is not None:
         await add_note(session, row, issuer.author, notes)
+    event = events.DESK_DUPLICATED if duplicated_from_id else events.DESK_ISSUED
+
+    async def data() -> dict[str, object]:
+        [out] = await to_out(session, vault, [row])
+        return out.model_dump(mode="json")
+
+    await events.emit(session, business_id, mode, event, data)
     return row
 
 

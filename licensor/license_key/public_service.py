@@ -94,7 +94,7 @@ class LicenseChecks:
 
     async def deactivate(self, body: DeactivateIn, mode: Mode) -> None:
         row = await self._require(body, mode)
-        if not await self.store.deactivate(row.id, body.license_key_instance_id):
+        if not await self.store.deactivate(row, body.license_key_instance_id, utcnow()):
             raise NotFound(
                 "no such instance for this license key", code="LICENSE_KEY_INSTANCE_NOT_FOUND"
             )

@@ -55,3 +55,16 @@ async def set_limit_if_fits(session: AsyncSession, key_id: str, limit: int | Non
         stmt.values(activations_limit=limit).execution_options(synchronize_session=False)
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def expired_unannounced(session: AsyncSession, now: datetime, limit: int) -> list[LicenseKey]:
+    """Keys whose expiry passed and whose `license_key.expired` is not out yet (locked on
+    PostgreSQL, skipping rows another worker's sweep holds)."""
+    stmt = (
+        select(LicenseKey)
+        .where(LicenseKey.expires_at <= now, LicenseKey.expiry_announced_at.is_(None))
+        .order_by(LicenseKey.expires_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return list((await session.scalars(stmt)).all())

@@ -21,6 +21,7 @@ from licensor.license_key.keys import LOOKUP_PURPOSE, expiry_after, generate_key
 from licensor.license_key.schemas import LicenseKeyCreate, LicenseKeyOut, LicenseKeyUpdate
 from licensor.models import LicenseKey
 from licensor.product import service as product_service
+from licensor.webhooks import events
 
 KEY_EXISTS = "LICENSE_KEY_ALREADY_EXISTS"
 GENERATE_ATTEMPTS = 5
@@ -138,7 +139,30 @@ async def create(
             await session.flush()
     except IntegrityError as exc:  # lost a race with a concurrent import of the same key
         raise Conflict("a license key with this value already exists", code=KEY_EXISTS) from exc
+    await announce(session, row, events.KEY_CREATED)
     return row
+
+
+async def announce(session: AsyncSession, row: LicenseKey, event_type: str) -> None:
+    """The key's webhook event, in the caller's transaction; `data` is the key as the
+    API returns it (Dodo's `license_key.created` payload)."""
+
+    async def data() -> dict[str, object]:
+        brand = await product_service.brand_of(session, row.business_id)
+        return to_out(row, events.vault_of(session), brand).model_dump(mode="json")
+
+    await events.emit(session, row.business_id, row.mode, event_type, data)
+
+
+async def announce_expired(session: AsyncSession, now: datetime, limit: int = 100) -> int:
+    """The expiry sweep (run by the delivery worker): `license_key.expired` for each key
+    whose expiry has passed and was not announced yet; marked in the same transaction."""
+    rows = await repository.expired_unannounced(session, now, limit)
+    for row in rows:
+        row.expiry_announced_at = now
+        await announce(session, row, events.KEY_EXPIRED)
+    await session.flush()
+    return len(rows)
 
 
 async def update(
@@ -153,11 +177,17 @@ async def update(
             "activations_limit is below the number of active instances",
             code="ACTIVATION_LIMIT_LESS_THAN_CURRENT_AMOUNT",
         )
+    was_disabled = row.disabled
     if "disabled" in sent:
         row.disabled = bool(body.disabled)
     if "expires_at" in sent:
+        if body.expires_at != row.expires_at:
+            row.expiry_announced_at = None  # a new expiry is announced when it passes
         row.expires_at = body.expires_at
     row.updated_at = utcnow()
     await session.flush()
     await session.refresh(row)
+    await announce(session, row, events.KEY_UPDATED)
+    if row.disabled != was_disabled:
+        await announce(session, row, events.KEY_DISABLED if row.disabled else events.KEY_ENABLED)
     return row

@@ -18,6 +18,8 @@ from typing import Any, Protocol
 import orjson
 
 from licensor.kit.hotstore import HotDb, PostgresHot, SqliteHot, render
+from licensor.webhooks.events import INSTANCE_ACTIVATED, INSTANCE_DEACTIVATED
+from licensor.webhooks.hot import INSERT_DELIVERY, HotOutbox, subscribers
 
 FIND_KEY = (
     "SELECT id, business_id, mode, customer_id, product_id, key_hash, disabled, expires_at "
@@ -28,6 +30,9 @@ TAKE_SEAT = (
     "UPDATE license_keys SET instances_count = instances_count + 1 WHERE id = {0} "
     "AND (activations_limit IS NULL OR instances_count < activations_limit) RETURNING id"
 )
+# Activation and deactivation queue their webhook event in their own transaction: the
+# seat's statement also returns who listens (webhooks/hot.py), at no extra round trip.
+TAKE_SEAT_LISTENED = TAKE_SEAT + ", {subscribers}"
 FREE_SEAT = (
     "UPDATE license_keys SET instances_count = instances_count - 1 "
     "WHERE id = {0} AND instances_count > 0"
@@ -37,7 +42,8 @@ INSERT_INSTANCE = (
     "VALUES ({0}, {1}, {2}, {3}, {4}, {5})"
 )
 DELETE_INSTANCE = (
-    "DELETE FROM license_key_instances WHERE id = {0} AND license_key_id = {1} RETURNING id"
+    "DELETE FROM license_key_instances WHERE id = {0} AND license_key_id = {1} "
+    "RETURNING id, name, created_at, {subscribers}"
 )
 DETAILS = (
     "SELECT c.id, c.email, c.name, c.phone_number, c.metadata, p.id, p.name "
@@ -72,7 +78,7 @@ class LicenseStore(Protocol):
     async def find_key(self, key_hash: bytes) -> KeyRow | None: ...
     async def has_instance(self, key_id: str, instance_id: str) -> bool: ...
     async def activate(self, key: KeyRow, instance_id: str, name: str, now: datetime) -> bool: ...
-    async def deactivate(self, key_id: str, instance_id: str) -> bool: ...
+    async def deactivate(self, key: KeyRow, instance_id: str, now: datetime) -> bool: ...
     async def details(self, customer_id: str, product_id: str) -> Details | None: ...
 
 
@@ -80,13 +86,38 @@ def _sqlite_time(value: datetime) -> str:
     return value.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
 
 
+def _listened(template: str, style: str, table: str, event_type: str) -> str:
+    """`template` with its `{subscribers}` subquery, rendered for the driver."""
+    sql = template.replace("{subscribers}", subscribers(style, table, event_type))
+    return render(sql, style)
+
+
+def instance_data(key: KeyRow, instance_id: str, name: str, created_at: datetime) -> dict[str, Any]:
+    """The instance as the API returns it: the payload of its webhook events."""
+    return {
+        "id": instance_id,
+        "business_id": key.business_id,
+        "created_at": created_at,
+        "license_key_id": key.id,
+        "name": name,
+    }
+
+
 class SqliteStore:
-    def __init__(self, hot: SqliteHot) -> None:
+    def __init__(self, hot: SqliteHot, outbox: HotOutbox) -> None:
         self._hot = hot
+        self._outbox = outbox
         self._reader = hot.reader
         self._find = hot.sql(FIND_KEY)
         self._has = hot.sql(FIND_INSTANCE)
         self._details = hot.sql(DETAILS)
+        self._take = _listened(TAKE_SEAT_LISTENED, "qmark", "license_keys", INSTANCE_ACTIVATED)
+        self._delete = _listened(
+            DELETE_INSTANCE, "qmark", "license_key_instances", INSTANCE_DEACTIVATED
+        )
+        self._insert = hot.sql(INSERT_INSTANCE)
+        self._free = hot.sql(FREE_SEAT)
+        self._queue = hot.sql(INSERT_DELIVERY)
 
     async def find_key(self, key_hash: bytes) -> KeyRow | None:
         row = self._reader.execute(self._find, (key_hash,)).fetchone()
@@ -102,20 +133,49 @@ class SqliteStore:
         row = self._reader.execute(self._details, (customer_id, product_id)).fetchone()
         return None if row is None else _details(row)
 
-    @staticmethod
-    def _write(statements: list[tuple[str, tuple[Any, ...]]], conn: sqlite3.Connection) -> bool:
-        """Run statements in one IMMEDIATE transaction; stop and roll back at the first no-op."""
+    def _activate(
+        self, key: KeyRow, instance_id: str, name: str, now: datetime, conn: sqlite3.Connection
+    ) -> bool:
+        """One IMMEDIATE transaction: the seat, the instance, the event's deliveries."""
         conn.execute("BEGIN IMMEDIATE")
         try:
-            for sql, params in statements:
-                cur = conn.execute(render(sql, "qmark"), params)
-                if sql.endswith("RETURNING id"):
-                    changed = cur.fetchone() is not None
-                else:
-                    changed = cur.rowcount > 0
-                if not changed:
-                    conn.execute("ROLLBACK")
-                    return False
+            taken = conn.execute(self._take, (key.id,)).fetchone()
+            if taken is None:
+                conn.execute("ROLLBACK")
+                return False
+            stamp = _sqlite_time(now)
+            conn.execute(
+                self._insert, (instance_id, key.business_id, key.mode, key.id, name, stamp)
+            )
+            if taken[1]:
+                data = instance_data(key, instance_id, name, now)
+                rows = self._outbox.rows(
+                    taken[1], key.business_id, key.mode, INSTANCE_ACTIVATED, data, now, stamp
+                )
+                conn.executemany(self._queue, rows)
+            conn.execute("COMMIT")
+            return True
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    def _deactivate(
+        self, key: KeyRow, instance_id: str, now: datetime, conn: sqlite3.Connection
+    ) -> bool:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            gone = conn.execute(self._delete, (instance_id, key.id)).fetchone()
+            if gone is None or conn.execute(self._free, (key.id,)).rowcount == 0:
+                conn.execute("ROLLBACK")
+                return False
+            if gone[3]:
+                created = datetime.fromisoformat(gone[2]).replace(tzinfo=UTC)
+                data = instance_data(key, instance_id, gone[1], created)
+                rows = self._outbox.rows(
+                    gone[3], key.business_id, key.mode, INSTANCE_DEACTIVATED, data, now,
+                    _sqlite_time(now),
+                )  # fmt: skip
+                conn.executemany(self._queue, rows)
             conn.execute("COMMIT")
             return True
         except BaseException:
@@ -123,18 +183,10 @@ class SqliteStore:
             raise
 
     async def activate(self, key: KeyRow, instance_id: str, name: str, now: datetime) -> bool:
-        steps = [
-            (TAKE_SEAT, (key.id,)),
-            (
-                INSERT_INSTANCE,
-                (instance_id, key.business_id, key.mode, key.id, name, _sqlite_time(now)),
-            ),
-        ]
-        return await self._hot.write(lambda conn: self._write(steps, conn))
+        return await self._hot.write(lambda conn: self._activate(key, instance_id, name, now, conn))
 
-    async def deactivate(self, key_id: str, instance_id: str) -> bool:
-        steps = [(DELETE_INSTANCE, (instance_id, key_id)), (FREE_SEAT, (key_id,))]
-        return await self._hot.write(lambda conn: self._write(steps, conn))
+    async def deactivate(self, key: KeyRow, instance_id: str, now: datetime) -> bool:
+        return await self._hot.write(lambda conn: self._deactivate(key, instance_id, now, conn))
 
 
 def _details(row: Any) -> Details:
@@ -145,15 +197,19 @@ def _details(row: Any) -> Details:
 
 
 class PostgresStore:
-    def __init__(self, hot: PostgresHot) -> None:
+    def __init__(self, hot: PostgresHot, outbox: HotOutbox) -> None:
         self._pool = hot.pool
+        self._outbox = outbox
         self._find = hot.sql(FIND_KEY)
         self._has = hot.sql(FIND_INSTANCE)
         self._details = hot.sql(DETAILS)
-        self._take = hot.sql(TAKE_SEAT)
+        self._take = _listened(TAKE_SEAT_LISTENED, "numeric", "license_keys", INSTANCE_ACTIVATED)
         self._insert = hot.sql(INSERT_INSTANCE)
-        self._delete = hot.sql(DELETE_INSTANCE)
+        self._delete = _listened(
+            DELETE_INSTANCE, "numeric", "license_key_instances", INSTANCE_DEACTIVATED
+        )
         self._free = hot.sql(FREE_SEAT)
+        self._queue = hot.sql(INSERT_DELIVERY)
 
     async def find_key(self, key_hash: bytes) -> KeyRow | None:
         row = await self._pool.fetchrow(self._find, key_hash)
@@ -170,7 +226,8 @@ class PostgresStore:
 
     async def activate(self, key: KeyRow, instance_id: str, name: str, now: datetime) -> bool:
         async with self._pool.acquire() as conn, conn.transaction():
-            if await conn.fetchrow(self._take, key.id) is None:
+            taken = await conn.fetchrow(self._take, key.id)
+            if taken is None:
                 return False
             await conn.execute(
                 self._insert,
@@ -181,17 +238,30 @@ class PostgresStore:
                 name,
                 now,
             )
+            if taken[1]:
+                data = instance_data(key, instance_id, name, now)
+                rows = self._outbox.rows(
+                    taken[1], key.business_id, key.mode, INSTANCE_ACTIVATED, data, now, now
+                )
+                await conn.executemany(self._queue, rows)
             return True
 
-    async def deactivate(self, key_id: str, instance_id: str) -> bool:
+    async def deactivate(self, key: KeyRow, instance_id: str, now: datetime) -> bool:
         async with self._pool.acquire() as conn, conn.transaction():
-            if await conn.fetchrow(self._delete, instance_id, key_id) is None:
+            gone = await conn.fetchrow(self._delete, instance_id, key.id)
+            if gone is None:
                 return False
-            await conn.execute(self._free, key_id)
+            await conn.execute(self._free, key.id)
+            if gone[3]:
+                data = instance_data(key, instance_id, gone[1], gone[2])
+                rows = self._outbox.rows(
+                    gone[3], key.business_id, key.mode, INSTANCE_DEACTIVATED, data, now, now
+                )
+                await conn.executemany(self._queue, rows)
             return True
 
 
-def license_store(hot: HotDb) -> LicenseStore:
+def license_store(hot: HotDb, outbox: HotOutbox) -> LicenseStore:
     if isinstance(hot, SqliteHot):
-        return SqliteStore(hot)
-    return PostgresStore(hot)
+        return SqliteStore(hot, outbox)
+    return PostgresStore(hot, outbox)

@@ -22,6 +22,8 @@ from licensor.models.plan import Plan
 from licensor.models.product import Product
 from licensor.models.signing_key import SigningKey
 from licensor.models.subscription import Subscription
+from licensor.models.webhook_delivery import WebhookAttempt, WebhookDelivery
+from licensor.models.webhook_endpoint import WebhookEndpoint
 
 __all__ = [
     "ActivationCode",
@@ -45,4 +47,7 @@ __all__ = [
     "SigningKey",
     "Subscription",
     "User",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
 ]

@@ -21,6 +21,7 @@ class LicenseKey(Base):
         Index("ix_license_keys_business_id_mode_created_at", "business_id", "mode", "created_at"),
         Index("ix_license_keys_customer_id", "customer_id"),
         Index("ix_license_keys_product_id", "product_id"),
+        Index("ix_license_keys_expires_at", "expires_at"),
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
@@ -35,6 +36,9 @@ class LicenseKey(Base):
     instances_count: Mapped[int] = mapped_column(Integer, default=0)
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # When the `license_key.expired` event was emitted (the worker's expiry sweep); cleared
+    # when `expires_at` changes, so a key extended and expired again is announced again.
+    expiry_announced_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     payment_id: Mapped[str | None] = mapped_column(String(64), default=None)
     subscription_id: Mapped[str | None] = mapped_column(String(64), default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -15,6 +15,7 @@ from licensor.kit.secrets import Vault
 from licensor.models import ActivationCode, Subscription
 from licensor.subscription import repository
 from licensor.subscription.errors import SubscriptionCancelled
+from licensor.webhooks import events
 
 ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud and typed by people
 LENGTH = 24
@@ -65,7 +66,21 @@ async def issue(
     )
     session.add(row)
     await session.flush()
+    await events.emit(session, sub.business_id, sub.mode, events.CODE_CREATED, code_data(row, code))
     return code, row
+
+
+def code_data(row: ActivationCode, code: str | None) -> dict[str, object]:
+    """An activation code's webhook payload (the code itself only when it is created)."""
+    data: dict[str, object] = {
+        "id": row.id,
+        "subscription_id": row.subscription_id,
+        "created_at": row.created_at.isoformat(),
+        "revoked_at": row.revoked_at.isoformat() if row.revoked_at else None,
+    }
+    if code is not None:
+        data["code"] = code
+    return data
 
 
 async def revoke(session: AsyncSession, sub: Subscription) -> bool:
@@ -74,6 +89,9 @@ async def revoke(session: AsyncSession, sub: Subscription) -> bool:
         return False
     live.revoked_at = utcnow()
     await session.flush()
+    await events.emit(
+        session, sub.business_id, sub.mode, events.CODE_REVOKED, code_data(live, None)
+    )
     return True
 
 

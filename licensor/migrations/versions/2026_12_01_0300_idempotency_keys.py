@@ -1,7 +1,7 @@
 """idempotency keys: one row per Idempotency-Key of a business and mode
 
 Revision ID: 0300
-Revises: 0040
+Revises: 0200
 Create Date: 2026-12-01 20:59:12.919491+00:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import licensor.kit.db
 
 revision = "0300"
-down_revision = "0040"
+down_revision = "0200"
 branch_labels = None
 depends_on = None
 

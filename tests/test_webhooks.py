@@ -1,0 +1,440 @@
+"""Webhooks against a real `licensor serve`: endpoints through Dodo's SDK (strict mode),
+signed deliveries received on a real HTTP server and verified with the SDK's `unwrap`,
+the lifecycle events (the hot path's too), rollback, retries, 410, rate limit, rotation,
+the delivery log, resend and the SSRF checks. The server runs no worker of its own:
+each test runs the delivery worker's passes (tests/webhook_helpers.py)."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from dodopayments import NotFoundError
+from sqlalchemy import func, select, text
+from standardwebhooks import Webhook
+
+from licensor.auth.dependencies import Principal
+from licensor.kit.context import AppContext
+from licensor.license_key import service as license_key_service
+from licensor.license_key.schemas import LicenseKeyCreate
+from licensor.models import WebhookDelivery
+from tests import net
+from tests.cli_helpers import cli
+from tests.desk_helpers import legacy_body, ok, setup
+from tests.helpers import activate, in_db, make_customer, make_key, make_product, unique
+from tests.servers import RAISED_LIMITS, Server, Tenant, own_server
+from tests.webhook_helpers import Receiver, drain, receiver, run_worker
+
+SERVER_ENV = {
+    **RAISED_LIMITS,
+    "LICENSOR_MAIL_WORKER": "false",  # the tests run the worker's passes themselves
+    "LICENSOR_WEBHOOKS_ALLOW_PRIVATE": "true",  # the receiver is on 127.0.0.1
+    "LICENSOR_WEBHOOKS_MAX_ATTEMPTS": "3",
+}
+
+
+@pytest.fixture(scope="module")
+def hooks(
+    backend: str, tmp_path_factory: pytest.TempPathFactory, _postgres_checked: bool
+) -> Iterator[Server]:
+    data_dir: Path = tmp_path_factory.mktemp(f"hooks-{backend}")
+    with own_server(backend, data_dir, _postgres_checked, env=SERVER_ENV) as srv:
+        yield srv
+
+
+@pytest.fixture(scope="module")
+def inbox(hooks: Server) -> Iterator[Receiver]:
+    """One receiver per server (paths are per test): what it got is that server's."""
+    with receiver() as rec:
+        yield rec
+
+
+def endpoint(tenant: Tenant, url: str, **fields: Any) -> tuple[str, str]:
+    """Create an endpoint over the API: (id, secret)."""
+    with tenant.http() as http:
+        made = http.post("/webhooks", json={"url": url, **fields})
+        assert made.status_code == 200, made.text
+        webhook_id = made.json()["id"]
+        secret = http.get(f"/webhooks/{webhook_id}/secret").json()["secret"]
+    return webhook_id, secret
+
+
+def new_key(tenant: Tenant, **fields: Any) -> dict[str, Any]:
+    product_id = make_product(tenant)
+    customer_id = make_customer(tenant)
+    return make_key(tenant, customer_id, product_id, unique(), **fields)
+
+
+def types_at(inbox: Receiver, path: str) -> list[str]:
+    return [r.json()["type"] for r in inbox.at(path)]
+
+
+def test_sdk_manages_endpoints_in_strict_mode(hooks: Server, inbox: Receiver) -> None:
+    sdk = hooks.tenant().sdk()
+    made = sdk.webhooks.create(
+        url=inbox.url("/sdk"),
+        description="CRM sync",
+        filter_types=["license_key.created"],
+        headers={"X-Team": "crm", "Authorization": "Bearer s3cret"},
+        metadata={"env": "staging"},
+        rate_limit=5,
+    )
+    assert made.id.startswith("wh_")
+    assert (made.url, made.description, made.disabled) == (inbox.url("/sdk"), "CRM sync", False)
+    assert (made.filter_types, made.metadata, made.rate_limit) == (
+        ["license_key.created"],
+        {"env": "staging"},
+        5,
+    )
+    assert sdk.webhooks.retrieve(made.id) == made
+
+    changed = sdk.webhooks.update(made.id, description="CRM", disabled=True, rate_limit=10)
+    assert (changed.description, changed.disabled, changed.rate_limit) == ("CRM", True, 10)
+    second = sdk.webhooks.create(url=inbox.url("/sdk2"))
+    assert second.filter_types == []  # every type
+    listed = [w.id for w in sdk.webhooks.list(limit=1)]  # one per page: the iterator pages
+    assert sorted(listed) == sorted([made.id, second.id])
+
+    secret = sdk.webhooks.retrieve_secret(made.id).secret
+    assert secret.startswith("whsec_")
+    assert len(secret) > 40
+    shown = sdk.webhooks.headers.retrieve(made.id)
+    assert (shown.headers, shown.sensitive) == ({"X-Team": "crm"}, ["Authorization"])
+    sdk.webhooks.headers.update(made.id, headers={"X-Extra": "1", "X-Team": "billing"})
+    shown = sdk.webhooks.headers.retrieve(made.id)
+    assert shown.headers == {"X-Team": "billing", "X-Extra": "1"}
+
+    sdk.webhooks.delete(made.id)
+    with pytest.raises(NotFoundError):
+        sdk.webhooks.retrieve(made.id)
+    with hooks.tenant().http() as other:  # another business: unknown
+        assert other.get(f"/webhooks/{second.id}").json()["code"] == "WEBHOOK_NOT_FOUND"
+    with hooks.tenant().http() as http:
+        bad = http.post("/webhooks", json={"url": "ftp://x.test/", "filter_types": ["nope"]})
+        assert bad.status_code == 422
+        reserved = http.post(
+            "/webhooks", json={"url": inbox.url("/x"), "headers": {"webhook-id": "forged"}}
+        )
+        assert reserved.json()["code"] == "WEBHOOK_HEADER_RESERVED"
+
+
+def test_license_key_created_is_signed_and_unwraps_with_the_sdk(
+    hooks: Server, inbox: Receiver
+) -> None:
+    tenant = hooks.tenant()
+    webhook_id, secret = endpoint(tenant, inbox.url("/created"))
+    key = new_key(tenant)
+    assert inbox.at("/created") == []  # queued, not sent, until the worker runs
+    drain(hooks, lambda: len(inbox.at("/created")) >= 1, "license_key.created")
+    [got] = inbox.at("/created")
+    event = tenant.sdk().webhooks.unwrap(got.body, headers=got.headers, key=secret)
+    assert event.type == "license_key.created"
+    assert event.business_id == tenant.business_id
+    assert got.json()["data"] == key  # the key as the API returned it
+    assert got.headers["webhook-id"].startswith("msg_")
+
+    with tenant.http() as http:
+        log = http.get(f"/webhooks/{webhook_id}/deliveries").json()
+        [delivery] = log["data"]
+        assert (delivery["status"], delivery["attempts"], delivery["last_status_code"]) == (
+            "sent",
+            1,
+            200,
+        )
+        assert delivery["event_id"] == got.headers["webhook-id"]
+        detail = http.get(f"/webhooks/{webhook_id}/deliveries/{delivery['id']}").json()
+    assert detail["request"] == got.json()
+    [attempt] = detail["attempt_log"]
+    assert attempt["status_code"] == 200
+    assert attempt["response_body"] == "ok"
+
+
+def test_lifecycle_events_and_filter_types(hooks: Server, inbox: Receiver) -> None:
+    tenant = hooks.tenant()
+    instances = ["license_key_instance.activated", "license_key_instance.deactivated"]
+    endpoint(tenant, inbox.url("/instances"), filter_types=instances)
+    endpoint(tenant, inbox.url("/created-only"), filter_types=["license_key.created"])
+    endpoint(tenant, inbox.url("/all"))
+    key = new_key(tenant)
+    done = activate(tenant.base_url, key["key"])  # the thin hot path's raw transaction
+    assert done.status_code == 201, done.text
+    instance = done.json()
+    gone = tenant.http().post(
+        "/licenses/deactivate",
+        json={"license_key": key["key"], "license_key_instance_id": instance["id"]},
+    )
+    assert gone.status_code == 200, gone.text
+    with tenant.http() as http:
+        for change in ({"disabled": True}, {"disabled": False}, {"activations_limit": 9}):
+            assert http.patch(f"/license_keys/{key['id']}", json=change).status_code == 200
+    drain(hooks, lambda: len(inbox.at("/all")) >= 8, "every event")
+
+    assert types_at(inbox, "/created-only") == ["license_key.created"]
+    assert sorted(types_at(inbox, "/instances")) == instances
+    assert sorted(types_at(inbox, "/all")) == sorted(
+        [
+            "license_key.created",
+            *instances,
+            "license_key.updated",
+            "license_key.disabled",
+            "license_key.updated",
+            "license_key.enabled",
+            "license_key.updated",
+        ]
+    )
+    by_type = {r.json()["type"]: r.json() for r in inbox.at("/instances")}
+    activated = by_type["license_key_instance.activated"]["data"]
+    assert activated["id"] == instance["id"]
+    assert activated["license_key_id"] == key["id"]
+    assert by_type["license_key_instance.deactivated"]["data"]["name"] == "laptop"
+
+
+def test_a_change_that_rolls_back_sends_nothing(hooks: Server, inbox: Receiver) -> None:
+    tenant = hooks.tenant()
+    endpoint(tenant, inbox.url("/rollback"))
+    product_id, customer_id = make_product(tenant), make_customer(tenant)
+
+    class Abort(Exception):
+        pass
+
+    async def create_then_fail(ctx: AppContext, session: Any) -> None:
+        who = Principal(tenant.business_id, "test", "test")
+        body = LicenseKeyCreate(customer_id=customer_id, product_id=product_id)
+        await license_key_service.create(session, ctx.vault, who, body)
+        queued = await session.scalar(
+            select(func.count()).where(WebhookDelivery.business_id == tenant.business_id)
+        )
+        assert queued == 1  # queued in the change's transaction…
+        raise Abort()
+
+    with pytest.raises(Abort):
+        in_db(hooks, create_then_fail)
+
+    async def count(ctx: AppContext, session: Any) -> int:
+        found = await session.scalar(
+            select(func.count()).where(WebhookDelivery.business_id == tenant.business_id)
+        )
+        return int(found)
+
+    assert in_db(hooks, count) == 0  # …and gone with it
+    run_worker(hooks)
+    assert inbox.at("/rollback") == []
+
+
+def test_retry_log_and_resend(hooks: Server, inbox: Receiver) -> None:
+    tenant = hooks.tenant()
+    inbox.answers["/flaky"] = [500, 200]
+    webhook_id, _ = endpoint(tenant, inbox.url("/flaky"))
+    new_key(tenant)
+    drain(hooks, lambda: len(inbox.at("/flaky")) >= 2, "the retry")
+    first, second = inbox.at("/flaky")
+    assert first.headers["webhook-id"] == second.headers["webhook-id"]
+    with tenant.http() as http:
+        [delivery] = http.get(f"/webhooks/{webhook_id}/deliveries").json()["data"]
+        assert (delivery["status"], delivery["attempts"]) == ("sent", 2)
+        path = f"/webhooks/{webhook_id}/deliveries/{delivery['id']}"
+        detail = http.get(path).json()
+        assert [a["status_code"] for a in detail["attempt_log"]] == [500, 200]
+        resent = http.post(path + "/resend")
+        assert resent.status_code == 202, resent.text
+        assert resent.json()["resend_of"] == delivery["id"]
+    drain(hooks, lambda: len(inbox.at("/flaky")) >= 3, "the resend")
+    assert inbox.at("/flaky")[2].headers["webhook-id"] == first.headers["webhook-id"]
+    # the CLI reads the same log
+    listed = cli(hooks, "webhooks", "deliveries", "--business-id", tenant.business_id, webhook_id)
+    assert listed.returncode == 0, listed.stderr
+    assert '"resend_of"' in listed.stdout
+    assert delivery["id"] in listed.stdout
+
+
+def test_gone_disables_the_endpoint_with_an_event(hooks: Server, inbox: Receiver) -> None:
+    tenant = hooks.tenant()
+    inbox.answers["/gone"] = [410]
+    gone_id, _ = endpoint(tenant, inbox.url("/gone"))
+    endpoint(tenant, inbox.url("/watcher"), filter_types=["webhook_endpoint.disabled"])
+    new_key(tenant)
+    drain(hooks, lambda: len(inbox.at("/watcher")) >= 1, "webhook_endpoint.disabled")
+    assert len(inbox.at("/gone")) == 1  # not retried
+    [event] = inbox.at("/watcher")
+    assert event.json()["data"]["id"] == gone_id
+    assert "410" in event.json()["data"]["reason"]
+    assert tenant.sdk().webhooks.retrieve(gone_id).disabled is True
+    new_key(tenant)
+    run_worker(hooks)
+    assert len(inbox.at("/gone")) == 1  # a disabled endpoint gets nothing
+
+
+def test_an_endpoint_failing_too_long_is_disabled(hooks: Server, inbox: Receiver) -> None:
+    tenant = hooks.tenant()
+    inbox.answers["/down"] = [503]
+    down_id, _ = endpoint(tenant, inbox.url("/down"))
+    new_key(tenant)
+    sdk = tenant.sdk()
+    drain(
+        hooks,
+        lambda: sdk.webhooks.retrieve(down_id).disabled is True,
+        "the endpoint disabled",
+        webhooks_disable_after_seconds=0.01,
+    )
+    assert len(inbox.at("/down")) == 2  # failed, then failed again past the limit
+
+
+def test_rotation_signs_with_both_secrets(hooks: Server, inbox: Receiver) -> None:
+    tenant = hooks.tenant()
+    webhook_id, old = endpoint(tenant, inbox.url("/rotated"))
+    with tenant.http() as http:
+        fresh = http.post(f"/webhooks/{webhook_id}/secret/rotate").json()["secret"]
+        assert http.get(f"/webhooks/{webhook_id}/secret").json()["secret"] == fresh
+    assert fresh != old
+    new_key(tenant)
+    drain(hooks, lambda: len(inbox.at("/rotated")) >= 1, "the delivery")
+    [got] = inbox.at("/rotated")
+    assert len(got.headers["webhook-signature"].split(" ")) == 2
+    for secret in (old, fresh):  # a receiver with either secret verifies it
+        tenant.sdk().webhooks.unwrap(got.body, headers=got.headers, key=secret)
+    other = cli(hooks, "webhooks", "rotate-secret", "--business-id", tenant.business_id, webhook_id)
+    assert other.returncode == 0, other.stderr
+    assert '"whsec_' in other.stdout
+
+
+def test_rate_limit_is_honoured(hooks: Server, inbox: Receiver) -> None:
+    tenant = hooks.tenant()
+    endpoint(tenant, inbox.url("/limited"), rate_limit=1)
+    for _ in range(4):
+        new_key(tenant)
+    drain(hooks, lambda: len(inbox.at("/limited")) >= 4, "four deliveries")
+    arrived = [r.at for r in inbox.at("/limited")]
+    # one per second: four span three turns of a second (less the requests' own latency)
+    assert arrived[3] - arrived[0] >= 1.5
+
+
+def test_ssrf_refused_at_create_and_at_delivery(hooks: Server, inbox: Receiver) -> None:
+    tenant = hooks.tenant()
+    refuse = {"LICENSOR_WEBHOOKS_ALLOW_PRIVATE": "false"}
+    for url in (
+        "http://127.0.0.1:9/",
+        "http://10.1.2.3/",
+        "http://169.254.169.254/latest/meta-data",
+        "http://[::1]/",
+        "http://localhost/",
+    ):
+        done = cli(
+            hooks, "webhooks", "create", "--business-id", tenant.business_id, "--url", url,
+            env=refuse,
+        )  # fmt: skip
+        assert done.returncode == 1, url
+        assert "WEBHOOK_URL_NOT_ALLOWED" in done.stderr, done.stderr
+
+    # A name (not an address) passes the URL check, but resolves to loopback: refused
+    # when the delivery is made, and nothing is sent.
+    host = socket.gethostname()
+    resolved = {str(info[4][0]) for info in socket.getaddrinfo(host, 80)}
+    assert any(a.startswith("127.") or a == "::1" for a in resolved), resolved
+    made = cli(
+        hooks, "webhooks", "create", "--business-id", tenant.business_id,
+        "--url", inbox.url("/inside", host=host), env=refuse,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    webhook_id = made.stdout.split('"id": "')[1].split('"')[0]
+    new_key(tenant)
+    run_worker(hooks, webhooks_allow_private=False)
+    assert inbox.at("/inside") == []
+    with tenant.http() as http:
+        [delivery] = http.get(f"/webhooks/{webhook_id}/deliveries").json()["data"]
+    assert delivery["status"] == "failed"
+    assert "non-public address" in delivery["last_error"]
+
+
+def test_standard_webhooks_signature_format(hooks: Server, inbox: Receiver) -> None:
+    """The signature is Standard Webhooks' (the package itself verifies it)."""
+    tenant = hooks.tenant()
+    _, secret = endpoint(tenant, inbox.url("/plain"))
+    new_key(tenant)
+    drain(hooks, lambda: len(inbox.at("/plain")) >= 1, "the delivery")
+    [got] = inbox.at("/plain")
+    assert Webhook(secret).verify(got.body, got.headers)["type"] == "license_key.created"
+    assert got.headers["webhook-signature"].startswith("v1,")
+
+
+def test_desk_code_and_seat_events(hooks: Server, inbox: Receiver) -> None:
+    tenant = hooks.tenant()
+    endpoint(tenant, inbox.url("/desk"))
+    with tenant.http() as http:
+        p, c, s = setup(http)
+        issued = ok(http.post("/licenses", json=legacy_body(p, c, s)), 201)
+        dup = ok(
+            http.post(
+                f"/licenses/{issued['id']}/duplicate",
+                json={"users_count": 30, "notes": "five more seats"},
+            ),
+            201,
+        )
+        _, _, cloud = setup(http, cloud_licensing="Yes", seat_reconciliation=True, users_count=2)
+        code = ok(http.get(f"/subscriptions/{cloud['id']}/activation_code"))["activation_code"]
+        public = net.client(base_url=tenant.base_url, timeout=30)
+        ref = {"activation_code": code, "instance_id": "gl-1"}
+        held = ok(public.post("/cloud/activate", json=ref))
+        usage = {"timestamp": datetime.now(UTC).isoformat(), "billable_users_count": 3}
+        seat = ok(
+            public.post("/cloud/seat_links", json={**ref, **usage, "max_historical_users_count": 5})
+        )
+        assert http.delete(f"/subscriptions/{cloud['id']}/activation_code").status_code == 204
+    drain(hooks, lambda: "activation_code.revoked" in types_at(inbox, "/desk"), "the revocation")
+    events: dict[str, list[dict[str, Any]]] = {}
+    for r in inbox.at("/desk"):
+        events.setdefault(r.json()["type"], []).append(r.json()["data"])
+    issued_ids = {d["id"] for d in events["desk_license.issued"]}
+    assert {issued["id"], held["license_id"]} <= issued_ids  # by the desk, by cloud activation
+    [duplicated] = events["desk_license.duplicated"]
+    assert (duplicated["id"], duplicated["duplicated_from_id"]) == (dup["id"], issued["id"])
+    [created] = events["activation_code.created"]
+    assert (created["subscription_id"], created["code"]) == (cloud["id"], code)
+    [revoked] = events["activation_code.revoked"]
+    assert revoked["id"] == created["id"]
+    assert "code" not in revoked
+    [over] = events["seat_link.over_purchase"]
+    assert (over["overage"], over["licensed_users_count"]) == (seat["overage"], 2)
+    assert over["overage"] == 3
+    assert over["id"].startswith("seat_")
+
+
+def test_secrets_and_payloads_are_not_stored_in_clear(hooks: Server, inbox: Receiver) -> None:
+    tenant = hooks.tenant()
+    webhook_id, secret = endpoint(tenant, inbox.url("/rest"), headers={"X-Token": "tok-s3cret"})
+    key = new_key(tenant)
+
+    async def raw(ctx: AppContext, session: Any) -> bytes:
+        rows = await session.execute(
+            text(
+                "SELECT secret_encrypted, headers_encrypted FROM webhook_endpoints WHERE id = :id"
+            ),
+            {"id": webhook_id},
+        )
+        stored = b"".join(bytes(v) for row in rows for v in row if v is not None)
+        rows = await session.execute(
+            text("SELECT payload_encrypted FROM webhook_deliveries WHERE endpoint_id = :id"),
+            {"id": webhook_id},
+        )
+        return stored + b"".join(bytes(row[0]) for row in rows)
+
+    stored = in_db(hooks, raw)
+    assert len(stored) > 100
+    for clear in (secret, secret.removeprefix("whsec_"), "tok-s3cret", key["key"], key["id"]):
+        assert clear.encode() not in stored
+
+
+def test_expiry_is_announced_once(hooks: Server, inbox: Receiver) -> None:
+    tenant = hooks.tenant()
+    endpoint(tenant, inbox.url("/expired"), filter_types=["license_key.expired"])
+    past = datetime.now(UTC).replace(microsecond=0).isoformat()
+    key = new_key(tenant, expires_at=past)
+    drain(hooks, lambda: len(inbox.at("/expired")) >= 1, "license_key.expired")
+    [event] = inbox.at("/expired")
+    assert event.json()["data"]["id"] == key["id"]
+    assert event.json()["data"]["status"] == "expired"
+    run_worker(hooks)
+    assert len(inbox.at("/expired")) == 1  # once per expiry
