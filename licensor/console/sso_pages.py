@@ -20,7 +20,6 @@ from starlette.responses import Response
 
 from licensor.console.auth_pages import open_session, safe_next
 from licensor.console.forms import FormErrors
-from licensor.console.oidc import Pending, client_of, sso_failed
 from licensor.console.session import allow, guard_post
 from licensor.console.web import clear_cookie, render, set_cookie
 from licensor.kit.deps import Ctx, reading, writing
@@ -29,6 +28,8 @@ from licensor.kit.secrets import constant_time_equal
 from licensor.staff import service as staff_service
 
 router = APIRouter(prefix="/console", dependencies=[Depends(guard_post)])
+# `console.oidc` (Authlib, joserfc, httpx2) is imported at the first single sign-on, not
+# when the server starts: most servers never use it.
 PENDING_COOKIE = "licensor_console_sso"
 CHOICE_COOKIE = "licensor_console_sso_choice"
 PENDING_SECONDS = 600
@@ -87,6 +88,8 @@ def redirect_uri(request: Request, ctx: Ctx) -> str:
 
 @router.get("/sso/start")
 async def sso_start(request: Request, ctx: Ctx, next: str = "", business_id: str = "") -> Response:
+    from licensor.console.oidc import client_of
+
     client = client_of(request.app.state, ctx.settings)
     target = safe_next(str(request.scope.get("root_path", "")) + safe_next(next))
     url, pending = await client.begin(redirect_uri(request, ctx), target, business_id[:64])
@@ -105,6 +108,8 @@ async def sso_callback(
     error: str = "",
     error_description: str = "",
 ) -> Response:
+    from licensor.console.oidc import Pending, client_of, sso_failed
+
     try:
         client = client_of(request.app.state, ctx.settings)
         data = _open(request, "sso", PENDING_COOKIE)
