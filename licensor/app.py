@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from licensor import __version__
 from licensor.config import Settings, get_settings
+from licensor.console.app import install_console
 from licensor.customer.router import router as customers
 from licensor.delivery.router import router as delivery
 from licensor.delivery.worker import BackgroundWorker, announce_mail
@@ -20,6 +21,7 @@ from licensor.instance_keys.asgi import InstanceCheckinRoute
 from licensor.instance_keys.checkin import close_checkins
 from licensor.instance_keys.router import router as instance_keys
 from licensor.kit import edge
+from licensor.kit.apidocs import install_docs
 from licensor.kit.context import AppContext
 from licensor.kit.handlers import RejectNulCharacters, install_error_handlers
 from licensor.kit.hotstore import open_hot
@@ -101,6 +103,8 @@ def build_fastapi(settings: Settings, slot: ChecksSlot | None = None) -> FastAPI
         description=DESCRIPTION,
         lifespan=lifespan,
         default_response_class=ORJSONResponse,
+        docs_url=None,  # served from a package (kit/apidocs.py), not a CDN
+        redoc_url=None,
     )
     app.state.rate_limiter = limiter
     install_error_handlers(app)
@@ -110,6 +114,8 @@ def build_fastapi(settings: Settings, slot: ChecksSlot | None = None) -> FastAPI
     routers = (customers, products, license_keys, instances, licenses, signing, delivery, webhooks)
     for router in (*routers, license_desk, orgs, instance_keys):
         app.include_router(router)
+    install_console(app)
+    install_docs(app)
 
     @app.get("/health", tags=["Health"])
     async def health() -> dict[str, Any]:

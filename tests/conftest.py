@@ -22,7 +22,7 @@ from tests.servers import (
     redis_available,
 )
 
-pytest_plugins = ["tests.mail_fixtures"]
+pytest_plugins = ["tests.mail_fixtures", "tests.browser"]
 
 BACKENDS = [
     b.strip() for b in os.environ.get("LICENSOR_TEST_BACKENDS", "sqlite,postgres").split(",")
@@ -43,6 +43,7 @@ XDIST_GROUPS = {
     "test_parity": "test_parity",
     "test_idempotency": "test_idempotency",
     "test_webhooks": "test_webhooks",
+    "test_console_sso": "test_console_sso",
 }
 
 
