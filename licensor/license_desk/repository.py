@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, Select, or_, select
+from sqlalchemy import ColumnElement, Select, select, union
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from licensor.kit.search import EmailTerm
@@ -27,7 +27,7 @@ class LicenseSearch:
 
 def _q_terms(search: LicenseSearch) -> list[ColumnElement[bool]]:
     """One box: exact key, license/subscription id, billing id, email (whole or domain),
-    company, name. Each term has its own index, so each database ORs index lookups."""
+    company, name. Each term has its own index."""
     terms: list[ColumnElement[bool]] = []
     if search.q_raw is not None:
         raw = search.q_raw
@@ -49,27 +49,31 @@ def _q_terms(search: LicenseSearch) -> list[ColumnElement[bool]]:
 
 
 def list_statement(business_id: str, mode: str, search: LicenseSearch) -> Select[DeskLicense]:
-    stmt = select(DeskLicense).where(
-        DeskLicense.business_id == business_id, DeskLicense.mode == mode
-    )
+    tenant = (DeskLicense.business_id == business_id, DeskLicense.mode == mode)
+    filters: list[ColumnElement[bool]] = []
     if search.customer_id is not None:
-        stmt = stmt.where(DeskLicense.customer_id == search.customer_id)
+        filters.append(DeskLicense.customer_id == search.customer_id)
     if search.subscription_id is not None:
-        stmt = stmt.where(DeskLicense.subscription_id == search.subscription_id)
+        filters.append(DeskLicense.subscription_id == search.subscription_id)
     if search.license_type is not None:
-        stmt = stmt.where(DeskLicense.license_type == search.license_type)
+        filters.append(DeskLicense.license_type == search.license_type)
     if search.trial is not None:
-        stmt = stmt.where(DeskLicense.trial.is_(search.trial))
+        filters.append(DeskLicense.trial.is_(search.trial))
     if search.email is not None:
         if search.email.address is not None:
-            stmt = stmt.where(DeskLicense.licensee_email_lc == search.email.address)
+            filters.append(DeskLicense.licensee_email_lc == search.email.address)
         else:
-            stmt = stmt.where(DeskLicense.licensee_email_domain == search.email.domain)
+            filters.append(DeskLicense.licensee_email_domain == search.email.domain)
     if search.company is not None:
-        stmt = stmt.where(DeskLicense.licensee_company_lc == search.company)
+        filters.append(DeskLicense.licensee_company_lc == search.company)
     terms = _q_terms(search)
     if terms:
-        stmt = stmt.where(or_(*terms))
+        # A UNION of one indexed lookup per term (each led by business and mode), and the
+        # rows by primary key: an OR would make SQLite walk all the business's licenses.
+        found = union(*(select(DeskLicense.id).where(*tenant, term) for term in terms))
+        stmt = select(DeskLicense).where(DeskLicense.id.in_(found), *filters)
+    else:
+        stmt = select(DeskLicense).where(*tenant, *filters)
     return stmt.order_by(DeskLicense.created_at.desc(), DeskLicense.id)
 
 

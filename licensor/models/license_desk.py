@@ -52,7 +52,20 @@ class DeskLicense(Base):
             "created_at",
         ),
         Index("ix_desk_licenses_name_lc", "business_id", "mode", "licensee_name_lc", "created_at"),
-        Index("ix_desk_licenses_subscription_external_id", "subscription_external_id"),
+        Index(
+            "ix_desk_licenses_subscription",
+            "business_id",
+            "mode",
+            "subscription_id",
+            "created_at",
+        ),
+        Index(
+            "ix_desk_licenses_subscription_external_id",
+            "business_id",
+            "mode",
+            "subscription_external_id",
+            "created_at",
+        ),
         Index("ix_desk_licenses_trial", "business_id", "mode", "trial", "created_at"),
         Index("ix_desk_licenses_duplicated_from_id", "duplicated_from_id"),
     )

@@ -99,7 +99,14 @@ def upgrade() -> None:
             unique=False,
         )
         batch_op.create_index(
-            "ix_desk_licenses_subscription_external_id", ["subscription_external_id"], unique=False
+            "ix_desk_licenses_subscription_external_id",
+            ["business_id", "mode", "subscription_external_id", "created_at"],
+            unique=False,
+        )
+        batch_op.create_index(
+            "ix_desk_licenses_subscription",
+            ["business_id", "mode", "subscription_id", "created_at"],
+            unique=False,
         )
         batch_op.create_index(
             "ix_desk_licenses_duplicated_from_id", ["duplicated_from_id"], unique=False
@@ -121,6 +128,7 @@ def downgrade() -> None:
     with op.batch_alter_table("desk_licenses", schema=None) as batch_op:
         batch_op.drop_index("ix_desk_licenses_trial")
         batch_op.drop_index("ix_desk_licenses_duplicated_from_id")
+        batch_op.drop_index("ix_desk_licenses_subscription")
         batch_op.drop_index("ix_desk_licenses_subscription_external_id")
         batch_op.drop_index("ix_desk_licenses_name_lc")
         batch_op.drop_index("ix_desk_licenses_email_lc")
