@@ -52,8 +52,9 @@ def test_today_a_blank_users_count_was_a_type_error(tenant: Tenant) -> None:
     assert got["fields"] == ["name", "users_count", "plan_code"]
     p, c, s = setup(http)
     create = {**legacy_body(p, c, s), "users_count": "", "email": " ", "notes": ""}
+    create |= {"starts_at": "", "license_type": ""}
     got = error(http.post("/licenses", json=create), 422, "LICENSE_FIELDS_MISSING")
-    assert got["fields"] == ["email", "users_count", "notes"]
+    assert got["fields"] == ["license_type", "email", "users_count", "starts_at", "notes"]
 
 
 def test_required_fields_follow_the_chosen_type(tenant: Tenant) -> None:

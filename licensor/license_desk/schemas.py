@@ -78,8 +78,8 @@ class LicenseFields(NoteFields):
     email: MaybeEmail = Field(default=None, description="Licensee email.")
     users_count: Annotated[Seats | None, _Blank] = None
     plan_code: Text64 = None
-    starts_at: UTC | None = None
-    expires_at: UTC | None = None
+    starts_at: Annotated[UTC | None, _Blank] = None
+    expires_at: Annotated[UTC | None, _Blank] = None
     customer_id: Annotated[Id | None, _Blank] = None
     subscription_id: Text100 = Field(
         default=None, description="Licensor's `sub_…` id or the billing system's id."

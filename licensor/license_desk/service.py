@@ -11,6 +11,7 @@ that cloud activation issues automatically (`Issuer.cloud`) are not staff-issued
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -75,6 +76,13 @@ def required_fields(license_type: str | None, issuer: Issuer) -> list[str]:
 def missing_fields(body: LicenseCreate, issuer: Issuer) -> list[str]:
     """The required fields left out, null or blank (the schema turns blank into None)."""
     return [f for f in required_fields(body.license_type, issuer) if getattr(body, f) is None]
+
+
+def status_of(row: DeskLicense, now: datetime) -> str:
+    """Derived when read: `not_started` before its start, `expired` from its expiry."""
+    if now < row.starts_at:
+        return "not_started"
+    return "expired" if now >= row.expires_at else "active"
 
 
 def company_of(customer: Customer) -> str:

@@ -1,7 +1,7 @@
 """desk search columns, note ticket link and label
 
 Revision ID: 0500
-Revises: 0040
+Revises: 0400
 Create Date: 2026-12-01 20:57:22.949834+00:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 from licensor.kit.search import email_domain, fold
 
 revision = "0500"
-down_revision = "0040"
+down_revision = "0400"
 branch_labels = None
 depends_on = None
 
