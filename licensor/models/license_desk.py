@@ -36,7 +36,9 @@ class DeskLicense(Base):
     __table_args__ = (
         Index("ix_desk_licenses_business_id_mode_created_at", "business_id", "mode", "created_at"),
         Index("ix_desk_licenses_subscription_id", "subscription_id"),
-        Index("ix_desk_licenses_email_lc", "business_id", "mode", "licensee_email_lc"),
+        Index(
+            "ix_desk_licenses_email_lc", "business_id", "mode", "licensee_email_lc", "created_at"
+        ),
         Index(
             "ix_desk_licenses_email_domain",
             "business_id",

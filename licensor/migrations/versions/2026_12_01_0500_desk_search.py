@@ -91,7 +91,9 @@ def upgrade() -> None:
             unique=False,
         )
         batch_op.create_index(
-            "ix_desk_licenses_email_lc", ["business_id", "mode", "licensee_email_lc"], unique=False
+            "ix_desk_licenses_email_lc",
+            ["business_id", "mode", "licensee_email_lc", "created_at"],
+            unique=False,
         )
         batch_op.create_index(
             "ix_desk_licenses_name_lc",
