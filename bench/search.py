@@ -256,7 +256,7 @@ async def in_process(
 async def print_plan(
     session: AsyncSession, name: str, business_id: str, wanted: LicenseSearch
 ) -> None:
-    stmt = repository.list_statement(business_id, "live", wanted).limit(10)
+    stmt = repository.list_statement(business_id, "live", wanted, 10).limit(10)
     bind = session.get_bind()
     compiled = stmt.compile(bind)
     prefix = "EXPLAIN QUERY PLAN " if bind.dialect.name == "sqlite" else "EXPLAIN "

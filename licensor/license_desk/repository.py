@@ -48,7 +48,11 @@ def _q_terms(search: LicenseSearch) -> list[ColumnElement[bool]]:
     return terms
 
 
-def list_statement(business_id: str, mode: str, search: LicenseSearch) -> Select[DeskLicense]:
+def list_statement(
+    business_id: str, mode: str, search: LicenseSearch, window: int | None = None
+) -> Select[DeskLicense]:
+    """The licenses a search finds, newest first. `window` (offset + page size) caps
+    each search-box term's lookup at its newest rows: the page is among them."""
     tenant = (DeskLicense.business_id == business_id, DeskLicense.mode == mode)
     filters: list[ColumnElement[bool]] = []
     if search.customer_id is not None:
@@ -70,7 +74,15 @@ def list_statement(business_id: str, mode: str, search: LicenseSearch) -> Select
     if terms:
         # A UNION of one indexed lookup per term (each led by business and mode), and the
         # rows by primary key: an OR would make SQLite walk all the business's licenses.
-        found = union(*(select(DeskLicense.id).where(*tenant, term) for term in terms))
+        lookups = []
+        for term in terms:
+            lookup = select(DeskLicense.id).where(*tenant, *filters, term)
+            if window is not None:
+                newest = lookup.order_by(DeskLicense.created_at.desc(), DeskLicense.id)
+                capped = newest.limit(window).subquery()
+                lookup = select(capped.c.id)
+            lookups.append(lookup)
+        found = union(*lookups)
         stmt = select(DeskLicense).where(DeskLicense.id.in_(found), *filters)
     else:
         stmt = select(DeskLicense).where(*tenant, *filters)

@@ -43,5 +43,6 @@ def search_of(
 async def list_page(
     session: AsyncSession, who: Principal, page: PageParams, search: LicenseSearch
 ) -> list[DeskLicense]:
-    stmt = repository.list_statement(who.business_id, who.mode, search)
+    window = (page.page_number + 1) * page.page_size
+    stmt = repository.list_statement(who.business_id, who.mode, search, window)
     return await fetch_page(session, stmt, page)
