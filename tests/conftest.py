@@ -36,6 +36,7 @@ BACKENDS = [
 # PostgreSQL's connections). Groups are made here, from the file name, because xdist 3.8's
 # `--dist loadgroup` does not group under pytest 9 (it renames `item._nodeid`, gone there).
 XDIST_GROUPS = {
+    "test_console_desk": "test_console_desk",
     "test_race": "heavy",
     "test_flood": "heavy",
     "test_rate_limits": "test_rate_limits",

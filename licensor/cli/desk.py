@@ -116,15 +116,20 @@ def licenses_list(
     customer_id: Opt = None,
     subscription_id: Annotated[str | None, typer.Option(help="Licensor sub_… id.")] = None,
     license_type: Opt = None,
+    email: Annotated[str | None, typer.Option(help="Whole email or domain.")] = None,
+    company: Annotated[str | None, typer.Option(help="Company (case-insensitive).")] = None,
+    q: Annotated[str | None, typer.Option("--q", help="The search box (see the API).")] = None,
+    trial: Annotated[bool | None, typer.Option("--trial/--no-trial", help="Trials.")] = None,
     limit: Annotated[int, typer.Option(min=1, max=1000, help="How many, newest first.")] = 50,
     mode: ModeOption = Mode.test,
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
 ) -> None:
-    """List licenses, newest first (the route's filters, with its rules)."""
+    """List or search licenses, newest first (the route's filters, with its rules)."""
     from pydantic import StringConstraints, TypeAdapter
 
-    from licensor.license_desk import repository
+    from licensor.kit.pagination import PageParams
+    from licensor.license_desk import search
     from licensor.license_desk import service as desk
     from licensor.license_desk.schemas import LicenseType
 
@@ -134,14 +139,18 @@ def licenses_list(
     kind = parse_value(TypeAdapter(LicenseType | None), license_type, "license_type")
 
     async def work(ctx: AppContext, session: AsyncSession, who: Principal) -> list[LicenseOut]:
-        stmt = repository.list_statement(
-            who.business_id,
-            who.mode,
+        wanted = search.search_of(
+            ctx.vault,
             customer_id=customer,
             subscription_id=subscription,
             license_type=kind,
+            trial=trial,
+            email=email,
+            company=company,
+            q=q,
         )
-        rows = list((await session.scalars(stmt.limit(limit))).all())
+        page = PageParams(page_number=0, page_size=limit)
+        rows = await search.list_page(session, who, page, wanted)
         return await desk.to_out(session, ctx.vault, rows)
 
     echo_json(run_as(business_id, mode, data_dir, database_url, work))

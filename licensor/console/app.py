@@ -5,12 +5,20 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from licensor.console import auth_pages, pages, sso_pages, staff_pages
+from licensor.console import auth_pages, desk_forms, desk_pages, pages, sso_pages, staff_pages
 from licensor.console.errors import SignInRequired, error_page, sign_in_required
 from licensor.console.headers import ConsoleHeaders
 from licensor.console.web import HERE
 
-ROUTERS = (auth_pages.router, sso_pages.router, pages.router, staff_pages.router)
+# desk_forms before desk_pages: /console/licenses/new before /console/licenses/{id}
+ROUTERS = (
+    auth_pages.router,
+    sso_pages.router,
+    pages.router,
+    staff_pages.router,
+    desk_forms.router,
+    desk_pages.router,
+)
 
 
 def install_console(app: FastAPI) -> None:

@@ -1,10 +1,8 @@
-"""The console's home and its search page (the header's one search box lands here)."""
+"""The console's home page."""
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
 from licensor.business import service as business_service
@@ -21,8 +19,4 @@ async def home(request: Request, staff: Staff, session: ReadSession) -> Response
     return render(request, "home.html", staff, business=business)
 
 
-@router.get("/search")
-async def search(
-    request: Request, staff: Staff, q: Annotated[str, Query(max_length=320)] = ""
-) -> Response:
-    return render(request, "search.html", staff, q=q.strip(), results=[])
+# The header's search box (`/console/search`) is the desk's: console/desk_pages.py.

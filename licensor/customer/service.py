@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from licensor.customer import repository
@@ -11,6 +12,7 @@ from licensor.kit.ids import new_id
 from licensor.kit.pagination import PageParams, fetch_page
 from licensor.kit.repository import get_scoped
 from licensor.kit.schemas import provided
+from licensor.kit.search import EmailTerm
 from licensor.kit.tenancy import Principal
 from licensor.models import Customer
 
@@ -20,6 +22,19 @@ async def get(session: AsyncSession, who: Principal, customer_id: str) -> Custom
     if row is None:
         raise NotFound(f"customer {customer_id} not found", code="CUSTOMER_NOT_FOUND")
     return row
+
+
+def matching_ids(
+    who: Principal,
+    *,
+    email: EmailTerm | None = None,
+    company: str | None = None,
+    text: str | None = None,
+) -> Select[str]:
+    """A subquery of the ids of the customers a search names (repository.matching_ids)."""
+    return repository.matching_ids(
+        who.business_id, who.mode, email=email, company=company, text=text
+    )
 
 
 async def list_page(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -64,20 +65,26 @@ ErrorPage = Callable[[Request, int, str, str, "Mapping[str, str] | None"], "Resp
 
 
 def _answer(
-    request: Request, status: int, code: str, message: str, headers: Mapping[str, str] | None
+    request: Request,
+    status: int,
+    code: str,
+    message: str,
+    headers: Mapping[str, str] | None,
+    body: dict[str, Any] | None = None,
 ) -> Response:
     page: ErrorPage | None = getattr(request.app.state, "error_page", None)
     if page is not None:
         html = page(request, status, code, message, headers)
         if html is not None:
             return html
-    return ORJSONResponse({"code": code, "message": message}, status_code=status, headers=headers)
+    body = body or {"code": code, "message": message}  # an error's extra fields kept
+    return ORJSONResponse(body, status_code=status, headers=headers)
 
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(LicensorError)
     async def _licensor(request: Request, exc: LicensorError) -> Response:
-        return _answer(request, exc.status_code, exc.code, exc.message, exc.headers())
+        return _answer(request, exc.status_code, exc.code, exc.message, exc.headers(), exc.body())
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:

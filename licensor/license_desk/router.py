@@ -14,7 +14,7 @@ from licensor.delivery.schemas import DeliveryCreate, DeliveryOut
 from licensor.kit.deps import Ctx, ReadSession, WriteSession
 from licensor.kit.errors import error_responses
 from licensor.kit.pagination import ListResponse, Page
-from licensor.license_desk import licensefile, mail, service
+from licensor.license_desk import licensefile, mail, search, service
 from licensor.license_desk.schemas import (
     LicenseCreate,
     LicenseDuplicate,
@@ -41,7 +41,12 @@ async def create_license(
     return (await service.to_out(session, ctx.vault, [row]))[0]
 
 
-@router.get("", response_model=ListResponse[LicenseOut], responses=error_responses(401, 422))
+@router.get(
+    "",
+    response_model=ListResponse[LicenseOut],
+    responses=error_responses(401, 422),
+    summary="List or search desk licenses (newest first)",
+)
 async def list_licenses(
     who: Auth,
     ctx: Ctx,
@@ -50,15 +55,33 @@ async def list_licenses(
     customer_id: Annotated[str | None, Query(max_length=64)] = None,
     subscription_id: Annotated[str | None, Query(max_length=64)] = None,
     license_type: LicenseType | None = None,
+    trial: Annotated[bool | None, Query(description="Only trials (or only non-trials).")] = None,
+    email: Annotated[
+        str | None, Query(max_length=320, description="The licensee's whole email or its domain.")
+    ] = None,
+    company: Annotated[
+        str | None, Query(max_length=300, description="The licensee's company (case-insensitive).")
+    ] = None,
+    q: Annotated[
+        str | None,
+        Query(
+            max_length=320,
+            description="One box: email (whole or domain), company, name, exact license key, "
+            "license or subscription id, billing subscription id.",
+        ),
+    ] = None,
 ) -> ListResponse[LicenseOut]:
-    rows = await service.list_page(
-        session,
-        who,
-        page,
+    wanted = search.search_of(
+        ctx.vault,
         customer_id=customer_id,
         subscription_id=subscription_id,
         license_type=license_type,
+        trial=trial,
+        email=email,
+        company=company,
+        q=q,
     )
+    rows = await search.list_page(session, who, page, wanted)
     return ListResponse(items=await service.to_out(session, ctx.vault, rows))
 
 
@@ -118,7 +141,10 @@ async def add_note(
     license_id: str, body: NoteCreate, who: Auth, ctx: Ctx, session: WriteSession
 ) -> LicenseOut:
     row = await service.get(session, who, license_id)
-    await service.add_note(session, row, service.staff(who, body.author).author, body.text)
+    author = service.staff(who, body.author).author
+    await service.add_note(
+        session, row, author, body.text, ticket_link=body.ticket_link, label=body.label
+    )
     return (await service.to_out(session, ctx.vault, [row]))[0]
 
 

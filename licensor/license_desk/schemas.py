@@ -2,13 +2,18 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BeforeValidator, Field, StringConstraints
+from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints
 
 from licensor.kit.schemas import UTC, Email, Id, Input, Output
 
 LicenseType = Literal["legacy", "offline_cloud", "online_cloud"]
 IssuedBy = Literal["staff", "cloud"]
+# The seed's labels for a manually generated license; the trial one marks a trial.
+NOTE_LABELS = ("Manually Generate License", "Manually Generate Trial License")
+TRIAL_LABEL = NOTE_LABELS[1]
+NoteLabel = Literal["Manually Generate License", "Manually Generate Trial License"]
 
 
 def _blank_is_missing(value: Any) -> Any:
@@ -37,17 +42,44 @@ MaybeEmail = Annotated[Email | None, _Blank]
 Seats = Annotated[int, Field(strict=True, ge=1, le=10_000_000)]
 
 
-class LicenseFields(Input):
+def _http_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise ValueError("not an http(s) URL")
+    if any(c.isspace() or not c.isprintable() for c in value):
+        raise ValueError("a URL has no spaces or control characters")
+    return value
+
+
+TicketLink = Annotated[
+    Annotated[
+        str, StringConstraints(strip_whitespace=True, max_length=2000), AfterValidator(_http_url)
+    ]
+    | None,
+    _Blank,
+]
+
+
+class NoteFields(Input):
+    ticket_link: TicketLink = Field(
+        default=None, description="The Zendesk ticket or issue URL (http or https)."
+    )
+    label: Annotated[NoteLabel | None, _Blank] = Field(
+        default=None, description="The seed's label; the trial one marks the license a trial."
+    )
+
+
+class LicenseFields(NoteFields):
     """Every field is optional in the schema: the service names all missing ones at once."""
 
     license_type: Annotated[LicenseType | None, _Blank] = None
     name: Text300 = Field(default=None, description="Licensee name.")
     company: Text300 = Field(default=None, description="Licensee company.")
     email: MaybeEmail = Field(default=None, description="Licensee email.")
-    users_count: Seats | None = None
+    users_count: Annotated[Seats | None, _Blank] = None
     plan_code: Text64 = None
-    starts_at: UTC | None = None
-    expires_at: UTC | None = None
+    starts_at: Annotated[UTC | None, _Blank] = None
+    expires_at: Annotated[UTC | None, _Blank] = None
     customer_id: Annotated[Id | None, _Blank] = None
     subscription_id: Text100 = Field(
         default=None, description="Licensor's `sub_…` id or the billing system's id."
@@ -76,7 +108,7 @@ class LicenseDuplicate(LicenseFields):
     )
 
 
-class NoteCreate(Input):
+class NoteCreate(NoteFields):
     text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=10_000)]
     author: Text320 = None
 
@@ -85,6 +117,8 @@ class NoteOut(Output):
     id: str
     author: str
     text: str
+    ticket_link: str | None
+    label: NoteLabel | None
     created_at: datetime
 
 
@@ -109,4 +143,7 @@ class LicenseOut(Output):
     subscription_name: str | None
     duplicated_from_id: str | None
     cloud_instance_id: str | None
+    trial: bool = Field(
+        description="Marked a trial by a note labelled `Manually Generate Trial License`."
+    )
     notes: list[NoteOut]

@@ -11,6 +11,7 @@ that cloud activation issues automatically (`Issuer.cloud`) are not staff-issued
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,13 +21,19 @@ from licensor.kit.clock import utcnow
 from licensor.kit.context import AppContext
 from licensor.kit.errors import Conflict, NotFound, Unprocessable
 from licensor.kit.ids import new_id
-from licensor.kit.pagination import PageParams, fetch_page
 from licensor.kit.repository import get_scoped
+from licensor.kit.search import email_domain, fold
 from licensor.kit.secrets import Vault
 from licensor.kit.tenancy import Principal
 from licensor.license_desk import mail, repository
 from licensor.license_desk.errors import FieldsMissing
-from licensor.license_desk.schemas import LicenseCreate, LicenseDuplicate, LicenseOut, NoteOut
+from licensor.license_desk.schemas import (
+    TRIAL_LABEL,
+    LicenseCreate,
+    LicenseDuplicate,
+    LicenseOut,
+    NoteOut,
+)
 from licensor.license_key.keys import generate_key
 from licensor.models import Customer, DeskLicense, LicenseNote, Plan, Subscription
 from licensor.plan import service as plan_service
@@ -69,7 +76,15 @@ def required_fields(license_type: str | None, issuer: Issuer) -> list[str]:
 
 
 def missing_fields(body: LicenseCreate, issuer: Issuer) -> list[str]:
+    """The required fields left out, null or blank (the schema turns blank into None)."""
     return [f for f in required_fields(body.license_type, issuer) if getattr(body, f) is None]
+
+
+def status_of(row: DeskLicense, now: datetime) -> str:
+    """Derived when read: `not_started` before its start, `expired` from its expiry."""
+    if now < row.starts_at:
+        return "not_started"
+    return "expired" if now >= row.expires_at else "active"
 
 
 def company_of(customer: Customer) -> str:
@@ -86,23 +101,9 @@ async def get(session: AsyncSession, who: Principal, license_id: str) -> DeskLic
     return row
 
 
-async def list_page(
-    session: AsyncSession,
-    who: Principal,
-    page: PageParams,
-    *,
-    customer_id: str | None,
-    subscription_id: str | None,
-    license_type: str | None,
-) -> list[DeskLicense]:
-    stmt = repository.list_statement(
-        who.business_id,
-        who.mode,
-        customer_id=customer_id,
-        subscription_id=subscription_id,
-        license_type=license_type,
-    )
-    return await fetch_page(session, stmt, page)
+async def duplicates_of(session: AsyncSession, row: DeskLicense) -> list[DeskLicense]:
+    """The licenses duplicated from `row` (its own business and mode by construction)."""
+    return await repository.duplicates_of(session, row.id)
 
 
 async def to_out(session: AsyncSession, vault: Vault, rows: list[DeskLicense]) -> list[LicenseOut]:
@@ -129,6 +130,7 @@ async def to_out(session: AsyncSession, vault: Vault, rows: list[DeskLicense]) -
             subscription_name=r.subscription_name,
             duplicated_from_id=r.duplicated_from_id,
             cloud_instance_id=r.cloud_instance_id,
+            trial=r.trial,
             notes=[NoteOut.model_validate(n) for n in notes[r.id]],
         )
         for r in rows
@@ -156,6 +158,17 @@ def check_offline_subscription(sub: Subscription, has_live_code: bool) -> None:
         )
 
 
+def check_legacy_subscription(sub: Subscription) -> None:
+    """Strict cloud licensing: an online cloud ("Yes") subscription only gets its
+    activation code, never a legacy license file."""
+    if sub.cloud_licensing == "Yes":
+        raise Unprocessable(
+            f"subscription {sub.external_id or sub.id} has cloud licensing Yes: it gets an "
+            "activation code, not a license file (strict cloud licensing)",
+            code="SUBSCRIPTION_CLOUD_LICENSING_ONLINE",
+        )
+
+
 async def insert(
     session: AsyncSession,
     vault: Vault,
@@ -168,6 +181,8 @@ async def insert(
     plan: Plan,
     subscription: Subscription | None,
     notes: str | None,
+    ticket_link: str | None = None,
+    label: str | None = None,
     duplicated_from_id: str | None = None,
     cloud_instance_id: str | None = None,
 ) -> DeskLicense:
@@ -194,6 +209,11 @@ async def insert(
         licensee_name=fields["name"],
         licensee_company=fields["company"],
         licensee_email=fields["email"],
+        licensee_name_lc=fold(fields["name"]),
+        licensee_company_lc=fold(fields["company"]),
+        licensee_email_lc=fold(fields["email"]),
+        licensee_email_domain=email_domain(fields["email"]),
+        trial=False,
         users_count=fields["users_count"],
         plan_code=plan.code,
         plan_name=plan.name,
@@ -209,7 +229,7 @@ async def insert(
     session.add(row)
     await session.flush()
     if notes is not None:
-        await add_note(session, row, issuer.author, notes)
+        await add_note(session, row, issuer.author, notes, ticket_link=ticket_link, label=label)
     event = events.DESK_DUPLICATED if duplicated_from_id else events.DESK_ISSUED
 
     async def data() -> dict[str, object]:
@@ -220,11 +240,28 @@ async def insert(
     return row
 
 
-async def add_note(session: AsyncSession, row: DeskLicense, author: str, text: str) -> LicenseNote:
+async def add_note(
+    session: AsyncSession,
+    row: DeskLicense,
+    author: str,
+    text: str,
+    *,
+    ticket_link: str | None = None,
+    label: str | None = None,
+) -> LicenseNote:
+    """A note on a license; the trial label marks the license a trial."""
     note = LicenseNote(
-        id=new_id("note"), license_id=row.id, author=author, text=text, created_at=utcnow()
+        id=new_id("note"),
+        license_id=row.id,
+        author=author,
+        text=text,
+        ticket_link=ticket_link,
+        label=label,
+        created_at=utcnow(),
     )
     session.add(note)
+    if label == TRIAL_LABEL:
+        row.trial = True
     await session.flush()
     return note
 
@@ -269,6 +306,8 @@ async def issue(
         assert sub is not None
         live = await codes.live(session, sub.id)
         check_offline_subscription(sub, live is not None)
+    elif sub is not None:
+        check_legacy_subscription(sub)
     if body.send_email:  # the recipient rules, before anything is written
         await mail.check_licensee(session, who, body.email or "")
     row = await insert(
@@ -282,6 +321,8 @@ async def issue(
         plan=plan,
         subscription=sub,
         notes=body.notes,
+        ticket_link=body.ticket_link,
+        label=body.label,
         duplicated_from_id=duplicated_from_id,
     )
     if body.send_email:  # the outbox row, in the license's transaction
@@ -298,7 +339,8 @@ async def duplicate(
     issuer: Issuer,
 ) -> DeskLicense:
     """Re-issue a legacy license with overrides. A new customer never silently replaces
-    the licensee's name, email or company; `use_customer_details` asks for that."""
+    the licensee's name, email or company; `use_customer_details` asks for that, and a
+    name, email or company given in the request still wins over the customer's."""
     source = await get(session, who, source_id)
     if source.license_type != "legacy":
         raise Conflict(
@@ -317,15 +359,25 @@ async def duplicate(
         "customer_id": source.customer_id,
         "subscription_id": source.subscription_id,
     }
-    fields.update({f: getattr(body, f) for f in body.model_fields_set if f in DUPLICABLE_FIELDS})
+    given = {f: getattr(body, f) for f in body.model_fields_set if f in DUPLICABLE_FIELDS}
+    fields.update(given)
     if body.use_customer_details:
         if fields["customer_id"] is None:
             raise Unprocessable(
                 "use_customer_details needs a customer_id", code="CUSTOMER_REQUIRED"
             )
         customer = await customer_service.get(session, who, fields["customer_id"])
-        fields.update(name=customer.name, email=customer.email, company=company_of(customer))
+        details = {"name": customer.name, "email": customer.email, "company": company_of(customer)}
+        # What the request types wins; a blank (None) field takes the customer's.
+        fields.update({k: v for k, v in details.items() if given.get(k) is None})
     request = LicenseCreate.model_validate(
-        {**fields, "notes": body.notes, "author": body.author, "send_email": body.send_email}
+        {
+            **fields,
+            "notes": body.notes,
+            "ticket_link": body.ticket_link,
+            "label": body.label,
+            "author": body.author,
+            "send_email": body.send_email,
+        }
     )
     return await issue(session, ctx, who, request, issuer, duplicated_from_id=source.id)

@@ -1,12 +1,39 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, or_, select, update
+from sqlalchemy import ColumnElement, Select, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from licensor.kit.repository import created_between
 from licensor.models import LicenseKey
+
+
+@dataclass(frozen=True)
+class KeySearch:
+    """The search box over license keys: `customers` narrows to the customers an email
+    or company names; `q_*` is the one box (exact key by hash, key, customer or
+    subscription id, or the customers the text names)."""
+
+    customers: Select[str] | None = None
+    q_raw: str | None = None
+    q_key_hash: bytes | None = None
+    q_customers: Select[str] | None = None
+
+    def terms(self) -> list[ColumnElement[bool]]:
+        terms: list[ColumnElement[bool]] = []
+        if self.q_raw is not None:
+            terms += [
+                LicenseKey.id == self.q_raw,
+                LicenseKey.customer_id == self.q_raw,
+                LicenseKey.subscription_id == self.q_raw,
+            ]
+        if self.q_key_hash is not None:
+            terms.append(LicenseKey.key_hash == self.q_key_hash)
+        if self.q_customers is not None:
+            terms.append(LicenseKey.customer_id.in_(self.q_customers))
+        return terms
 
 
 def list_statement(
@@ -20,8 +47,15 @@ def list_statement(
     source: str | None,
     created_at_gte: datetime | None,
     created_at_lte: datetime | None,
+    search: KeySearch | None = None,
 ) -> Select[LicenseKey]:
     stmt = select(LicenseKey).where(LicenseKey.business_id == business_id, LicenseKey.mode == mode)
+    if search is not None:
+        if search.customers is not None:
+            stmt = stmt.where(LicenseKey.customer_id.in_(search.customers))
+        terms = search.terms()
+        if terms:
+            stmt = stmt.where(or_(*terms))
     if customer_id is not None:
         stmt = stmt.where(LicenseKey.customer_id == customer_id)
     if product_id is not None:

@@ -42,6 +42,20 @@ async def list_license_keys(
     source: Source | None = None,
     created_at_gte: UTC | None = None,
     created_at_lte: UTC | None = None,
+    email: Annotated[
+        str | None, Query(max_length=320, description="The customer's whole email or domain.")
+    ] = None,
+    company: Annotated[
+        str | None, Query(max_length=300, description="The customer's company (or name).")
+    ] = None,
+    q: Annotated[
+        str | None,
+        Query(
+            max_length=320,
+            description="One box: exact license key, key/customer/subscription id, customer "
+            "email (whole or domain), company or name.",
+        ),
+    ] = None,
 ) -> ListResponse[LicenseKeyOut]:
     items = await service.list_page(
         session,
@@ -54,6 +68,7 @@ async def list_license_keys(
         source=source,
         created_at_gte=created_at_gte,
         created_at_lte=created_at_lte,
+        search=service.search_of(ctx.vault, who, email=email, company=company, q=q),
     )
     return ListResponse(items=items)
 

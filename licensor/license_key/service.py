@@ -13,11 +13,13 @@ from licensor.kit.errors import Conflict, Unprocessable
 from licensor.kit.ids import new_id
 from licensor.kit.pagination import PageParams, fetch_page
 from licensor.kit.repository import get_scoped
+from licensor.kit.search import email_term, raw_term, text_term
 from licensor.kit.secrets import Vault
 from licensor.kit.tenancy import Principal
 from licensor.license_key import repository
 from licensor.license_key.errors import LicenseKeyNotFound
 from licensor.license_key.keys import LOOKUP_PURPOSE, expiry_after, generate_key, status_of
+from licensor.license_key.repository import KeySearch
 from licensor.license_key.schemas import LicenseKeyCreate, LicenseKeyOut, LicenseKeyUpdate
 from licensor.models import LicenseKey
 from licensor.product import service as product_service
@@ -46,6 +48,32 @@ def to_out(row: LicenseKey, vault: Vault, brand_id: str) -> LicenseKeyOut:
     )
 
 
+def search_of(
+    vault: Vault,
+    who: Principal,
+    *,
+    email: str | None = None,
+    company: str | None = None,
+    q: str | None = None,
+) -> KeySearch | None:
+    """The search a list request asks for: customers by email (whole or domain) and
+    company; `q` an exact key, an id, or the customers its text names."""
+    by_email = email_term(email) if email is not None else None
+    by_company = text_term(company)
+    raw, folded = raw_term(q), text_term(q)
+    if by_email is None and by_company is None and raw is None:
+        return None
+    customers = None
+    if by_email is not None or by_company is not None:
+        customers = customer_service.matching_ids(who, email=by_email, company=by_company)
+    return KeySearch(
+        customers=customers,
+        q_raw=raw,
+        q_key_hash=vault.lookup_hash(raw, LOOKUP_PURPOSE) if raw is not None else None,
+        q_customers=customer_service.matching_ids(who, text=folded) if folded else None,
+    )
+
+
 async def list_page(
     session: AsyncSession,
     vault: Vault,
@@ -58,6 +86,7 @@ async def list_page(
     source: str | None,
     created_at_gte: datetime | None,
     created_at_lte: datetime | None,
+    search: KeySearch | None = None,
 ) -> list[LicenseKeyOut]:
     stmt = repository.list_statement(
         who.business_id,
@@ -69,6 +98,7 @@ async def list_page(
         source=source,
         created_at_gte=created_at_gte,
         created_at_lte=created_at_lte,
+        search=search,
     )
     rows = await fetch_page(session, stmt, page)
     brand = await product_service.brand_of(session, who.business_id)

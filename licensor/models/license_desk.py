@@ -6,7 +6,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from licensor.kit.clock import utcnow
@@ -17,12 +27,49 @@ class DeskLicense(Base):
     """A license issued by the desk (legacy, offline_cloud) or by cloud activation
     (online_cloud). Its terms are a snapshot taken at issue time; the signed file is
     rendered from them. `key` (encrypted, HMAC-looked-up) binds optional file encryption
-    and identifies the license in seat links. `issued_by` is `staff` or `cloud`."""
+    and identifies the license in seat links. `issued_by` is `staff` or `cloud`.
+
+    The `*_lc` columns and `licensee_email_domain` are folded copies (kit/search.py `fold`)
+    the search box compares with, each behind its own index (docs/license-desk.md)."""
 
     __tablename__ = "desk_licenses"
     __table_args__ = (
         Index("ix_desk_licenses_business_id_mode_created_at", "business_id", "mode", "created_at"),
         Index("ix_desk_licenses_subscription_id", "subscription_id"),
+        Index(
+            "ix_desk_licenses_email_lc", "business_id", "mode", "licensee_email_lc", "created_at"
+        ),
+        Index(
+            "ix_desk_licenses_email_domain",
+            "business_id",
+            "mode",
+            "licensee_email_domain",
+            "created_at",
+        ),
+        Index(
+            "ix_desk_licenses_company_lc",
+            "business_id",
+            "mode",
+            "licensee_company_lc",
+            "created_at",
+        ),
+        Index("ix_desk_licenses_name_lc", "business_id", "mode", "licensee_name_lc", "created_at"),
+        Index(
+            "ix_desk_licenses_subscription",
+            "business_id",
+            "mode",
+            "subscription_id",
+            "created_at",
+        ),
+        Index(
+            "ix_desk_licenses_subscription_external_id",
+            "business_id",
+            "mode",
+            "subscription_external_id",
+            "created_at",
+        ),
+        Index("ix_desk_licenses_trial", "business_id", "mode", "trial", "created_at"),
+        Index("ix_desk_licenses_duplicated_from_id", "duplicated_from_id"),
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
@@ -41,6 +88,11 @@ class DeskLicense(Base):
     licensee_name: Mapped[str] = mapped_column(String(300))
     licensee_company: Mapped[str] = mapped_column(String(300))
     licensee_email: Mapped[str] = mapped_column(String(320))
+    licensee_name_lc: Mapped[str] = mapped_column(String(300), default="")
+    licensee_company_lc: Mapped[str] = mapped_column(String(300), default="")
+    licensee_email_lc: Mapped[str] = mapped_column(String(320), default="")
+    licensee_email_domain: Mapped[str] = mapped_column(String(320), default="")
+    trial: Mapped[bool] = mapped_column(Boolean, default=False)
     users_count: Mapped[int] = mapped_column(Integer)
     plan_code: Mapped[str] = mapped_column(String(64))
     plan_name: Mapped[str] = mapped_column(String(200))
@@ -55,7 +107,8 @@ class DeskLicense(Base):
 
 
 class LicenseNote(Base):
-    """Why a license was issued (and the ticket link): kept and shown with the license."""
+    """Why a license was issued, the ticket link and the seed's label (`Manually Generate
+    License`, `Manually Generate Trial License`): kept and shown with the license."""
 
     __tablename__ = "license_notes"
     __table_args__ = (Index("ix_license_notes_license_id", "license_id", "created_at"),)
@@ -64,6 +117,8 @@ class LicenseNote(Base):
     license_id: Mapped[str] = mapped_column(ForeignKey("desk_licenses.id", ondelete="CASCADE"))
     author: Mapped[str] = mapped_column(String(320))
     text: Mapped[str] = mapped_column(Text)
+    ticket_link: Mapped[str | None] = mapped_column(String(2000), default=None)
+    label: Mapped[str | None] = mapped_column(String(64), default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
