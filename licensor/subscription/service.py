@@ -161,9 +161,23 @@ async def cancel(session: AsyncSession, who: Principal, sub_id: str) -> Subscrip
 
 
 async def list_page(
-    session: AsyncSession, who: Principal, page: PageParams, customer_id: str | None
+    session: AsyncSession,
+    who: Principal,
+    page: PageParams,
+    customer_id: str | None,
+    *,
+    q: str | None = None,
+    email: str | None = None,
+    company: str | None = None,
 ) -> list[Subscription]:
-    stmt = repository.list_statement(who.business_id, who.mode, customer_id)
+    """Newest first. `q`: the console's one search box (subscription id or billing
+    subscription id exactly, customer email or domain, company or customer name,
+    subscription name); `email`: a whole address or a domain; `company`: part of the
+    customer's name or of a desk license's company issued from the subscription. All
+    case-insensitive; the given filters must all match."""
+    stmt = repository.list_statement(
+        who.business_id, who.mode, customer_id, q=q, email=email, company=company
+    )
     return await fetch_page(session, stmt, page)
 
 
