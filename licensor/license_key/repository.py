@@ -2,11 +2,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Select, or_, select, update
+from sqlalchemy import Select, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from licensor.kit.repository import created_between
-from licensor.models import LicenseKey
+from licensor.models import LicenseKey, LicenseKeyInstance
 
 
 def list_statement(
@@ -55,3 +55,22 @@ async def set_limit_if_fits(session: AsyncSession, key_id: str, limit: int | Non
         stmt.values(activations_limit=limit).execution_options(synchronize_session=False)
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def delete_instance(session: AsyncSession, key_id: str, instance_id: str) -> bool:
+    """Remove an instance and free its seat, as the public deactivate does (store.py):
+    the delete is the check, so two deactivations free one seat."""
+    result = await session.execute(
+        delete(LicenseKeyInstance)
+        .where(LicenseKeyInstance.id == instance_id, LicenseKeyInstance.license_key_id == key_id)
+        .execution_options(synchronize_session=False)
+    )
+    if not result.rowcount:  # type: ignore[attr-defined]
+        return False
+    await session.execute(
+        update(LicenseKey)
+        .where(LicenseKey.id == key_id, LicenseKey.instances_count > 0)
+        .values(instances_count=LicenseKey.instances_count - 1)
+        .execution_options(synchronize_session=False)
+    )
+    return True
