@@ -138,3 +138,13 @@ async def seat_links(
         .offset(offset)
     )
     return [(row[0], row[1]) for row in (await session.execute(stmt)).all()]
+
+
+async def desk_licenses(session: AsyncSession, subscription_id: str, limit: int) -> list[DeskLicense]:
+    stmt = (
+        select(DeskLicense)
+        .where(DeskLicense.subscription_id == subscription_id)
+        .order_by(DeskLicense.created_at.desc(), DeskLicense.id)
+        .limit(limit)
+    )
+    return list((await session.scalars(stmt)).all())

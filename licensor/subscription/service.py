@@ -14,7 +14,7 @@ from licensor.kit.pagination import PageParams, fetch_page
 from licensor.kit.repository import get_scoped
 from licensor.kit.secrets import Vault
 from licensor.kit.tenancy import Principal
-from licensor.models import SeatLink, Subscription
+from licensor.models import DeskLicense, SeatLink, Subscription
 from licensor.plan import service as plan_service
 from licensor.subscription import codes, mail, repository
 from licensor.subscription.schemas import SubscriptionCreate, SubscriptionOut, SubscriptionUpdate
@@ -189,3 +189,12 @@ async def seat_links(
     sub = await get(session, who, sub_id)
     offset = page.page_number * page.page_size
     return await repository.seat_links(session, sub.id, page.page_size, offset)
+
+
+async def licenses(
+    session: AsyncSession, who: Principal, sub_id: str, limit: int = 100
+) -> list[DeskLicense]:
+    """The desk licenses issued from the subscription (by the desk or by cloud
+    activation), newest first."""
+    sub = await get(session, who, sub_id)
+    return await repository.desk_licenses(session, sub.id, limit)
