@@ -1,16 +1,20 @@
 """The console's subscriptions, license keys and email queue pages in a real browser
 (both backends, axe-checked): every change confirmed where it must be, made through the
-same services as the API, and refused to read-only staff."""
+same services as the API, and refused to read-only staff.
+
+Setup and API checks are plain (blocking) helpers run in a thread (`asyncio.to_thread`),
+so the browser's event loop keeps running."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 import uuid
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-from playwright.sync_api import Page, expect
+from playwright.async_api import Page, expect
 
 from tests.browser import PASSWORD, Console, assert_accessible
 from tests.desk_helpers import customer, ok, plan, subscription
@@ -24,14 +28,9 @@ def _csrf(html: str) -> str:
     return found.group(1)
 
 
-def signed_in_client(server: Server, email: str) -> httpx.Client:
-    client = httpx.Client(base_url=server.base_url, timeout=30)
-    token = _csrf(client.get("/console/login").text)
-    done = client.post(
-        "/console/login", data={"csrf_token": token, "email": email, "password": PASSWORD}
-    )
-    assert done.status_code == 303, done.text
-    return client
+def get(tenant: Tenant, path: str) -> Any:
+    with tenant.http() as http:
+        return ok(http.get(path))
 
 
 def report(public: httpx.Client, code: str, billable: int, peak: int) -> None:
@@ -45,9 +44,10 @@ def report(public: httpx.Client, code: str, billable: int, peak: int) -> None:
     ok(public.post("/cloud/seat_links", json=body))
 
 
-def cloud_subscription(tenant: Tenant, tag: str) -> tuple[dict[str, Any], str]:
-    """A cloud licensing Yes subscription with an activated instance and two usage
-    reports, the second over the purchased seats."""
+def cloud_subscription(server: Server, tag: str) -> tuple[Tenant, dict[str, Any], str]:
+    """A live tenant with a cloud licensing Yes subscription, an activated instance and
+    two usage reports (the second over the purchased seats), and a legacy subscription."""
+    tenant = server.tenant(mode="live")
     with tenant.http() as http:
         p = plan(http)
         c = customer(http, email=f"ops@globex-{tag}.test", name=f"Globex {tag}")
@@ -61,199 +61,249 @@ def cloud_subscription(tenant: Tenant, tag: str) -> tuple[dict[str, Any], str]:
             seat_reconciliation=True,
         )
         code = ok(http.get(f"/subscriptions/{s['id']}/activation_code"))["activation_code"]
-        subscription(http, c["customer_id"], p["code"])  # a legacy one of the same customer
+        subscription(http, c["customer_id"], p["code"])
     with httpx.Client(base_url=tenant.base_url, timeout=30) as public:
         ok(public.post("/cloud/activate", json={"activation_code": code, "instance_id": "gl-1"}))
         report(public, code, 8, 9)
         report(public, code, 12, 14)
-    return s, code
+    return tenant, s, code
 
 
-def confirm(page: Page, button: str) -> None:
-    """The confirmation step: a page of its own, nothing changed until its button."""
-    expect(page.get_by_role("link", name="No, go back")).to_be_visible()
-    assert_accessible(page)
-    page.get_by_role("button", name=button).click()
+async def confirm(page: Page, button: str, *, check: bool = False) -> None:
+    """The confirmation step: a page of its own; nothing changes until its button.
+    `check`: run axe on it (once per test is enough: it is one template)."""
+    await expect(page.get_by_role("link", name="No, go back")).to_be_visible()
+    if check:
+        await assert_accessible(page)
+    await page.get_by_role("button", name=button).click()
 
 
-def test_subscriptions_search_page_code_and_seat_chart(server: Server, console: Console) -> None:
-    tenant = server.tenant(mode="live")
+async def test_subscriptions_search_page_code_and_seat_chart(
+    server: Server, console: Console
+) -> None:
     tag = uuid.uuid4().hex[:8]
-    sub, code = cloud_subscription(tenant, tag)
-    page = console.sign_in(console.staff("support", business_id=tenant.business_id))
-    page.get_by_role("navigation", name="Main").get_by_role("link", name="Subscriptions").click()
-    page.get_by_label("Search subscriptions").fill(f"globex-{tag}.test")
-    page.get_by_role("button", name="Search subscriptions").click()
-    rows = page.locator("table.subscriptions tbody tr")
-    expect(rows).to_have_count(2)
-    assert_accessible(page)
-    page.get_by_role("link", name=f"GLX-{tag}").click()
-    expect(page.get_by_role("heading", name=f"Subscription GLX-{tag}")).to_be_visible()
-    expect(page.locator(".cloud-licensing")).to_have_text("Yes (online cloud)")
-    expect(page.locator(".seat-reconciliation")).to_have_text("on")
+    tenant, sub, code = await asyncio.to_thread(cloud_subscription, server, tag)
+    code_path = f"/subscriptions/{sub['id']}/activation_code"
+    page = await console.sign_in(await console.staff("support", business_id=tenant.business_id))
+    main = page.get_by_role("navigation", name="Main")
+    await main.get_by_role("link", name="Subscriptions").click()
+    await page.get_by_label("Search subscriptions").fill(f"globex-{tag}.test")
+    await page.get_by_role("button", name="Search subscriptions").click()
+    await expect(page.locator("table.subscriptions tbody tr")).to_have_count(2)
+    await assert_accessible(page)
+    await page.get_by_role("link", name=f"GLX-{tag}").click()
+    await expect(page.get_by_role("heading", name=f"Subscription GLX-{tag}")).to_be_visible()
+    await expect(page.locator(".cloud-licensing")).to_have_text("Yes (online cloud)")
+    await expect(page.locator(".seat-reconciliation")).to_have_text("on")
     chart = page.get_by_role("img", name=f"Seat usage of GLX-{tag}")
-    expect(chart).to_be_visible()
-    expect(chart.locator("polygon[data-mark]")).to_have_count(1)  # one report over
+    await expect(chart).to_be_visible()
+    await expect(chart.locator("polygon[data-mark]")).to_have_count(1)  # one report over
     usage = page.get_by_role("table", name="Seat usage reports, oldest first")
-    expect(usage.locator("tbody tr")).to_have_count(2)
-    expect(usage.locator("tr.overage")).to_contain_text("4 over")
-    expect(page.locator("figcaption")).to_contain_text("Overage in 1 reports")
-    licenses = page.get_by_role("table", name="Licenses issued from this subscription, newest first")
-    expect(licenses).to_contain_text("online cloud")
-    assert_accessible(page)
+    await expect(usage.locator("tbody tr")).to_have_count(2)
+    await expect(usage.locator("tr.overage")).to_contain_text("4 over")
+    await expect(page.locator("figcaption")).to_contain_text("Overage in 1 reports")
+    issued = page.get_by_role("table", name="Licenses issued from this subscription, newest first")
+    await expect(issued).to_contain_text("online cloud")
+    await assert_accessible(page)
 
-    page.get_by_role("link", name="Show activation code").click()
-    expect(page.locator(".activation-code")).to_have_text(code)
-    page.get_by_role("button", name="Regenerate activation code").click()
-    expect(page.get_by_role("heading", name=f"Regenerate the activation code of GLX-{tag}?"))
-    with tenant.http() as http:  # asked, not done
-        assert ok(http.get(f"/subscriptions/{sub['id']}/activation_code"))["activation_code"] == code
-    confirm(page, "Yes, regenerate the activation code")
-    expect(page.get_by_role("status")).to_have_text("A new activation code is issued.")
-    new = page.locator(".activation-code").inner_text()
+    await page.get_by_role("link", name="Show activation code").click()
+    await expect(page.locator(".activation-code")).to_have_text(code)
+    await page.get_by_role("button", name="Regenerate activation code").click()
+    question = f"Regenerate the activation code of GLX-{tag}?"
+    await expect(page.get_by_role("heading", name=question)).to_be_visible()
+    shown = await asyncio.to_thread(get, tenant, code_path)
+    assert shown["activation_code"] == code  # asked, not done
+    await confirm(page, "Yes, regenerate the activation code", check=True)
+    await expect(page.get_by_role("status")).to_have_text("A new activation code is issued.")
+    new = await page.locator(".activation-code").inner_text()
     assert new != code
-    with tenant.http() as http:
-        assert ok(http.get(f"/subscriptions/{sub['id']}/activation_code"))["activation_code"] == new
+    assert (await asyncio.to_thread(get, tenant, code_path))["activation_code"] == new
 
-    page.get_by_label("Send to a different address").fill("admin@partner.test")
-    page.get_by_role("button", name="Email activation code").click()
-    expect(page.locator("#f-reason-error")).to_contain_text("needs a reason")
-    assert_accessible(page)
-    page.get_by_label("Reason").fill("Ticket 7: their admin installs it")
-    page.get_by_role("button", name="Email activation code").click()
-    expect(page.get_by_role("status")).to_have_text(
+    await page.get_by_label("Send to a different address").fill("admin@partner.test")
+    await page.get_by_role("button", name="Email activation code").click()
+    await expect(page.locator("#f-reason-error")).to_contain_text("needs a reason")
+    await assert_accessible(page)
+    await page.get_by_label("Reason").fill("Ticket 7: their admin installs it")
+    await page.get_by_role("button", name="Email activation code").click()
+    await expect(page.get_by_role("status")).to_have_text(
         "The activation code is queued to admin@partner.test."
     )
     emails = page.get_by_role("table", name="Activation code emails")
-    expect(emails).to_contain_text("Ticket 7: their admin installs it")
-    expect(emails.locator(".status")).to_have_text("queued")
+    await expect(emails).to_contain_text("Ticket 7: their admin installs it")
+    await expect(emails.locator(".status")).to_have_text("queued")
 
 
-def test_license_key_page_changes_each_confirmed(server: Server, console: Console) -> None:
+def key_with_two_instances(server: Server) -> tuple[Tenant, str, str]:
     tenant = server.tenant(mode="live")
     email = f"buyer-{uuid.uuid4().hex[:8]}@customer.test"
     with tenant.http() as http:
         issued = issue_key(http, email)
-        http.patch(f"/license_keys/{issued.key_id}", json={"activations_limit": 2})
+        ok(http.patch(f"/license_keys/{issued.key_id}", json={"activations_limit": 2}))
     with httpx.Client(base_url=tenant.base_url, timeout=30) as public:
         for name in ("laptop", "desktop"):
-            activated = public.post(
-                "/licenses/activate", json={"license_key": issued.key, "name": name}
-            )
-            assert activated.status_code == 201, activated.text
+            body = {"license_key": issued.key, "name": name}
+            ok(public.post("/licenses/activate", json=body), 201)
+    return tenant, issued.key_id, email
 
-    def key() -> dict[str, Any]:
-        with tenant.http() as http:
-            return ok(http.get(f"/license_keys/{issued.key_id}"))  # type: ignore[no-any-return]
 
-    page = console.sign_in(console.staff("support", business_id=tenant.business_id))
-    page.goto(f"/console/license-keys?email={email}")
-    expect(page.locator("table.license-keys tbody tr")).to_have_count(1)
-    assert_accessible(page)
-    page.get_by_role("link", name=issued.key_id).click()
-    expect(page.get_by_role("table", name="Activated instances of this key").locator("tbody tr")).to_have_count(2)
-    assert_accessible(page)
+async def test_license_key_page_changes_each_confirmed(server: Server, console: Console) -> None:
+    tenant, key_id, email = await asyncio.to_thread(key_with_two_instances, server)
 
-    page.get_by_role("button", name="Disable license key").click()
-    expect(page.get_by_role("heading", name=f"Disable license key {issued.key_id}?")).to_be_visible()
-    assert key()["status"] == "active"  # nothing until confirmed
-    confirm(page, "Yes, disable the license key")
-    expect(page.get_by_role("status")).to_have_text(f"License key {issued.key_id} is disabled.")
-    assert key()["status"] == "disabled"
-    page.get_by_role("button", name="Enable license key").click()
-    confirm(page, "Yes, enable the license key")
-    assert key()["status"] == "active"
+    async def key() -> dict[str, Any]:
+        found: dict[str, Any] = await asyncio.to_thread(get, tenant, f"/license_keys/{key_id}")
+        return found
 
-    page.get_by_label("Activations limit").fill("1")
-    page.get_by_role("button", name="Change activations limit").click()
-    confirm(page, "Yes, change the activations limit")
-    expect(page.locator("#f-activations_limit-error")).to_contain_text("below the number")
-    assert key()["activations_limit"] == 2
-    assert_accessible(page)
+    page = await console.sign_in(await console.staff("support", business_id=tenant.business_id))
+    await page.goto(f"/console/license-keys?email={email}")
+    await expect(page.locator("table.license-keys tbody tr")).to_have_count(1)
+    await assert_accessible(page)
+    await page.get_by_role("link", name=key_id).click()
+    instances = page.get_by_role("table", name="Activated instances of this key")
+    await expect(instances.locator("tbody tr")).to_have_count(2)
+    await assert_accessible(page)
 
-    page.get_by_role("button", name="Deactivate instance laptop").click()
-    page.get_by_role("link", name="No, go back").click()  # changed my mind: still there
-    page.get_by_role("button", name="Deactivate instance laptop").click()
-    confirm(page, "Yes, deactivate the instance")
-    expect(page.get_by_role("status")).to_have_text("Instance 'laptop' is deactivated.")
-    assert key()["instances_count"] == 1
+    await page.get_by_role("button", name="Disable license key").click()
+    heading = page.get_by_role("heading", name=f"Disable license key {key_id}?")
+    await expect(heading).to_be_visible()
+    assert (await key())["status"] == "active"  # nothing until confirmed
+    await confirm(page, "Yes, disable the license key", check=True)
+    await expect(page.get_by_role("status")).to_have_text(f"License key {key_id} is disabled.")
+    assert (await key())["status"] == "disabled"
+    await page.get_by_role("button", name="Enable license key").click()
+    await confirm(page, "Yes, enable the license key")
+    await expect(page.get_by_role("status")).to_have_text(f"License key {key_id} is enabled.")
+    assert (await key())["status"] == "active"
 
-    page.get_by_label("Activations limit").fill("1")
-    page.get_by_role("button", name="Change activations limit").click()
-    confirm(page, "Yes, change the activations limit")
-    expect(page.get_by_role("status")).to_have_text(
-        f"The activations limit of {issued.key_id} is now 1."
+    await page.get_by_label("Activations limit").fill("1")
+    await page.get_by_role("button", name="Change activations limit").click()
+    await confirm(page, "Yes, change the activations limit")
+    await expect(page.locator("#f-activations_limit-error")).to_contain_text("below the number")
+    assert (await key())["activations_limit"] == 2
+    await assert_accessible(page)
+
+    await page.get_by_role("button", name="Deactivate instance laptop").click()
+    await page.get_by_role("link", name="No, go back").click()  # changed my mind
+    await expect(instances.locator("tbody tr")).to_have_count(2)
+    await page.get_by_role("button", name="Deactivate instance laptop").click()
+    await confirm(page, "Yes, deactivate the instance")
+    await expect(page.get_by_role("status")).to_have_text("Instance 'laptop' is deactivated.")
+    await expect(instances.locator("tbody tr")).to_have_count(1)
+    assert (await key())["instances_count"] == 1
+
+    await page.get_by_label("Activations limit").fill("1")
+    await page.get_by_role("button", name="Change activations limit").click()
+    await confirm(page, "Yes, change the activations limit")
+    await expect(page.get_by_role("status")).to_have_text(
+        f"The activations limit of {key_id} is now 1."
     )
-    page.get_by_label("Expires at").fill("2031-05-06T07:08")
-    page.get_by_role("button", name="Change expiry").click()
-    confirm(page, "Yes, change the expiry")
-    assert (key()["activations_limit"], key()["expires_at"]) == (1, "2031-05-06T07:08:00Z")
+    await page.get_by_label("Expires at").fill("2031-05-06T07:08")
+    await page.get_by_role("button", name="Change expiry").click()
+    await confirm(page, "Yes, change the expiry")
+    await expect(page.get_by_role("status")).to_contain_text("now expires: 2031-05-06 07:08 UTC")
+    changed = await key()
+    assert changed["activations_limit"] == 1
+    assert changed["expires_at"].startswith("2031-05-06T07:08:00")
 
 
-def test_email_queue_cancel_and_read_only(server: Server, console: Console) -> None:
-    """No SMTP on this server: deliveries wait, so a cancel is certain to come first."""
+def two_queued(server: Server) -> tuple[Tenant, dict[str, dict[str, Any]]]:
+    """This server has no SMTP: deliveries wait, so a cancel is certain to come first."""
     tenant = server.tenant(mode="live")
-    keep, drop = (f"{w}-{uuid.uuid4().hex[:8]}@customer.test" for w in ("keep", "drop"))
     jobs = {}
     with tenant.http() as http:
-        for address in (keep, drop):
-            issued = issue_key(http, address)
-            jobs[address] = ok(http.post(f"/license_keys/{issued.key_id}/deliveries"), 202)
-    admin = console.staff("admin", business_id=tenant.business_id)
-    reader = console.staff("read_only", business_id=tenant.business_id)
+        for what in ("keep", "drop"):
+            issued = issue_key(http, f"{what}-{uuid.uuid4().hex[:8]}@customer.test")
+            jobs[what] = ok(http.post(f"/license_keys/{issued.key_id}/deliveries"), 202)
+    return tenant, jobs
 
-    page = console.sign_in(reader)
-    page.goto("/console/email-queue")
-    expect(page.locator("table.deliveries tbody tr")).to_have_count(2)
-    expect(page.get_by_role("button", name=re.compile("^(Cancel|Retry) delivery"))).to_have_count(0)
-    assert_accessible(page)
-    page.goto(f"/console/license-keys/{jobs[keep]['license_id']}")
-    expect(page.locator("main form")).to_have_count(0)  # nothing that changes anything
-    with signed_in_client(server, reader.email) as client:
+
+def refused_post(server: Server, email: str, path: str) -> httpx.Response:
+    """A read-only staff member's POST, with a valid session and CSRF token."""
+    with httpx.Client(base_url=server.base_url, timeout=30) as client:
+        token = _csrf(client.get("/console/login").text)
+        form = {"csrf_token": token, "email": email, "password": PASSWORD}
+        assert client.post("/console/login", data=form).status_code == 303
         token = _csrf(client.get("/console/email-queue").text)
-        refused = client.post(
-            f"/console/email-queue/{jobs[drop]['id']}/cancel", data={"csrf_token": token}
-        )
-        assert refused.status_code == 403
+        return client.post(path, data={"csrf_token": token, "confirmed": "yes"})
+
+
+async def test_email_queue_cancel_and_read_only(server: Server, console: Console) -> None:
+    tenant, jobs = await asyncio.to_thread(two_queued, server)
+    keep, drop = jobs["keep"], jobs["drop"]
+    admin = await console.staff("admin", business_id=tenant.business_id)
+    reader = await console.staff("read_only", business_id=tenant.business_id)
+
+    page = await console.sign_in(reader)
+    await page.goto("/console/email-queue")
+    await expect(page.locator("table.deliveries tbody tr")).to_have_count(2)
+    await expect(page.locator("main form")).to_have_count(0)  # no control that changes
+    await assert_accessible(page)
+    await page.goto(f"/console/license-keys/{keep['license_id']}")
+    await expect(page.get_by_role("heading", name=f"License key {keep['license_id']}")).to_be_visible()
+    await expect(page.locator("main form")).to_have_count(0)
+    for path in (
+        f"/console/email-queue/{drop['id']}/cancel",
+        f"/console/license-keys/{drop['license_id']}/disabled",
+    ):
+        refused = await asyncio.to_thread(refused_post, server, reader.email, path)
+        assert refused.status_code == 403, path
         assert 'data-code="ROLE_REQUIRED"' in refused.text
 
-    page = console.sign_in(admin)
-    page.goto("/console/email-queue")
-    page.get_by_role("button", name=f"Cancel delivery {jobs[drop]['id']} to {drop}").click()
-    expect(page.get_by_role("status")).to_contain_text("is cancelled: it will not be sent")
-    page.get_by_role("navigation", name="Which deliveries").get_by_role("link", name="Queued").click()
+    page = await console.sign_in(admin)
+    await page.goto("/console/email-queue")
+    name = f"Cancel delivery {drop['id']} to {drop['recipient']}"
+    await page.get_by_role("button", name=name).click()
+    await expect(page.get_by_role("status")).to_contain_text("is cancelled: it will not be sent")
+    filters = page.get_by_role("navigation", name="Which deliveries")
+    await filters.get_by_role("link", name="Queued", exact=True).click()
     rows = page.locator("table.deliveries tbody tr")
-    expect(rows).to_have_count(1)
-    expect(rows).to_contain_text(keep)
-    assert_accessible(page)
-    with tenant.http() as http:
-        assert ok(http.get(f"/deliveries/{jobs[drop]['id']}"))["status"] == "cancelled"
+    await expect(rows).to_have_count(1)
+    await expect(rows).to_contain_text(keep["recipient"])
+    await assert_accessible(page)
+    assert (await asyncio.to_thread(get, tenant, f"/deliveries/{drop['id']}"))[
+        "status"
+    ] == "cancelled"
+    assert (await asyncio.to_thread(get, tenant, f"/license_keys/{drop['license_id']}"))[
+        "status"
+    ] == "active"
 
 
-def test_email_queue_retry_is_sent(mail_server: Server, sink: SmtpSink, console: Console) -> None:
-    """A permanent failure (550), retried from the queue page: the worker sends it."""
-    tenant = mail_server.tenant(mode="live")
+def failed_delivery(server: Server, sink: SmtpSink) -> tuple[Tenant, dict[str, Any]]:
+    """A delivery the SMTP server refused for good (550)."""
+    tenant = server.tenant(mode="live")
     address = f"retry-{uuid.uuid4().hex[:8]}@customer.test"
     sink.handler.refusals[address] = ["550 5.1.1 no such user (yet)"]
     with tenant.http() as http:
-        issued = issue_key(http, address)
-        job = ok(http.post(f"/license_keys/{issued.key_id}/deliveries"), 202)
+        job: dict[str, Any] = ok(
+            http.post(f"/license_keys/{issue_key(http, address).key_id}/deliveries"), 202
+        )
+    path = f"/deliveries/{job['id']}"
+    wait_for(lambda: get(tenant, path)["status"] == "failed", what="the permanent failure")
+    return tenant, job
 
-        def status() -> str:
-            return str(ok(http.get(f"/deliveries/{job['id']}"))["status"])
 
-        wait_for(lambda: status() == "failed", what="the permanent failure")
-        on_mail = Console(mail_server, console.browser)
-        try:
-            page = on_mail.sign_in(on_mail.staff("support", business_id=tenant.business_id))
-            page.goto("/console/email-queue?status=failed")
-            row = page.locator(f"tr[data-delivery='{job['id']}']")
-            expect(row).to_contain_text("550 5.1.1 no such user")
-            assert_accessible(page)
-            row.get_by_role("button", name=f"Retry delivery {job['id']} to {address}").click()
-            expect(page.get_by_role("status")).to_contain_text("is queued again")
-        finally:
-            on_mail.close()
-        got = wait_for(lambda: sink.handler.to(address), what="the retried email")
-        assert [r.message_id for r in got] == [job["message_id"]]
-        wait_for(lambda: status() == "sent", what="sent")
+def sent_again(tenant: Tenant, sink: SmtpSink, job: dict[str, Any]) -> list[str]:
+    got = wait_for(lambda: sink.handler.to(job["recipient"]), what="the retried email")
+    path = f"/deliveries/{job['id']}"
+    wait_for(lambda: get(tenant, path)["status"] == "sent", what="sent")
+    return [r.message_id for r in got]
+
+
+async def test_email_queue_retry_is_sent(
+    mail_server: Server, sink: SmtpSink, console: Console
+) -> None:
+    """A failed delivery retried from the queue page: the worker sends the same message."""
+    tenant, job = await asyncio.to_thread(failed_delivery, mail_server, sink)
+    on_mail = Console(mail_server, console.browser)
+    try:
+        staff = await on_mail.staff("support", business_id=tenant.business_id)
+        page = await on_mail.sign_in(staff)
+        await page.goto("/console/email-queue?status=failed")
+        row = page.locator(f"tr[data-delivery='{job['id']}']")
+        await expect(row).to_contain_text("SMTP 550: 5.1.1 no such user")
+        await assert_accessible(page)
+        name = f"Retry delivery {job['id']} to {job['recipient']}"
+        await row.get_by_role("button", name=name).click()
+        await expect(page.get_by_role("status")).to_contain_text("is queued again")
+    finally:
+        await on_mail.close()
+    assert await asyncio.to_thread(sent_again, tenant, sink, job) == [job["message_id"]]
