@@ -238,7 +238,9 @@ async def test_email_queue_cancel_and_read_only(server: Server, console: Console
     await expect(page.locator("main form")).to_have_count(0)  # no control that changes
     await assert_accessible(page)
     await page.goto(f"/console/license-keys/{keep['license_id']}")
-    await expect(page.get_by_role("heading", name=f"License key {keep['license_id']}")).to_be_visible()
+    await expect(
+        page.get_by_role("heading", name=f"License key {keep['license_id']}")
+    ).to_be_visible()
     await expect(page.locator("main form")).to_have_count(0)
     for path in (
         f"/console/email-queue/{drop['id']}/cancel",

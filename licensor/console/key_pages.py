@@ -29,7 +29,12 @@ from licensor.product import service as product_service
 
 router = APIRouter(prefix="/console", dependencies=[Depends(guard_post)])
 PAGE_SIZE = 50
-STATUSES = (("", "Any status"), ("active", "Active"), ("disabled", "Disabled"), ("expired", "Expired"))
+STATUSES = (
+    ("", "Any status"),
+    ("active", "Active"),
+    ("disabled", "Disabled"),
+    ("expired", "Expired"),
+)
 BY_CODE = {
     "ACTIVATION_LIMIT_LESS_THAN_CURRENT_AMOUNT": "activations_limit",
 }
@@ -123,7 +128,9 @@ async def _key_page(
         instances=instances,
         form=form
         or {
-            "activations_limit": "" if key.activations_limit is None else str(key.activations_limit),
+            "activations_limit": ""
+            if key.activations_limit is None
+            else str(key.activations_limit),
             "expires_at": key.expires_at.strftime("%Y-%m-%dT%H:%M") if key.expires_at else "",
         },
     )
@@ -300,6 +307,4 @@ async def deactivate(
             back=_page_of(key_id),
         )
     await instance_service.deactivate(session, who, instance_id)
-    return redirect(
-        request, _page_of(key_id), flash=f"Instance {instance.name!r} is deactivated."
-    )
+    return redirect(request, _page_of(key_id), flash=f"Instance {instance.name!r} is deactivated.")

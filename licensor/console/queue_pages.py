@@ -63,14 +63,20 @@ async def retry(
     limit = ctx.settings.mail_max_attempts
     job = await queue.retry(session, acting(staff), delivery_id, max_attempts=limit)
     return redirect(
-        request, f"{QUEUE}?status=queued", flash=f"Delivery {job.id} to {job.recipient} is queued again."
+        request,
+        f"{QUEUE}?status=queued",
+        flash=f"Delivery {job.id} to {job.recipient} is queued again.",
     )
 
 
 @router.post("/email-queue/{delivery_id}/cancel")
 @allow("admin", "support")
-async def cancel(request: Request, delivery_id: str, staff: Staff, session: WriteSession) -> Response:
+async def cancel(
+    request: Request, delivery_id: str, staff: Staff, session: WriteSession
+) -> Response:
     job = await queue.cancel(session, acting(staff), delivery_id)
     return redirect(
-        request, QUEUE, flash=f"Delivery {job.id} to {job.recipient} is cancelled: it will not be sent."
+        request,
+        QUEUE,
+        flash=f"Delivery {job.id} to {job.recipient} is cancelled: it will not be sent.",
     )

@@ -53,9 +53,7 @@ async def subscriptions(
 ) -> Response:
     who = acting(staff)
     params = PageParams(page_number=page, page_size=PAGE_SIZE)
-    rows = await subscription_service.list_page(
-        session, who, params, None, q=q.strip() or None
-    )
+    rows = await subscription_service.list_page(session, who, params, None, q=q.strip() or None)
     customers = await customer_service.by_ids(session, who, {r.customer_id for r in rows})
     return render(
         request,
@@ -102,7 +100,9 @@ async def _subscription_page(
         customer=await customer_service.get(session, who, row.customer_id),
         code=code,
         licenses=licenses,
-        emails=[delivery_service.to_out(j) for j in await delivery_service.jobs_of(session, who, row.id)],
+        emails=[
+            delivery_service.to_out(j) for j in await delivery_service.jobs_of(session, who, row.id)
+        ],
         usage=await seat_chart.seat_usage(session, who, row.id),
         cloud_modes=CLOUD_MODES,
         form=form or {"to": "", "reason": ""},
@@ -164,14 +164,26 @@ async def email_code(
     who = acting(staff)
     form = {"to": to, "reason": reason}
     try:
-        body = DeliveryCreate.model_validate({"to": to.strip() or None, "reason": reason.strip() or None})
+        body = DeliveryCreate.model_validate(
+            {"to": to.strip() or None, "reason": reason.strip() or None}
+        )
         job = await activation.send_again(session, ctx.vault, who, sub_id, body)
     except (ValidationError, LicensorError) as exc:
-        if isinstance(exc, LicensorError) and exc.status_code == 404 and exc.code == "SUBSCRIPTION_NOT_FOUND":
+        if (
+            isinstance(exc, LicensorError)
+            and exc.status_code == 404
+            and exc.code == "SUBSCRIPTION_NOT_FOUND"
+        ):
             raise
         status = 422 if isinstance(exc, ValidationError) else exc.status_code
         return await _subscription_page(
-            request, staff, ctx, session, sub_id, errors=form_errors(exc, BY_CODE), form=form,
+            request,
+            staff,
+            ctx,
+            session,
+            sub_id,
+            errors=form_errors(exc, BY_CODE),
+            form=form,
             status_code=status,
         )
     return redirect(
