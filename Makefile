@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+# The browser tests drive Debian's Chromium; Playwright never downloads a browser.
+CHROMIUM := /usr/bin/chromium
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
 .PHONY: install lock run test test-sqlite lint bench clean
 
@@ -23,6 +26,11 @@ lock:
 		--python-version 3.11 --python-platform x86_64-unknown-linux-gnu \
 		$(if $(UPGRADE),--upgrade) -o requirements.lock
 
+## Debian's Chromium for the browser tests, installed with apt when it is missing
+$(CHROMIUM):
+	DEBIAN_FRONTEND=noninteractive apt-get update -q
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium
+
 ## Serve on http://127.0.0.1:8000 with SQLite in ./data (migrates first)
 run: install
 	$(BIN)/licensor serve
@@ -30,10 +38,10 @@ run: install
 ## The whole suite, on SQLite and PostgreSQL (PostgreSQL at LICENSOR_TEST_POSTGRES_URL),
 ## in TEST_WORKERS pytest-xdist workers (each its own servers, databases and data dirs)
 TEST_WORKERS ?= 4
-test: install
+test: install $(CHROMIUM)
 	$(BIN)/pytest -q -n $(TEST_WORKERS)
 
-test-sqlite: install
+test-sqlite: install $(CHROMIUM)
 	LICENSOR_TEST_BACKENDS=sqlite $(BIN)/pytest -q -n $(TEST_WORKERS)
 
 lint: install

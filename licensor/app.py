@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from licensor import __version__
 from licensor.config import Settings, get_settings
+from licensor.console.app import install_console
 from licensor.customer.router import router as customers
 from licensor.delivery.router import router as delivery
 from licensor.delivery.worker import BackgroundWorker, announce_mail
@@ -81,6 +82,7 @@ def build_fastapi(settings: Settings, slot: ChecksSlot | None = None) -> FastAPI
     routers = (customers, products, license_keys, instances, licenses, signing, delivery)
     for router in (*routers, license_desk, orgs, instance_keys):
         app.include_router(router)
+    install_console(app)
 
     @app.get("/health", tags=["Health"])
     async def health() -> dict[str, Any]:

@@ -86,6 +86,22 @@ class Settings(BaseSettings):
     checkin_record_interval_seconds: float = Field(default=1.0, ge=0, le=3600)
     # How long a process keeps a decrypted signing key before looking for a newer one.
     signing_key_cache_seconds: float = Field(default=60.0, ge=0, le=86400)
+    # The support console (docs/console.md): a staff session ends this long after sign-in,
+    # or after this long without a request, whichever comes first.
+    console_session_seconds: int = Field(default=12 * 3600, ge=60, le=30 * 86400)
+    console_idle_seconds: int = Field(default=3600, ge=60, le=30 * 86400)
+    # Single sign-on by OpenID Connect (the issuer's discovery document names the rest).
+    oidc_issuer: str | None = None  # e.g. https://example.okta.com
+    oidc_client_id: str | None = None
+    oidc_client_secret: str | None = None
+    # Off: SSO opens only existing staff accounts. On: an unknown verified email gets a
+    # read_only account in oidc_auto_provision_business_id at its first sign-in.
+    oidc_auto_provision: bool = False
+    oidc_auto_provision_business_id: str | None = None
+
+    @property
+    def oidc_configured(self) -> bool:
+        return bool(self.oidc_issuer and self.oidc_client_id)
 
     @property
     def smtp_configured(self) -> bool:

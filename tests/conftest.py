@@ -22,7 +22,7 @@ from tests.servers import (
     redis_available,
 )
 
-pytest_plugins = ["tests.mail_fixtures"]
+pytest_plugins = ["tests.mail_fixtures", "tests.browser"]
 
 BACKENDS = [
     b.strip() for b in os.environ.get("LICENSOR_TEST_BACKENDS", "sqlite,postgres").split(",")

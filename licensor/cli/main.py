@@ -29,6 +29,7 @@ from licensor.cli.delivery import mail_settings_app, worker
 from licensor.cli.orgs import app as orgs_app
 from licensor.cli.queue import deliveries_app
 from licensor.cli.signing import signing_app
+from licensor.cli.staff import staff_app
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -47,6 +48,7 @@ app.add_typer(keys_app, name="api-keys")
 app.add_typer(signing_app, name="signing-keys")
 desk_cli.register(app)
 app.add_typer(orgs_app, name="orgs")
+app.add_typer(staff_app, name="staff")
 app.add_typer(mail_settings_app, name="mail-settings")
 app.add_typer(deliveries_app, name="deliveries")
 app.command("worker")(worker)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -53,37 +53,47 @@ def describe_validation_errors(errors: Sequence[object]) -> str:
     return "; ".join(parts) or "invalid request"
 
 
+# A face that answers in HTML (the console) registers `app.state.error_page`: given the
+# request, status, code, message and headers, its page, or None to answer in JSON.
+ErrorPage = Callable[[Request, int, str, str, "Mapping[str, str] | None"], "Response | None"]
+
+
+def _answer(
+    request: Request, status: int, code: str, message: str, headers: Mapping[str, str] | None
+) -> Response:
+    page: ErrorPage | None = getattr(request.app.state, "error_page", None)
+    if page is not None:
+        html = page(request, status, code, message, headers)
+        if html is not None:
+            return html
+    return ORJSONResponse({"code": code, "message": message}, status_code=status, headers=headers)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(LicensorError)
-    async def _licensor(_: Request, exc: LicensorError) -> Response:
-        return ORJSONResponse(exc.body(), status_code=exc.status_code, headers=exc.headers())
+    async def _licensor(request: Request, exc: LicensorError) -> Response:
+        return _answer(request, exc.status_code, exc.code, exc.message, exc.headers())
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_: Request, exc: RequestValidationError) -> Response:
-        body = {
-            "code": "VALIDATION_ERROR",
-            "message": describe_validation_errors(list(exc.errors())),
-        }
-        return ORJSONResponse(body, status_code=422)
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
+        message = describe_validation_errors(list(exc.errors()))
+        return _answer(request, 422, "VALIDATION_ERROR", message, None)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> Response:
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         if exc.status_code == 400 and exc.detail == FASTAPI_BODY_PARSE_ERROR:
             # FastAPI's answer to a body it cannot decode (e.g. not UTF-8): malformed JSON,
             # so the documented 422 VALIDATION_ERROR, as the public routes already answer.
-            body = {"code": "VALIDATION_ERROR", "message": UNDECODABLE_BODY}
-            return ORJSONResponse(body, status_code=422)
+            return _answer(request, 422, "VALIDATION_ERROR", UNDECODABLE_BODY, None)
         code = HTTP_CODES.get(exc.status_code, "HTTP_ERROR")
         message = exc.detail if isinstance(exc.detail, str) else code.lower().replace("_", " ")
-        return ORJSONResponse(
-            {"code": code, "message": message}, status_code=exc.status_code, headers=exc.headers
-        )
+        return _answer(request, exc.status_code, code, message, exc.headers)
 
     @app.exception_handler(DBAPIError)
-    async def _database(_: Request, exc: DBAPIError) -> Response:
+    async def _database(request: Request, exc: DBAPIError) -> Response:
         conflict = conflict_for(exc) if isinstance(exc, IntegrityError) else None
         if conflict is not None:  # a concurrent request won the race for a unique value
-            return ORJSONResponse(conflict.body(), status_code=conflict.status_code)
+            return _answer(request, conflict.status_code, conflict.code, conflict.message, None)
         sqlstate = str(getattr(exc.orig, "sqlstate", None) or "")
         if sqlstate in INVALID_TEXT_SQLSTATES:
             body = {"code": "VALIDATION_ERROR", "message": "text must not contain NUL characters"}

@@ -20,6 +20,8 @@ from licensor.models.org_member import OrgMember
 from licensor.models.plan import Plan
 from licensor.models.product import Product
 from licensor.models.signing_key import SigningKey
+from licensor.models.staff_member import StaffMember
+from licensor.models.staff_session import StaffSession
 from licensor.models.subscription import Subscription
 
 __all__ = [
@@ -41,6 +43,8 @@ __all__ = [
     "Product",
     "SeatLink",
     "SigningKey",
+    "StaffMember",
+    "StaffSession",
     "Subscription",
     "User",
 ]

@@ -1,0 +1,23 @@
+"""The console's routers, static files, headers and error pages, installed on the app."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from licensor.console import auth_pages, pages, staff_pages
+from licensor.console.errors import SignInRequired, error_page, sign_in_required
+from licensor.console.headers import ConsoleHeaders
+from licensor.console.web import HERE
+
+ROUTERS = (auth_pages.router, pages.router, staff_pages.router)
+
+
+def install_console(app: FastAPI) -> None:
+    """Mount the console at `/console/` (and so `/test/console/` through `ModeFace`)."""
+    for router in ROUTERS:
+        app.include_router(router, include_in_schema=False)
+    app.mount("/console/static", StaticFiles(directory=HERE / "static"), name="console-static")
+    app.state.error_page = error_page
+    app.add_exception_handler(SignInRequired, sign_in_required)
+    app.add_middleware(ConsoleHeaders)
