@@ -5,12 +5,26 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from licensor.console import auth_pages, pages, staff_pages
+from licensor.console import (
+    auth_pages,
+    key_pages,
+    pages,
+    queue_pages,
+    staff_pages,
+    subscription_pages,
+)
 from licensor.console.errors import SignInRequired, error_page, sign_in_required
 from licensor.console.headers import ConsoleHeaders
 from licensor.console.web import HERE
 
-ROUTERS = (auth_pages.router, pages.router, staff_pages.router)
+ROUTERS = (
+    auth_pages.router,
+    pages.router,
+    staff_pages.router,
+    subscription_pages.router,
+    key_pages.router,
+    queue_pages.router,
+)
 
 
 def install_console(app: FastAPI) -> None:

@@ -140,7 +140,9 @@ async def seat_links(
     return [(row[0], row[1]) for row in (await session.execute(stmt)).all()]
 
 
-async def desk_licenses(session: AsyncSession, subscription_id: str, limit: int) -> list[DeskLicense]:
+async def desk_licenses(
+    session: AsyncSession, subscription_id: str, limit: int
+) -> list[DeskLicense]:
     stmt = (
         select(DeskLicense)
         .where(DeskLicense.subscription_id == subscription_id)
