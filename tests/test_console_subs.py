@@ -132,6 +132,17 @@ async def test_subscriptions_search_page_code_and_seat_chart(
     await expect(emails).to_contain_text("Ticket 7: their admin installs it")
     await expect(emails.locator(".status")).to_have_text("queued")
 
+    reader = await console.staff("read_only", business_id=tenant.business_id)
+    path = f"/console/subscriptions/{sub['id']}"
+    seen = await asyncio.to_thread(as_staff, server, reader.email, path + "?show_code=true")
+    assert new in seen.text  # sees
+    assert "Regenerate activation code" not in seen.text  # changes nothing
+    assert "Email activation code" not in seen.text
+    for action in ("/activation-code", "/activation-code/email"):
+        refused = await asyncio.to_thread(as_staff, server, reader.email, path + action, True)
+        assert refused.status_code == 403, action
+    assert (await asyncio.to_thread(get, tenant, code_path))["activation_code"] == new
+
 
 def key_with_two_instances(server: Server) -> tuple[Tenant, str, str]:
     tenant = server.tenant(mode="live")
@@ -216,12 +227,15 @@ def two_queued(server: Server) -> tuple[Tenant, dict[str, dict[str, Any]]]:
     return tenant, jobs
 
 
-def refused_post(server: Server, email: str, path: str) -> httpx.Response:
-    """A read-only staff member's POST, with a valid session and CSRF token."""
+def as_staff(server: Server, email: str, path: str, post: bool = False) -> httpx.Response:
+    """A page of `path` for a staff member signed in by the real form (no browser), or with
+    `post` a POST to it carrying a valid CSRF token and `confirmed=yes`."""
     with httpx.Client(base_url=server.base_url, timeout=30) as client:
         token = _csrf(client.get("/console/login").text)
         form = {"csrf_token": token, "email": email, "password": PASSWORD}
         assert client.post("/console/login", data=form).status_code == 303
+        if not post:
+            return client.get(path)
         token = _csrf(client.get("/console/email-queue").text)
         return client.post(path, data={"csrf_token": token, "confirmed": "yes"})
 
@@ -246,7 +260,7 @@ async def test_email_queue_cancel_and_read_only(server: Server, console: Console
         f"/console/email-queue/{drop['id']}/cancel",
         f"/console/license-keys/{drop['license_id']}/disabled",
     ):
-        refused = await asyncio.to_thread(refused_post, server, reader.email, path)
+        refused = await asyncio.to_thread(as_staff, server, reader.email, path, True)
         assert refused.status_code == 403, path
         assert 'data-code="ROLE_REQUIRED"' in refused.text
 
