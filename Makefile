@@ -45,10 +45,11 @@ test-sqlite: install $(CHROMIUM)
 	LICENSOR_TEST_BACKENDS=sqlite $(BIN)/pytest -q -n $(TEST_WORKERS)
 
 lint: install
-	$(BIN)/ruff check licensor tests $(wildcard bench)
-	$(BIN)/ruff format --check licensor tests $(wildcard bench)
+	$(BIN)/ruff check licensor tests $(wildcard bench) $(wildcard scripts)
+	$(BIN)/ruff format --check licensor tests $(wildcard bench) $(wildcard scripts)
 	$(BIN)/mypy
 	$(BIN)/mypy bench
+	$(BIN)/mypy scripts
 	$(BIN)/lint-imports
 
 bench: install

@@ -18,6 +18,7 @@ from licensor.delivery.worker import BackgroundWorker, announce_mail
 from licensor.instance_keys.asgi import InstanceCheckinRoute
 from licensor.instance_keys.checkin import close_checkins
 from licensor.instance_keys.router import router as instance_keys
+from licensor.kit.apidocs import install_docs
 from licensor.kit.context import AppContext
 from licensor.kit.handlers import RejectNulCharacters, install_error_handlers
 from licensor.kit.hotstore import open_hot
@@ -75,6 +76,8 @@ def build_fastapi(settings: Settings, slot: ChecksSlot | None = None) -> FastAPI
         description=DESCRIPTION,
         lifespan=lifespan,
         default_response_class=ORJSONResponse,
+        docs_url=None,  # served from a package (kit/apidocs.py), not a CDN
+        redoc_url=None,
     )
     app.state.rate_limiter = limiter
     install_error_handlers(app)
@@ -83,6 +86,7 @@ def build_fastapi(settings: Settings, slot: ChecksSlot | None = None) -> FastAPI
     for router in (*routers, license_desk, orgs, instance_keys):
         app.include_router(router)
     install_console(app)
+    install_docs(app)
 
     @app.get("/health", tags=["Health"])
     async def health() -> dict[str, Any]:

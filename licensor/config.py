@@ -98,6 +98,9 @@ class Settings(BaseSettings):
     # read_only account in oidc_auto_provision_business_id at its first sign-in.
     oidc_auto_provision: bool = False
     oidc_auto_provision_business_id: str | None = None
+    # The redirect URI registered at the identity provider; by default the request's
+    # origin + /console/sso/callback (set it behind a proxy that rewrites the host).
+    oidc_redirect_url: str | None = None
 
     @property
     def oidc_configured(self) -> bool:

@@ -30,10 +30,11 @@ class Done:
         return dict(body)
 
 
-def invoke(env: Mapping[str, str], *args: str) -> Done:
-    """Run `licensor ARGS` with `env` set for the call only (the runner restores it)."""
+def invoke(env: Mapping[str, str], *args: str, stdin: str | None = None) -> Done:
+    """Run `licensor ARGS` with `env` set for the call only (the runner restores it);
+    `stdin`: what the command reads on standard input."""
     try:
-        result = runner.invoke(app, list(args), env=dict(env))
+        result = runner.invoke(app, list(args), env=dict(env), input=stdin)
     finally:
         get_settings.cache_clear()  # the command's settings leave with its environment
     if result.exception is not None and not isinstance(result.exception, SystemExit):

@@ -41,6 +41,7 @@ XDIST_GROUPS = {
     "test_rate_limits": "test_rate_limits",
     "test_edge": "test_edge",
     "test_parity": "test_parity",
+    "test_console_sso": "test_console_sso",
 }
 
 

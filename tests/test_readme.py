@@ -39,4 +39,7 @@ def test_readme_walkthrough_runs_as_written(server: Server) -> None:
     assert lines[2] == '{"valid":false}'
     assert lines[3] == '{"valid":false}'  # the test-mode key on the live face
     assert re.fullmatch(r"lic_\w+ active import", lines[4])
-    assert lines[5:] == ["True", "False"]
+    assert lines[5:7] == ["True", "False"]
+    assert lines[7] == "admin"  # the first staff admin
+    assert re.fullmatch(r"303 http://127\.0\.0\.1:\d+/console/", lines[8])  # signed in
+    assert lines[9:] == ["<h1>Acme</h1>"]

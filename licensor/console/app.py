@@ -10,6 +10,7 @@ from licensor.console import (
     key_pages,
     pages,
     queue_pages,
+    sso_pages,
     staff_pages,
     subscription_pages,
 )
@@ -19,6 +20,7 @@ from licensor.console.web import HERE
 
 ROUTERS = (
     auth_pages.router,
+    sso_pages.router,
     pages.router,
     staff_pages.router,
     subscription_pages.router,

@@ -34,8 +34,15 @@ WRONG = "Wrong email or password."
 
 
 def safe_next(target: str | None) -> str:
-    """Where to go after sign-in: a console path on this server, else the console's home."""
-    if target and target.startswith("/console") and "//" not in target and "\\" not in target:
+    """Where to go after sign-in: a console path on this server (either face; single
+    sign-on comes back on the live face and keeps the face it started on in the path),
+    else the console's home."""
+    if (
+        target
+        and target.startswith(("/console", "/test/console"))
+        and "//" not in target
+        and "\\" not in target
+    ):
         return target
     return "/console/"
 

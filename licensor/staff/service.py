@@ -149,6 +149,14 @@ async def candidates(session: AsyncSession, email: str) -> list[Candidate]:
     ]
 
 
+async def provision(session: AsyncSession, business_id: str, email: str, name: str) -> Candidate:
+    """A read_only account for a verified single sign-on email (the operator's opt-in)."""
+    body = StaffCreate(email=email, name=name[:200], role="read_only")
+    row = await add_staff(session, business_id, body, None)
+    business = await business_service.find_business(session, business_id)
+    return Candidate(row.id, row.business_id, business.name, None)
+
+
 @dataclass(frozen=True)
 class StartedSession:
     staff: StaffMember

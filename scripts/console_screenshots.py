@@ -1,0 +1,170 @@
+"""Screenshots of the console's main pages into docs/console/, from a real run.
+
+Starts `licensor serve` on a fresh SQLite data folder, seeds a business, a customer, a
+product and license keys through the API and staff through the CLI, signs in through the
+real form in Debian's Chromium, and saves one PNG per entry of PAGES. To add a page, add a
+line to PAGES (name, path below the server, who is signed in).
+
+    .venv/bin/python scripts/console_screenshots.py [--out docs/console]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+from playwright.async_api import async_playwright
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+PASSWORD = "screenshots are a real run"
+# (file name, path, role signed in or None for no one)
+PAGES: list[tuple[str, str, str | None]] = [
+    ("login", "/console/login", None),
+    ("home", "/console/", "admin"),
+    ("home-test-mode", "/test/console/", "admin"),
+    ("search", "/console/search?q=example.com", "admin"),
+    ("staff", "/console/staff", "admin"),
+    ("refused-read-only", "/console/staff", "read_only"),
+]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def licensor(env: dict[str, str], *args: str, stdin: str | None = None) -> dict[str, str]:
+    done = subprocess.run(
+        [sys.executable, "-m", "licensor", *args],
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    result: dict[str, str] = json.loads(done.stdout)
+    return result
+
+
+def seed(env: dict[str, str], url: str) -> dict[str, str]:
+    boot = licensor(env, "bootstrap", "--business", "Acme Software", "--email", "owner@acme.test")
+    http = httpx.Client(
+        base_url=url + "/test", headers={"Authorization": f"Bearer {boot['api_key']}"}
+    )
+    customer = http.post("/customers", json={"email": "ann@example.com", "name": "Ann"}).json()
+    product = http.post(
+        "/products", json={"name": "Acme Editor", "license_key_activations_limit": 2}
+    ).json()
+    for _ in range(3):
+        http.post(
+            "/license_keys",
+            json={"customer_id": customer["customer_id"], "product_id": product["product_id"]},
+        ).raise_for_status()
+    emails = {}
+    for role, name in (("admin", "Ada Admin"), ("support", "Sam Support"), ("read_only", "Rae")):
+        email = f"{role.replace('_', '-')}@acme.test"
+        licensor(
+            env,
+            "staff",
+            "add",
+            "--business-id",
+            boot["business_id"],
+            "--email",
+            email,
+            "--role",
+            role,
+            "--name",
+            name,
+            stdin=PASSWORD + "\n",
+        )
+        emails[role] = email
+    return emails
+
+
+async def shoot(url: str, emails: dict[str, str], out: Path) -> None:
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        contexts = {}
+        for name, path, role in PAGES:
+            key = role or ""
+            if key not in contexts:
+                context = await browser.new_context(
+                    base_url=url, viewport={"width": 1200, "height": 800}
+                )
+                contexts[key] = context
+                if role:
+                    page = await context.new_page()
+                    await page.goto("/console/login")
+                    await page.get_by_label("Email", exact=True).fill(emails[role])
+                    await page.get_by_label("Password", exact=True).fill(PASSWORD)
+                    await page.get_by_role("button", name="Sign in", exact=True).click()
+                    await page.wait_for_url("**/console/")
+                    await page.close()
+            page = await contexts[key].new_page()
+            await page.goto(path)
+            await page.screenshot(path=out / f"{name}.png", full_page=True)
+            await page.close()
+            print(f"{out / name}.png  {path}")
+        await browser.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "console")
+    out: Path = parser.parse_args().out
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as data:
+        env = {**os.environ, "LICENSOR_DATA_DIR": data, "LICENSOR_MAIL_WORKER": "false"}
+        env.pop("LICENSOR_DATABASE_URL", None)
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        subprocess.run(
+            [sys.executable, "-m", "licensor", "db", "upgrade"],
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+        server = subprocess.Popen(
+            [sys.executable, "-m", "licensor", "serve", "--no-migrate", "--port", str(port)],
+            env=env,
+        )
+        try:
+            deadline = time.monotonic() + 120
+            while True:
+                try:
+                    if httpx.get(url + "/health").status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise SystemExit("the server did not start")
+                time.sleep(0.2)
+            asyncio.run(shoot(url, seed(env, url), out))
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    main()
