@@ -16,7 +16,7 @@ from datetime import datetime
 from xml.sax.saxutils import escape, quoteattr
 
 WIDTH, HEIGHT = 640, 280
-LEFT, RIGHT, TOP, BOTTOM = 56, 16, 40, 44
+LEFT, RIGHT, TOP, BOTTOM = 56, 40, 40, 44  # room for the first and last date labels
 
 
 @dataclass(frozen=True)
