@@ -45,6 +45,11 @@ PAGES: list[tuple[str, str, str | None]] = [
     ("search", "/console/search?q=example.com", "admin"),
     ("staff", "/console/staff", "admin"),
     ("refused-read-only", "/console/staff", "read_only"),
+    ("subscriptions", "/test/console/subscriptions?q=example.com", "support"),
+    ("subscription", "/test/console/subscriptions/{subscription_id}?show_code=true", "support"),
+    ("license-keys", "/test/console/license-keys", "support"),
+    ("license-key", "/test/console/license-keys/{license_key_id}", "support"),
+    ("email-queue", "/test/console/email-queue", "support"),
 ]
 
 
@@ -67,7 +72,39 @@ def licensor(env: dict[str, str], *args: str, stdin: str | None = None) -> dict[
     return result
 
 
-def seed(env: dict[str, str], url: str) -> dict[str, str]:
+def seed_subscription(http: httpx.Client, public: httpx.Client, customer_id: str) -> str:
+    """A cloud licensing Yes subscription, activated, with a month of seat reports (the
+    last ones over the purchased seats), for the subscription page and its chart."""
+    http.post("/plans", json={"code": "premium", "name": "Premium"}).raise_for_status()
+    sub = http.post(
+        "/subscriptions",
+        json={
+            "customer_id": customer_id,
+            "plan_code": "premium",
+            "users_count": 20,
+            "starts_at": "2026-11-01T00:00:00Z",
+            "expires_at": "2027-11-01T00:00:00Z",
+            "external_id": "A-S00012345",
+            "name": "A-S00012345",
+            "cloud_licensing": "Yes",
+            "seat_reconciliation": True,
+        },
+    ).json()
+    code = http.get(f"/subscriptions/{sub['id']}/activation_code").json()["activation_code"]
+    body = {"activation_code": code, "instance_id": "gitlab.example.com"}
+    public.post("/cloud/activate", json=body).raise_for_status()
+    for day, (billable, peak) in enumerate([(12, 13), (15, 16), (18, 19), (21, 23), (22, 24)]):
+        report = {
+            **body,
+            "timestamp": f"2026-11-{day * 6 + 2:02d}T09:00:00Z",
+            "billable_users_count": billable,
+            "max_historical_users_count": peak,
+        }
+        public.post("/cloud/seat_links", json=report).raise_for_status()
+    return str(sub["id"])
+
+
+def seed(env: dict[str, str], url: str) -> tuple[dict[str, str], dict[str, str]]:
     boot = licensor(env, "bootstrap", "--business", "Acme Software", "--email", "owner@acme.test")
     http = httpx.Client(
         base_url=url + "/test", headers={"Authorization": f"Bearer {boot['api_key']}"}
@@ -76,11 +113,24 @@ def seed(env: dict[str, str], url: str) -> dict[str, str]:
     product = http.post(
         "/products", json={"name": "Acme Editor", "license_key_activations_limit": 2}
     ).json()
+    keys = []
     for _ in range(3):
-        http.post(
+        made = http.post(
             "/license_keys",
             json={"customer_id": customer["customer_id"], "product_id": product["product_id"]},
-        ).raise_for_status()
+        )
+        made.raise_for_status()
+        keys.append(made.json())
+    public = httpx.Client(base_url=url + "/test")
+    for name in ("ann-laptop", "ann-desktop"):
+        body = {"license_key": keys[0]["key"], "name": name}
+        public.post("/licenses/activate", json=body).raise_for_status()
+    for key in keys[:2]:  # no worker runs here: they wait in the email queue
+        http.post(f"/license_keys/{key['id']}/deliveries").raise_for_status()
+    ids = {
+        "license_key_id": keys[0]["id"],
+        "subscription_id": seed_subscription(http, public, customer["customer_id"]),
+    }
     emails = {}
     for role, name in (("admin", "Ada Admin"), ("support", "Sam Support"), ("read_only", "Rae")):
         email = f"{role.replace('_', '-')}@acme.test"
@@ -99,10 +149,10 @@ def seed(env: dict[str, str], url: str) -> dict[str, str]:
             stdin=PASSWORD + "\n",
         )
         emails[role] = email
-    return emails
+    return emails, ids
 
 
-async def shoot(url: str, emails: dict[str, str], out: Path) -> None:
+async def shoot(url: str, emails: dict[str, str], ids: dict[str, str], out: Path) -> None:
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         contexts = {}
@@ -122,6 +172,7 @@ async def shoot(url: str, emails: dict[str, str], out: Path) -> None:
                     await page.wait_for_url("**/console/")
                     await page.close()
             page = await contexts[key].new_page()
+            path = path.format(**ids)
             await page.goto(path)
             await page.screenshot(path=out / f"{name}.png", full_page=True)
             await page.close()
@@ -160,7 +211,8 @@ def main() -> None:
                 if time.monotonic() > deadline or server.poll() is not None:
                     raise SystemExit("the server did not start")
                 time.sleep(0.2)
-            asyncio.run(shoot(url, seed(env, url), out))
+            emails, ids = seed(env, url)
+            asyncio.run(shoot(url, emails, ids, out))
         finally:
             server.terminate()
             server.wait(timeout=30)

@@ -257,3 +257,49 @@ def test_bad_input_is_a_4xx_never_a_500(shop: Tenant) -> None:
             assert response.status_code == 404, (url, response.text)
         assert client.get(f"/license_keys/{'l' * 300}/deliveries").status_code == 404
         assert client.delete(path).status_code == 405
+
+
+def test_queue_lists_failed_and_retry_sends_the_same_message(
+    shop: Tenant, sink: SmtpSink, mail_server: Server
+) -> None:
+    address = unique()
+    sink.handler.refusals[address] = ["550 5.1.1 no such user (yet)"]
+    with shop.http() as client:
+        issued = issue_key(client, address)
+        job = client.post(f"/license_keys/{issued.key_id}/deliveries").json()
+
+        def failed() -> list[dict[str, object]]:
+            items = client.get("/deliveries", params={"status": "failed"}).json()["items"]
+            return [d for d in items if d["id"] == job["id"]]
+
+        [seen] = wait_for(failed, what="the permanent failure in the queue")
+        assert seen["attempts"] == 1
+        assert "550" in str(seen["last_error"])
+        everything = client.get("/deliveries").json()["items"]
+        assert job["id"] in [d["id"] for d in everything]
+        cancel = client.post(f"/deliveries/{job['id']}/cancel")
+        assert (cancel.status_code, cancel.json()["code"]) == (409, "DELIVERY_NOT_QUEUED")
+
+        retried = client.post(f"/deliveries/{job['id']}/retry")
+        assert retried.status_code == 200, retried.text
+        assert retried.json()["status"] == "queued"
+        assert retried.json()["attempts"] == 0  # a fresh round of attempts
+        assert retried.json()["max_attempts"] == 4
+        got = wait_for(lambda: sink.handler.to(address), what="the retried email")
+        assert [r.message_id for r in got] == [job["message_id"]]  # the same message
+        done = wait_for(
+            lambda: client.get(f"/deliveries/{job['id']}").json()["status"] == "sent",
+            what="sent",
+        )
+        assert done
+        again = client.post(f"/deliveries/{job['id']}/retry")
+        assert (again.status_code, again.json()["code"]) == (409, "DELIVERY_NOT_FAILED")
+        assert client.get("/deliveries", params={"status": "bogus"}).status_code == 422
+    with mail_server.tenant().http() as stranger:
+        for response in (
+            stranger.get(f"/deliveries/{job['id']}"),
+            stranger.post(f"/deliveries/{job['id']}/retry"),
+            stranger.post(f"/deliveries/{job['id']}/cancel"),
+        ):
+            assert (response.status_code, response.json()["code"]) == (404, "DELIVERY_NOT_FOUND")
+        assert job["id"] not in [d["id"] for d in stranger.get("/deliveries").json()["items"]]

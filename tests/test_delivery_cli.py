@@ -24,7 +24,7 @@ from tests.mail import (
     start_server_with,
     wait_for,
 )
-from tests.servers import Server, fresh_postgres_database
+from tests.servers import Server, Tenant, fresh_postgres_database
 
 
 @pytest.fixture(scope="module")
@@ -252,3 +252,63 @@ def test_worker_can_be_left_out_of_serve(backend: str, tmp_path: Path, postgres_
             lambda: mail_health(tenant)["queued"] == 0,
             what="the queue to drain",
         )
+
+
+def test_cli_queue_cancel_and_retry_then_the_worker(quiet_server: tuple[Server, Path]) -> None:
+    """A cancelled delivery is never sent; a retried one is, as the same message."""
+    server, _ = quiet_server
+    tenant = server.tenant()
+    keep, drop = "keep@buyer.test", "drop@buyer.test"
+    with tenant.http() as client:
+        kept = client.post(f"/license_keys/{issue_key(client, keep).key_id}/deliveries").json()
+        dropped = client.post(f"/license_keys/{issue_key(client, drop).key_id}/deliveries").json()
+    queue = ["deliveries", "list", "--business-id", tenant.business_id, "--mode", "test"]
+    listed = cli(server, *queue, "--status", "queued")
+    assert listed.returncode == 0, listed.stderr
+    ids = [json.loads(line)["id"] for line in listed.stdout.splitlines()]
+    assert ids == [dropped["id"], kept["id"]]  # newest first
+
+    cancelled = cli_json(server, "deliveries", "cancel", dropped["id"])
+    assert cancelled["status"] == "cancelled"
+    for args, code in (
+        (("cancel", dropped["id"]), "DELIVERY_NOT_QUEUED"),
+        (("retry", kept["id"]), "DELIVERY_NOT_FAILED"),
+        (("cancel", "eml_missing"), "DELIVERY_NOT_FOUND"),
+    ):
+        refused = cli(server, "deliveries", *args)
+        assert (refused.returncode, refused.error()["code"]) == (1, code)
+    left = cli(server, *queue)
+    assert [json.loads(line)["id"] for line in left.stdout.splitlines()] == [kept["id"]]
+
+    with SmtpSink() as sink:
+        sink.handler.refusals[keep] = ["554 5.7.1 rejected for now"]
+        assert cli(server, "worker", "--once", env=sink.env()).returncode == 0
+        assert sink.handler.to(keep) == sink.handler.to(drop) == []
+        tried = [rcpt for rcpt, _ in sink.handler.attempts if rcpt in (keep, drop)]
+        assert tried == [keep]  # drop: never tried
+    failed = cli(server, *queue, "--status", "failed")
+    [row] = [json.loads(line) for line in failed.stdout.splitlines()]
+    assert (row["id"], row["status"], row["attempts"]) == (kept["id"], "failed", 1)
+
+    retried = cli_json(server, "deliveries", "retry", kept["id"])
+    assert (retried["status"], retried["attempts"]) == ("queued", 0)
+    assert "554" in retried["last_error"]  # kept until the next attempt
+    with SmtpSink() as sink:
+        assert cli(server, "worker", "--once", env=sink.env()).returncode == 0
+        assert [r.message_id for r in sink.handler.to(keep)] == [kept["message_id"]]
+        assert sink.handler.to(drop) == []
+    by_id = {d["id"]: d for d in deliveries_of(tenant)}
+    assert by_id[kept["id"]]["status"] == "sent"
+    assert by_id[kept["id"]]["attempts"] == 1
+    assert by_id[kept["id"]]["last_error"] is None
+    assert by_id[dropped["id"]]["status"] == "cancelled"
+
+
+def deliveries_of(tenant: Tenant) -> list[dict[str, Any]]:
+    """Every delivery of the tenant, whatever its status, by its license keys."""
+    with tenant.http() as client:
+        keys = client.get("/license_keys", params={"page_size": 100}).json()["items"]
+        out: list[dict[str, Any]] = []
+        for key in keys:
+            out += client.get(f"/license_keys/{key['id']}/deliveries").json()["items"]
+    return out

@@ -27,6 +27,7 @@ from licensor.cli.common import (
 from licensor.cli.db import db_app
 from licensor.cli.delivery import mail_settings_app, worker
 from licensor.cli.orgs import app as orgs_app
+from licensor.cli.queue import deliveries_app
 from licensor.cli.signing import signing_app
 from licensor.cli.staff import staff_app
 from licensor.cli.webhooks import webhooks_app
@@ -51,6 +52,7 @@ app.add_typer(orgs_app, name="orgs")
 app.add_typer(staff_app, name="staff")
 app.add_typer(mail_settings_app, name="mail-settings")
 app.add_typer(webhooks_app, name="webhooks")
+app.add_typer(deliveries_app, name="deliveries")
 app.command("worker")(worker)
 
 

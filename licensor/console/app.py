@@ -5,7 +5,17 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from licensor.console import auth_pages, desk_forms, desk_pages, pages, sso_pages, staff_pages
+from licensor.console import (
+    auth_pages,
+    desk_forms,
+    desk_pages,
+    key_pages,
+    pages,
+    queue_pages,
+    sso_pages,
+    staff_pages,
+    subscription_pages,
+)
 from licensor.console.errors import SignInRequired, error_page, sign_in_required
 from licensor.console.headers import ConsoleHeaders
 from licensor.console.web import HERE
@@ -18,6 +28,9 @@ ROUTERS = (
     staff_pages.router,
     desk_forms.router,
     desk_pages.router,
+    subscription_pages.router,
+    key_pages.router,
+    queue_pages.router,
 )
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, Select, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from licensor.kit.repository import created_between
 from licensor.kit.search import EmailTerm, email_term
@@ -58,3 +59,12 @@ def matching_ids(
             either.append(email_matches(as_email))
         stmt = stmt.where(or_(*either))
     return stmt
+
+
+async def by_ids(
+    session: AsyncSession, business_id: str, mode: str, ids: set[str]
+) -> list[Customer]:
+    stmt = select(Customer).where(
+        Customer.business_id == business_id, Customer.mode == mode, Customer.id.in_(ids)
+    )
+    return list((await session.scalars(stmt)).all())

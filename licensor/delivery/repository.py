@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from licensor.kit import outbox
@@ -72,3 +72,63 @@ async def mail_settings(session: AsyncSession, business_id: str, mode: str) -> M
             MailSettings.business_id == business_id, MailSettings.mode == mode
         )
     )
+
+
+QUEUE_STATUSES: dict[str, tuple[str, ...]] = {
+    "queued": PENDING,
+    "failed": ("failed",),
+    "all": (*PENDING, "failed"),
+}
+
+
+async def queue_page(
+    session: AsyncSession, business_id: str, mode: str, which: str, limit: int, offset: int
+) -> list[EmailJob]:
+    """The business's waiting (queued, sending) and failed emails, newest first."""
+    stmt = (
+        select(EmailJob)
+        .where(
+            EmailJob.business_id == business_id,
+            EmailJob.mode == mode,
+            EmailJob.status.in_(QUEUE_STATUSES[which]),
+        )
+        .order_by(EmailJob.created_at.desc(), EmailJob.id)
+        .limit(limit)
+        .offset(offset)
+    )
+    return list((await session.scalars(stmt)).all())
+
+
+async def requeue_failed(
+    session: AsyncSession, job_id: str, now: datetime, max_attempts: int
+) -> bool:
+    """failed → queued, due now, with a fresh round of attempts; False when the job was
+    not failed (the conditional update is the check, so two retries cannot both win)."""
+    result = await session.execute(
+        update(EmailJob)
+        .where(EmailJob.id == job_id, EmailJob.status == "failed")
+        .values(
+            status="queued",
+            attempts=0,
+            max_attempts=max_attempts,
+            next_attempt_at=now,
+            locked_until=None,
+            locked_by=None,
+            updated_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def cancel_queued(session: AsyncSession, job_id: str, now: datetime) -> bool:
+    """queued → cancelled; False when a worker holds it (sending) or it is done. On
+    PostgreSQL a worker's claim locks the row (FOR UPDATE), so this update waits for the
+    claim and then sees `sending`; on SQLite both are BEGIN IMMEDIATE writes, in turn."""
+    result = await session.execute(
+        update(EmailJob)
+        .where(EmailJob.id == job_id, EmailJob.status == "queued")
+        .values(status="cancelled", locked_until=None, locked_by=None, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]

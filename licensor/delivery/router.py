@@ -1,9 +1,11 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, status
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, status
 
 from licensor.auth.dependencies import Auth
-from licensor.delivery import mail_settings, service
+from licensor.delivery import mail_settings, queue, service
 from licensor.delivery.schemas import (
     DeliveryCreate,
     DeliveryOut,
@@ -14,7 +16,7 @@ from licensor.delivery.schemas import (
 from licensor.delivery.worker import mail_health
 from licensor.kit.deps import Ctx, ReadSession, WriteSession
 from licensor.kit.errors import error_responses
-from licensor.kit.pagination import ListResponse
+from licensor.kit.pagination import ListResponse, Page
 
 router = APIRouter(tags=["License Delivery"])
 
@@ -82,3 +84,50 @@ async def get_mail_health(who: Auth, ctx: Ctx, request: Request) -> MailHealthOu
     running = bool(getattr(request.app.state, "mail_worker", False))
     report = await mail_health(ctx, running, who.business_id, who.mode)
     return MailHealthOut.model_validate(report)
+
+
+@router.get(
+    "/deliveries",
+    response_model=ListResponse[DeliveryOut],
+    responses=error_responses(401, 422),
+    summary="The email queue: queued (and sending) and failed deliveries of every "
+    "license key, desk license and subscription, newest first",
+)
+async def list_queue(
+    who: Auth,
+    session: ReadSession,
+    page: Page,
+    status: Annotated[queue.QueueFilter, Query(description="queued, failed or all")] = "all",
+) -> ListResponse[DeliveryOut]:
+    jobs = await queue.page(session, who, status, page)
+    return ListResponse(items=[service.to_out(j) for j in jobs])
+
+
+@router.get(
+    "/deliveries/{delivery_id}", response_model=DeliveryOut, responses=error_responses(401, 404)
+)
+async def get_queued(delivery_id: str, who: Auth, session: ReadSession) -> DeliveryOut:
+    return service.to_out(await queue.get(session, who, delivery_id))
+
+
+@router.post(
+    "/deliveries/{delivery_id}/retry",
+    response_model=DeliveryOut,
+    responses=error_responses(401, 404, 409),
+    summary="Queue a failed delivery again (same message, a fresh round of attempts)",
+)
+async def retry_delivery(
+    delivery_id: str, who: Auth, ctx: Ctx, session: WriteSession
+) -> DeliveryOut:
+    limit = ctx.settings.mail_max_attempts
+    return service.to_out(await queue.retry(session, who, delivery_id, max_attempts=limit))
+
+
+@router.post(
+    "/deliveries/{delivery_id}/cancel",
+    response_model=DeliveryOut,
+    responses=error_responses(401, 404, 409),
+    summary="Cancel a queued delivery: it is never sent",
+)
+async def cancel_delivery(delivery_id: str, who: Auth, session: WriteSession) -> DeliveryOut:
+    return service.to_out(await queue.cancel(session, who, delivery_id))

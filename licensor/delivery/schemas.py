@@ -11,7 +11,7 @@ from licensor.kit.addresses import AddressError, normalise_domain, split_address
 from licensor.kit.schemas import Email, Input, Output
 
 Kind = Literal["key", "file", "activation_code"]
-DeliveryStatus = Literal["queued", "sending", "sent", "failed"]
+DeliveryStatus = Literal["queued", "sending", "sent", "failed", "cancelled"]
 
 
 def _domain(value: str) -> str:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, status
 
 from licensor.auth.dependencies import Auth
 from licensor.kit.deps import ReadSession, WriteSession
@@ -35,3 +35,13 @@ async def update_instance(
     id: str, body: InstanceUpdate, who: Auth, session: WriteSession
 ) -> InstanceOut:
     return InstanceOut.model_validate(await service.rename(session, who, id, body.name))
+
+
+@router.delete(
+    "/{id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=error_responses(401, 404),
+    summary="Deactivate an instance: it is removed and its seat on the license key freed",
+)
+async def deactivate_instance(id: str, who: Auth, session: WriteSession) -> None:
+    await service.deactivate(session, who, id)

@@ -3,11 +3,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Select, or_, select, update
+from sqlalchemy import ColumnElement, Select, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from licensor.kit.repository import created_between
-from licensor.models import LicenseKey
+from licensor.models import LicenseKey, LicenseKeyInstance
 
 
 @dataclass(frozen=True)
@@ -102,3 +102,22 @@ async def expired_unannounced(session: AsyncSession, now: datetime, limit: int) 
         .with_for_update(skip_locked=True)
     )
     return list((await session.scalars(stmt)).all())
+
+
+async def delete_instance(session: AsyncSession, key_id: str, instance_id: str) -> bool:
+    """Remove an instance and free its seat, as the public deactivate does (store.py):
+    the delete is the check, so two deactivations free one seat."""
+    result = await session.execute(
+        delete(LicenseKeyInstance)
+        .where(LicenseKeyInstance.id == instance_id, LicenseKeyInstance.license_key_id == key_id)
+        .execution_options(synchronize_session=False)
+    )
+    if not result.rowcount:  # type: ignore[attr-defined]
+        return False
+    await session.execute(
+        update(LicenseKey)
+        .where(LicenseKey.id == key_id, LicenseKey.instances_count > 0)
+        .values(instances_count=LicenseKey.instances_count - 1)
+        .execution_options(synchronize_session=False)
+    )
+    return True

@@ -1,17 +1,89 @@
 from __future__ import annotations
 
-from sqlalchemy import Select, select
+from sqlalchemy import ColumnElement, Select, exists, false, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from licensor.models import ActivationCode, CloudInstance, Plan, SeatLink, Subscription
+from licensor.models import (
+    ActivationCode,
+    CloudInstance,
+    Customer,
+    DeskLicense,
+    Plan,
+    SeatLink,
+    Subscription,
+)
+
+ESCAPE = "\\"
 
 
-def list_statement(business_id: str, mode: str, customer_id: str | None) -> Select[Subscription]:
+def _contains(text: str) -> str:
+    """A LIKE pattern for `text` anywhere, its own % and _ taken literally."""
+    quoted = text.replace(ESCAPE, ESCAPE * 2).replace("%", "\\%").replace("_", "\\_")
+    return f"%{quoted}%"
+
+
+def _ends_with(text: str) -> str:
+    return _contains(text)[:-1]
+
+
+def email_matches(email: str) -> ColumnElement[bool]:
+    """A whole address (case-insensitive), or with no local part (`acme.com`,
+    `@acme.com`) every address at that domain."""
+    email = email.strip().lower()
+    if "@" in email and not email.startswith("@"):
+        return func.lower(Customer.email) == email
+    domain = email.removeprefix("@")
+    return func.lower(Customer.email).like(_ends_with(f"@{domain}"), escape=ESCAPE)
+
+
+def company_matches(company: str) -> ColumnElement[bool]:
+    """The customer's name, or the company of a desk license issued from the subscription,
+    containing `company` (case-insensitive)."""
+    pattern = _contains(company.strip().lower())
+    licensed = exists().where(
+        DeskLicense.subscription_id == Subscription.id,
+        func.lower(DeskLicense.licensee_company).like(pattern, escape=ESCAPE),
+    )
+    return or_(func.lower(Customer.name).like(pattern, escape=ESCAPE), licensed)
+
+
+def query_matches(q: str) -> ColumnElement[bool]:
+    """The one search box: a subscription id or billing subscription id (exact), a
+    customer email or domain, a company or customer name, a subscription name."""
+    q = q.strip()
+    if not q:
+        return false()
+    pattern = _contains(q.lower())
+    conditions: list[ColumnElement[bool]] = [
+        Subscription.id == q,
+        Subscription.external_id == q,
+        func.lower(Subscription.name).like(pattern, escape=ESCAPE),
+        company_matches(q),
+    ]
+    if " " not in q and ("@" in q or "." in q):
+        conditions.append(email_matches(q))
+    return or_(*conditions)
+
+
+def list_statement(
+    business_id: str,
+    mode: str,
+    customer_id: str | None,
+    *,
+    q: str | None = None,
+    email: str | None = None,
+    company: str | None = None,
+) -> Select[Subscription]:
     stmt = select(Subscription).where(
         Subscription.business_id == business_id, Subscription.mode == mode
     )
     if customer_id is not None:
         stmt = stmt.where(Subscription.customer_id == customer_id)
+    if q is not None or email is not None or company is not None:
+        stmt = stmt.join(Customer, Customer.id == Subscription.customer_id)
+    for given, match in ((q, query_matches), (email, email_matches), (company, company_matches)):
+        if given is not None:
+            stmt = stmt.where(match(given))
     return stmt.order_by(Subscription.created_at.desc(), Subscription.id)
 
 
@@ -66,3 +138,15 @@ async def seat_links(
         .offset(offset)
     )
     return [(row[0], row[1]) for row in (await session.execute(stmt)).all()]
+
+
+async def desk_licenses(
+    session: AsyncSession, subscription_id: str, limit: int
+) -> list[DeskLicense]:
+    stmt = (
+        select(DeskLicense)
+        .where(DeskLicense.subscription_id == subscription_id)
+        .order_by(DeskLicense.created_at.desc(), DeskLicense.id)
+        .limit(limit)
+    )
+    return list((await session.scalars(stmt)).all())

@@ -21,6 +21,11 @@ from licensor.subscription.schemas import (
 )
 
 router = APIRouter(prefix="/subscriptions", tags=["Subscriptions"])
+Q_HELP = (
+    "Search: subscription id or billing subscription id (exact), customer email or domain, "
+    "company or customer name, subscription name"
+)
+COMPANY_HELP = "Part of the customer's name or of a license's company (case-insensitive)"
 
 
 @router.post(
@@ -42,8 +47,15 @@ async def list_subscriptions(
     session: ReadSession,
     page: Page,
     customer_id: Annotated[str | None, Query(max_length=64)] = None,
+    q: Annotated[str | None, Query(max_length=320, description=Q_HELP)] = None,
+    email: Annotated[
+        str | None, Query(max_length=320, description="A customer email, or a domain")
+    ] = None,
+    company: Annotated[str | None, Query(max_length=300, description=COMPANY_HELP)] = None,
 ) -> ListResponse[SubscriptionOut]:
-    rows = await service.list_page(session, who, page, customer_id)
+    rows = await service.list_page(
+        session, who, page, customer_id, q=q, email=email, company=company
+    )
     return ListResponse(items=await service.to_out(session, rows))
 
 

@@ -15,7 +15,7 @@ from licensor.kit.pagination import PageParams, fetch_page
 from licensor.kit.repository import get_scoped
 from licensor.kit.secrets import Vault
 from licensor.kit.tenancy import Principal
-from licensor.models import SeatLink, Subscription
+from licensor.models import DeskLicense, SeatLink, Subscription
 from licensor.plan import service as plan_service
 from licensor.subscription import codes, mail, repository
 from licensor.subscription.schemas import SubscriptionCreate, SubscriptionOut, SubscriptionUpdate
@@ -162,9 +162,23 @@ async def cancel(session: AsyncSession, who: Principal, sub_id: str) -> Subscrip
 
 
 async def list_page(
-    session: AsyncSession, who: Principal, page: PageParams, customer_id: str | None
+    session: AsyncSession,
+    who: Principal,
+    page: PageParams,
+    customer_id: str | None,
+    *,
+    q: str | None = None,
+    email: str | None = None,
+    company: str | None = None,
 ) -> list[Subscription]:
-    stmt = repository.list_statement(who.business_id, who.mode, customer_id)
+    """Newest first. `q`: the console's one search box (subscription id or billing
+    subscription id exactly, customer email or domain, company or customer name,
+    subscription name); `email`: a whole address or a domain; `company`: part of the
+    customer's name or of a desk license's company issued from the subscription. All
+    case-insensitive; the given filters must all match."""
+    stmt = repository.list_statement(
+        who.business_id, who.mode, customer_id, q=q, email=email, company=company
+    )
     return await fetch_page(session, stmt, page)
 
 
@@ -176,3 +190,12 @@ async def seat_links(
     sub = await get(session, who, sub_id)
     offset = page.page_number * page.page_size
     return await repository.seat_links(session, sub.id, page.page_size, offset)
+
+
+async def licenses(
+    session: AsyncSession, who: Principal, sub_id: str, limit: int = 100
+) -> list[DeskLicense]:
+    """The desk licenses issued from the subscription (by the desk or by cloud
+    activation), newest first."""
+    sub = await get(session, who, sub_id)
+    return await repository.desk_licenses(session, sub.id, limit)
