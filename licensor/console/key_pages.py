@@ -1,5 +1,5 @@
-"""License keys (the Dodo face) in the console: the list (by status and customer email;
-the header's search box finds keys by key, id or customer), a key's page with its
+"""License keys (the Dodo face) in the console: the list (by status, and the API's search:
+customer email or domain, an exact key or id, a company or name), a key's page with its
 instances, and the changes — disable or enable, the activations limit, the expiry,
 deactivating an instance — each confirmed first (`confirm.py`), each through the same
 services as `PATCH /license_keys/{id}` and `DELETE /license_key_instances/{id}`."""
@@ -53,36 +53,27 @@ async def license_keys(
     session: ReadSession,
     status: Annotated[Literal["", "active", "disabled", "expired"], Query()] = "",
     email: Annotated[str, Query(max_length=320)] = "",
+    q: Annotated[str, Query(max_length=320)] = "",
     page: Annotated[int, Query(ge=0, le=100_000)] = 0,
 ) -> Response:
     who = acting(staff)
     params = PageParams(page_number=page, page_size=PAGE_SIZE)
-    customer_ids: list[str | None] = [None]
-    if email.strip():
-        found = await customer_service.list_page(
-            session,
-            who,
-            PageParams(page_number=0, page_size=20),
-            email=email.strip(),
-            name=None,
-            created_at_gte=None,
-            created_at_lte=None,
-        )
-        customer_ids = [c.id for c in found]
-    keys = []
-    for customer_id in customer_ids:
-        keys += await key_service.list_page(
-            session,
-            ctx.vault,
-            who,
-            params,
-            customer_id=customer_id,
-            product_id=None,
-            status=status or None,
-            source=None,
-            created_at_gte=None,
-            created_at_lte=None,
-        )
+    # the API's search (GET /license_keys?email=&q=): customers by email (whole or domain);
+    # `q` an exact key, a key or customer id, or the customers its text names
+    search = key_service.search_of(ctx.vault, who, email=email.strip() or None, q=q.strip() or None)
+    keys = await key_service.list_page(
+        session,
+        ctx.vault,
+        who,
+        params,
+        customer_id=None,
+        product_id=None,
+        status=status or None,
+        source=None,
+        created_at_gte=None,
+        created_at_lte=None,
+        search=search,
+    )
     customers = await customer_service.by_ids(session, who, {k.customer_id for k in keys})
     return render(
         request,
@@ -92,6 +83,7 @@ async def license_keys(
         customers=customers,
         status=status,
         email=email,
+        q=q,
         statuses=STATUSES,
         page=page,
         more=len(keys) >= PAGE_SIZE,
