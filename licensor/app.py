@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from licensor import __version__
+from licensor.audit.router import router as audit_events
 from licensor.config import Settings, get_settings
 from licensor.customer.router import router as customers
 from licensor.delivery.router import router as delivery
@@ -20,6 +21,7 @@ from licensor.instance_keys.router import router as instance_keys
 from licensor.kit.context import AppContext
 from licensor.kit.handlers import RejectNulCharacters, install_error_handlers
 from licensor.kit.hotstore import open_hot
+from licensor.kit.origin import RequestIds
 from licensor.kit.ratelimit import RateLimiter
 from licensor.kit.responses import ORJSONResponse
 from licensor.kit.tenancy import ModeFace
@@ -78,7 +80,9 @@ def build_fastapi(settings: Settings, slot: ChecksSlot | None = None) -> FastAPI
     app.state.rate_limiter = limiter
     install_error_handlers(app)
     app.add_middleware(RejectNulCharacters)
+    app.add_middleware(RequestIds)  # outermost: every answer carries X-Request-Id
     routers = (customers, products, license_keys, instances, licenses, signing, delivery)
+    routers = (*routers, audit_events)
     for router in (*routers, license_desk, orgs, instance_keys):
         app.include_router(router)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, func, or_, select, update
+from sqlalchemy import ColumnElement, Row, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from licensor.models import EmailJob, MailSettings
@@ -20,8 +20,11 @@ def _claimable(now: datetime) -> list[ColumnElement[bool]]:
     ]
 
 
-async def fail_exhausted(session: AsyncSession, now: datetime) -> int:
-    """Jobs whose worker died during their last allowed attempt: failed, not retried forever."""
+async def fail_exhausted(
+    session: AsyncSession, now: datetime
+) -> list[Row[tuple[str, str, str]]]:
+    """Jobs whose worker died during their last allowed attempt: failed, not retried forever.
+    Their (id, business_id, mode), for the audit log."""
     result = await session.execute(
         update(EmailJob)
         .where(*_claimable(now), EmailJob.attempts >= EmailJob.max_attempts)
@@ -32,9 +35,10 @@ async def fail_exhausted(session: AsyncSession, now: datetime) -> int:
             last_error=func.coalesce(EmailJob.last_error, "the worker stopped during the attempt"),
             updated_at=now,
         )
+        .returning(EmailJob.id, EmailJob.business_id, EmailJob.mode)
         .execution_options(synchronize_session=False)
     )
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    return list(result.all())
 
 
 async def claim_one(

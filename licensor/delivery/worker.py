@@ -18,10 +18,13 @@ import socket
 import sys
 import uuid
 from datetime import datetime, timedelta
+from typing import Protocol
 
 import aiosmtplib
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from licensor.audit import service as audit
 from licensor.config import Settings
 from licensor.delivery import repository
 from licensor.delivery.render import Letter, Sender, build_message
@@ -29,6 +32,7 @@ from licensor.delivery.service import decrypt_payload
 from licensor.kit.addresses import AddressError, domain_in, split_address
 from licensor.kit.clock import utcnow
 from licensor.kit.context import AppContext
+from licensor.kit.origin import Origin, bind
 from licensor.models import Business, EmailJob
 
 log = logging.getLogger("licensor.delivery")
@@ -97,6 +101,36 @@ def describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}"
 
 
+WORKER = Origin("system:mail_worker")
+
+
+class Outcome(Protocol):
+    @property
+    def id(self) -> str: ...
+    @property
+    def business_id(self) -> str: ...
+    @property
+    def mode(self) -> str: ...
+
+
+def outcome(
+    session: AsyncSession, job: Outcome, action: str, status: str, error: str | None
+) -> None:
+    """The audit event of a delivery attempt's outcome, in the outcome's transaction."""
+    changes: dict[str, object] = {"status": {"old": "sending", "new": status}}
+    if error is not None:
+        changes["last_error"] = {"old": None, "new": error[:2000]}
+    audit.record(
+        session,
+        business_id=job.business_id,
+        mode=job.mode,
+        action=action,
+        target_type="delivery",
+        target_id=job.id,
+        changes=changes,
+    )
+
+
 class Worker:
     def __init__(self, ctx: AppContext, name: str | None = None) -> None:
         self.ctx = ctx
@@ -107,8 +141,10 @@ class Worker:
         token = f"{self.name}:{uuid.uuid4().hex[:12]}"[:80]
         lease = timedelta(seconds=self.settings.mail_lease_seconds)
         async with self.ctx.db.write_sessions() as session, session.begin():
+            bind(session, WORKER)
             now = utcnow()
-            await repository.fail_exhausted(session, now)
+            for gone in await repository.fail_exhausted(session, now):
+                outcome(session, gone, "delivery.failed", "failed", "the worker stopped")
             job = await repository.claim_one(session, now, lease, token)
             return (job, token) if job is not None else None
 
@@ -159,8 +195,11 @@ class Worker:
             await self._record_failure(job, token, describe(exc), permanent=is_permanent(exc))
             return
         async with self.ctx.db.write_sessions() as session, session.begin():
+            bind(session, WORKER)
             if not await repository.mark_sent(session, job.id, token, utcnow()):
                 log.warning("delivery %s was sent after its lease ran out", job.id)
+            else:
+                outcome(session, job, "delivery.sent", "sent", None)
 
     async def _record_failure(
         self, job: EmailJob, token: str, error: str, *, permanent: bool
@@ -173,7 +212,12 @@ class Worker:
             retry_at = now + backoff(self.settings, job.attempts)
         log.warning("delivery %s attempt %d failed: %s", job.id, job.attempts, error)
         async with self.ctx.db.write_sessions() as session, session.begin():
-            await repository.mark_failed_attempt(session, job.id, token, now, error, retry_at)
+            bind(session, WORKER)
+            if await repository.mark_failed_attempt(session, job.id, token, now, error, retry_at):
+                if retry_at is None:
+                    outcome(session, job, "delivery.failed", "failed", error)
+                else:
+                    outcome(session, job, "delivery.retry_scheduled", "queued", error)
 
     async def run_once(self) -> int:
         """Deliver every job due now; the number of attempts made."""

@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from licensor.audit import service as audit
 from licensor.customer import service as customer_service
 from licensor.kit.clock import utcnow
 from licensor.kit.errors import Conflict, Unprocessable
@@ -138,13 +139,22 @@ async def create(
             await session.flush()
     except IntegrityError as exc:  # lost a race with a concurrent import of the same key
         raise Conflict("a license key with this value already exists", code=KEY_EXISTS) from exc
+    audit.event(session, row, "license_key.created", audit.created({"key": key, **fields(row)}))
     return row
+
+
+AUDITED = ("customer_id", "product_id", "source", "activations_limit", "disabled", "expires_at")
+
+
+def fields(row: LicenseKey) -> dict[str, object]:
+    return audit.snapshot(row, AUDITED)
 
 
 async def update(
     session: AsyncSession, who: Principal, key_id: str, body: LicenseKeyUpdate
 ) -> LicenseKey:
     row = await get(session, who, key_id)
+    before = fields(row)
     sent = body.model_fields_set
     if "activations_limit" in sent and not await repository.set_limit_if_fits(
         session, row.id, body.activations_limit
@@ -160,4 +170,10 @@ async def update(
     row.updated_at = utcnow()
     await session.flush()
     await session.refresh(row)
+    changes = audit.diff(before, row)
+    if changes:
+        verb = "updated"
+        if "disabled" in changes:
+            verb = "disabled" if row.disabled else "enabled"
+        audit.event(session, row, f"license_key.{verb}", changes)
     return row

@@ -1,0 +1,39 @@
+"""The audit log: every change on the record, in the change's transaction, hash-chained."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.helpers import setup_key
+from tests.servers import Tenant
+
+
+def events(tenant: Tenant, **filters: Any) -> list[dict[str, Any]]:
+    with tenant.http() as http:
+        resp = http.get("/audit_events", params={"page_size": 100, **filters})
+    assert resp.status_code == 200, resp.text
+    items: list[dict[str, Any]] = resp.json()["items"]
+    return items
+
+
+def test_key_changes_are_recorded_with_actor_request_and_masked_key(tenant: Tenant) -> None:
+    _, _, key = setup_key(tenant)
+    with tenant.http() as http:
+        resp = http.patch(
+            f"/license_keys/{key['id']}",
+            json={"disabled": True},
+            headers={"X-Request-Id": "req-test-1"},
+        )
+    assert resp.status_code == 200, resp.text
+    assert resp.headers["x-request-id"] == "req-test-1"
+    got = events(tenant, target_type="license_key", target_id=key["id"])
+    assert [e["action"] for e in got] == ["license_key.disabled", "license_key.created"]
+    disabled, created = got
+    assert disabled["changes"] == {"disabled": {"old": False, "new": True}}
+    assert disabled["request_id"] == "req-test-1"
+    assert disabled["actor"].startswith("api_key:key_")
+    assert disabled["client_address"] == "127.0.0.1"
+    assert created["changes"]["key"]["new"] == "****" + key["key"][-4:]
+    assert key["key"] not in str(got)
+    assert disabled["prev_hash"] == created["hash"]
+    assert created["seq"] + 1 == disabled["seq"]
