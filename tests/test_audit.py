@@ -30,7 +30,7 @@ def test_key_changes_are_recorded_with_actor_request_and_masked_key(tenant: Tena
     assert [e["action"] for e in got] == ["license_key.disabled", "license_key.created"]
     disabled, created = got
     assert disabled["changes"] == {"disabled": {"old": False, "new": True}}
-    assert disabled["request_id"] == "req-test-1"
+    assert disabled["request_id"] == "req-test-1", str(disabled)
     assert disabled["actor"].startswith("api_key:key_")
     assert disabled["client_address"] == "127.0.0.1"
     assert created["changes"]["key"]["new"] == "****" + key["key"][-4:]

@@ -28,9 +28,12 @@ async def writing(db: Database, origin: Origin | None = None) -> AsyncIterator[A
     """One write transaction, committed at the end (rolled back on an error).
 
     For routes that must first prove who is calling with `reading` (or work outside any
-    transaction, such as a password hash) before they take SQLite's write lock.
+    transaction, such as a password hash) before they take SQLite's write lock. `origin`
+    says who the changes come from (`request_origin(request)` in a route), for the audit log.
     """
     async with db.write_sessions() as session:
+        if origin is not None:
+            bind(session, origin)
         try:
             yield session
         except BaseException:
