@@ -53,7 +53,9 @@ def build_fastapi(settings: Settings, slot: ChecksSlot | None = None) -> FastAPI
         hot = await open_hot(settings.resolved_database_url, settings.db_pool_size)
         app.state.ctx = ctx
         app.state.hot = hot  # the hot paths' connections (kit/hotstore.py), one set per process
-        app.state.license_checks = LicenseChecks(license_store(hot), ctx.vault)
+        app.state.license_checks = LicenseChecks(
+            license_store(hot, audit=settings.audit), ctx.vault
+        )
         app.state.mail_worker = announce_mail(ctx) and BackgroundWorker(ctx)
         await limiter.start(ctx.vault)
         if slot is not None:

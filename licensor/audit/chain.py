@@ -57,6 +57,8 @@ INSERT_EVENT = (
     "VALUES ({0}, {1}, {2}, {3}, {4}, {5}, {6}, {7}, {8}, {9}, {10}, {11}, {12}, {13}, {14})"
 )
 
+RAW_STATEMENTS = ("HEAD_INIT", "HEAD_TAKE", "HEAD_SET", "INSERT_EVENT")
+
 
 def is_secret(field: str) -> bool:
     name = field.lower()

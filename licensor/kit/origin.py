@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from licensor.kit.ids import new_id
+from licensor.kit.ratelimit import Network, client_ip
 
 ORIGIN_KEY = "licensor.origin"
 REQUEST_ID_KEY = "licensor.request_id"
@@ -89,6 +90,17 @@ def request_id(scope: Scope) -> str:
             break
     scope[REQUEST_ID_KEY] = value
     return value
+
+
+def scope_origin(scope: Scope, proxies: tuple[Network, ...], actor: str = "") -> Origin:
+    """A thin handler's origin: this request's id and client address (`client_ip`)."""
+    return Origin(actor, request_id(scope), client_ip(scope, proxies) or None)
+
+
+def request_id_header(scope: Scope) -> tuple[tuple[bytes, bytes], ...]:
+    """`X-Request-Id` for a thin handler's answer, once `request_id` gave one."""
+    known: str | None = scope.get(REQUEST_ID_KEY)
+    return () if known is None else ((REQUEST_ID_HEADER, known.encode("latin-1")),)
 
 
 class RequestIds:

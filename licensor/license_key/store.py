@@ -17,7 +17,11 @@ from typing import Any, Protocol
 
 import orjson
 
+from licensor.audit.chain import Draft, changes_of
+from licensor.audit.raw import postgres_append, sqlite_append
 from licensor.kit.hotstore import HotDb, PostgresHot, SqliteHot, render
+from licensor.kit.ids import new_id
+from licensor.kit.origin import Origin
 
 FIND_KEY = (
     "SELECT id, business_id, mode, customer_id, product_id, key_hash, disabled, expires_at "
@@ -71,9 +75,44 @@ class Details:
 class LicenseStore(Protocol):
     async def find_key(self, key_hash: bytes) -> KeyRow | None: ...
     async def has_instance(self, key_id: str, instance_id: str) -> bool: ...
-    async def activate(self, key: KeyRow, instance_id: str, name: str, now: datetime) -> bool: ...
-    async def deactivate(self, key_id: str, instance_id: str) -> bool: ...
+    async def activate(
+        self, key: KeyRow, instance_id: str, name: str, now: datetime, origin: Origin
+    ) -> bool: ...
+    async def deactivate(self, key: KeyRow, instance_id: str, origin: Origin) -> bool: ...
     async def details(self, customer_id: str, product_id: str) -> Details | None: ...
+
+
+def activated(key: KeyRow, instance_id: str, name: str, now: datetime, origin: Origin) -> Draft:
+    """The audit event of an activation (`license_key_instance.activated`)."""
+    return _draft(key, "activated", instance_id, now, origin, {"name": (None, name)})
+
+
+def deactivated(key: KeyRow, instance_id: str, now: datetime, origin: Origin) -> Draft:
+    return _draft(key, "deactivated", instance_id, now, origin, {})
+
+
+def _draft(
+    key: KeyRow,
+    verb: str,
+    instance_id: str,
+    now: datetime,
+    origin: Origin,
+    pairs: dict[str, tuple[object, object]],
+) -> Draft:
+    return Draft(
+        id=new_id("aud"),
+        business_id=key.business_id,
+        mode=key.mode,
+        created_at=now,
+        actor=origin.actor or f"license_key:{key.id}",
+        action=f"license_key_instance.{verb}",
+        target_type="license_key_instance",
+        target_id=instance_id,
+        changes={"license_key_id": {"old": None, "new": key.id}, **changes_of(pairs)},
+        note=None,
+        request_id=origin.request_id,
+        client_address=origin.client_address,
+    )
 
 
 def _sqlite_time(value: datetime) -> str:
@@ -81,8 +120,9 @@ def _sqlite_time(value: datetime) -> str:
 
 
 class SqliteStore:
-    def __init__(self, hot: SqliteHot) -> None:
+    def __init__(self, hot: SqliteHot, audit: bool = True) -> None:
         self._hot = hot
+        self._audit = audit
         self._reader = hot.reader
         self._find = hot.sql(FIND_KEY)
         self._has = hot.sql(FIND_INSTANCE)
@@ -102,9 +142,14 @@ class SqliteStore:
         row = self._reader.execute(self._details, (customer_id, product_id)).fetchone()
         return None if row is None else _details(row)
 
-    @staticmethod
-    def _write(statements: list[tuple[str, tuple[Any, ...]]], conn: sqlite3.Connection) -> bool:
-        """Run statements in one IMMEDIATE transaction; stop and roll back at the first no-op."""
+    def _write(
+        self,
+        statements: list[tuple[str, tuple[Any, ...]]],
+        event: Draft,
+        conn: sqlite3.Connection,
+    ) -> bool:
+        """Run statements in one IMMEDIATE transaction; stop and roll back at the first no-op.
+        The audit event is chained last, in the same transaction."""
         conn.execute("BEGIN IMMEDIATE")
         try:
             for sql, params in statements:
@@ -116,13 +161,17 @@ class SqliteStore:
                 if not changed:
                     conn.execute("ROLLBACK")
                     return False
+            if self._audit:
+                sqlite_append(conn, event)
             conn.execute("COMMIT")
             return True
         except BaseException:
             conn.execute("ROLLBACK")
             raise
 
-    async def activate(self, key: KeyRow, instance_id: str, name: str, now: datetime) -> bool:
+    async def activate(
+        self, key: KeyRow, instance_id: str, name: str, now: datetime, origin: Origin
+    ) -> bool:
         steps = [
             (TAKE_SEAT, (key.id,)),
             (
@@ -130,11 +179,13 @@ class SqliteStore:
                 (instance_id, key.business_id, key.mode, key.id, name, _sqlite_time(now)),
             ),
         ]
-        return await self._hot.write(lambda conn: self._write(steps, conn))
+        event = activated(key, instance_id, name, now, origin)
+        return await self._hot.write(lambda conn: self._write(steps, event, conn))
 
-    async def deactivate(self, key_id: str, instance_id: str) -> bool:
-        steps = [(DELETE_INSTANCE, (instance_id, key_id)), (FREE_SEAT, (key_id,))]
-        return await self._hot.write(lambda conn: self._write(steps, conn))
+    async def deactivate(self, key: KeyRow, instance_id: str, origin: Origin) -> bool:
+        steps = [(DELETE_INSTANCE, (instance_id, key.id)), (FREE_SEAT, (key.id,))]
+        event = deactivated(key, instance_id, datetime.now(UTC), origin)
+        return await self._hot.write(lambda conn: self._write(steps, event, conn))
 
 
 def _details(row: Any) -> Details:
@@ -145,8 +196,9 @@ def _details(row: Any) -> Details:
 
 
 class PostgresStore:
-    def __init__(self, hot: PostgresHot) -> None:
+    def __init__(self, hot: PostgresHot, audit: bool = True) -> None:
         self._pool = hot.pool
+        self._audit = audit
         self._find = hot.sql(FIND_KEY)
         self._has = hot.sql(FIND_INSTANCE)
         self._details = hot.sql(DETAILS)
@@ -168,7 +220,9 @@ class PostgresStore:
         row = await self._pool.fetchrow(self._details, customer_id, product_id)
         return None if row is None else _details(row)
 
-    async def activate(self, key: KeyRow, instance_id: str, name: str, now: datetime) -> bool:
+    async def activate(
+        self, key: KeyRow, instance_id: str, name: str, now: datetime, origin: Origin
+    ) -> bool:
         async with self._pool.acquire() as conn, conn.transaction():
             if await conn.fetchrow(self._take, key.id) is None:
                 return False
@@ -181,17 +235,24 @@ class PostgresStore:
                 name,
                 now,
             )
+            if self._audit:  # last: the chain head stays locked only until the commit
+                await postgres_append(conn, activated(key, instance_id, name, now, origin))
             return True
 
-    async def deactivate(self, key_id: str, instance_id: str) -> bool:
+    async def deactivate(self, key: KeyRow, instance_id: str, origin: Origin) -> bool:
         async with self._pool.acquire() as conn, conn.transaction():
-            if await conn.fetchrow(self._delete, instance_id, key_id) is None:
+            if await conn.fetchrow(self._delete, instance_id, key.id) is None:
                 return False
-            await conn.execute(self._free, key_id)
+            await conn.execute(self._free, key.id)
+            if self._audit:
+                now = datetime.now(UTC)
+                await postgres_append(conn, deactivated(key, instance_id, now, origin))
             return True
 
 
-def license_store(hot: HotDb) -> LicenseStore:
+def license_store(hot: HotDb, audit: bool = True) -> LicenseStore:
+    """The store of this process's hot connections; `audit=False` (`LICENSOR_AUDIT=off`,
+    for benchmarks only) leaves activations and deactivations off the audit log."""
     if isinstance(hot, SqliteHot):
-        return SqliteStore(hot)
-    return PostgresStore(hot)
+        return SqliteStore(hot, audit)
+    return PostgresStore(hot, audit)
