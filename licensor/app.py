@@ -84,8 +84,7 @@ def build_fastapi(settings: Settings, slot: ChecksSlot | None = None) -> FastAPI
     app.add_middleware(RejectNulCharacters)
     app.add_middleware(RequestIds)  # outermost: every answer carries X-Request-Id
     routers = (customers, products, license_keys, instances, licenses, signing, delivery)
-    routers = (*routers, audit_events)
-    for router in (*routers, license_desk, orgs, instance_keys):
+    for router in (*routers, audit_events, license_desk, orgs, instance_keys):
         app.include_router(router)
 
     @app.get("/health", tags=["Health"])

@@ -64,7 +64,8 @@ def test_activate_and_deactivate_are_recorded_in_their_raw_transaction(tenant: T
     ]
     gone, made = got
     assert made["actor"] == gone["actor"] == f"license_key:{key['id']}"
-    assert made["request_id"] == request_id and gone["request_id"] == "deact-1"
+    assert made["request_id"] == request_id
+    assert gone["request_id"] == "deact-1"
     assert made["changes"]["name"] == {"old": None, "new": "laptop"}
     assert made["client_address"] == "127.0.0.1"
     everything = events(tenant)

@@ -60,9 +60,11 @@ INSERT_EVENT = (
 RAW_STATEMENTS = ("HEAD_INIT", "HEAD_TAKE", "HEAD_SET", "INSERT_EVENT")
 
 
-def is_secret(field: str) -> bool:
+def is_secret(field: str, public: tuple[str, ...] = ()) -> bool:
     name = field.lower()
-    return name not in NOT_SECRET and any(word in name for word in SECRET_WORDS)
+    if name in NOT_SECRET or name in public:
+        return False
+    return any(word in name for word in SECRET_WORDS)
 
 
 def mask(value: object) -> str | None:
@@ -97,20 +99,28 @@ def plain(value: object) -> Any:
     return str(value)
 
 
-def change(field: str, old: object, new: object) -> dict[str, Any]:
-    if is_secret(field):
+def change(field: str, old: object, new: object, public: tuple[str, ...] = ()) -> dict[str, Any]:
+    if is_secret(field, public):
         return {"old": mask(old), "new": mask(new)}
     return {"old": plain(old), "new": plain(new)}
 
 
-def changes_of(pairs: Mapping[str, tuple[object, object]]) -> dict[str, Any]:
-    """`{field: (old, new)}` as recorded: only fields that changed, secrets masked."""
-    return {f: change(f, o, n) for f, (o, n) in pairs.items() if plain(o) != plain(n)}
+def changes_of(
+    pairs: Mapping[str, tuple[object, object]], public: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """`{field: (old, new)}` as recorded: only fields that changed, secrets masked
+    (`public` names fields that look like secrets but are not, such as a plan's code)."""
+    return {f: change(f, o, n, public) for f, (o, n) in pairs.items() if plain(o) != plain(n)}
 
 
-def created(fields: Mapping[str, object]) -> dict[str, Any]:
+def created(fields: Mapping[str, object], public: tuple[str, ...] = ()) -> dict[str, Any]:
     """The fields of a new row, each from None to its value (secrets masked)."""
-    return changes_of({f: (None, v) for f, v in fields.items() if v is not None})
+    return changes_of({f: (None, v) for f, v in fields.items() if v is not None}, public)
+
+
+def removed(fields: Mapping[str, object], public: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The fields of a deleted row, each from its value to None."""
+    return changes_of({f: (v, None) for f, v in fields.items() if v is not None}, public)
 
 
 @dataclass(frozen=True, slots=True)

@@ -40,7 +40,7 @@ def append(session: Session, drafts: list[chain.Draft]) -> None:
     session.execute(HEAD_SET, {"h": rows[-1]["hash"], **key})
 
 
-def events(business_id: str, mode: str) -> Select[tuple[AuditEvent]]:
+def events(business_id: str, mode: str) -> Select[AuditEvent]:
     return select(AuditEvent).where(AuditEvent.business_id == business_id, AuditEvent.mode == mode)
 
 
@@ -54,7 +54,7 @@ def filtered(
     action: str | None = None,
     created_at_gte: datetime | None = None,
     created_at_lte: datetime | None = None,
-) -> Select[tuple[AuditEvent]]:
+) -> Select[AuditEvent]:
     stmt = events(business_id, mode)
     wanted: dict[Any, Any] = {
         AuditEvent.target_type: target_type,
@@ -72,7 +72,7 @@ def filtered(
     return stmt
 
 
-def head(business_id: str, mode: str) -> Select[tuple[AuditChainHead]]:
+def head(business_id: str, mode: str) -> Select[AuditChainHead]:
     return select(AuditChainHead).where(
         AuditChainHead.business_id == business_id, AuditChainHead.mode == mode
     )

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import event as sa_event
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 
 from licensor.audit import chain, repository
 from licensor.audit.schemas import AuditEventOut
@@ -28,32 +28,79 @@ from licensor.kit.pagination import PageParams, fetch_page
 from licensor.models import AuditEvent
 
 PENDING_KEY = "licensor.audit_pending"
+LISTENING_KEY = "licensor.audit_listening"
 
 __all__ = [
     "ChainReport",
+    "change",
     "changes_of",
     "created",
+    "creation",
     "diff",
     "event",
     "history",
     "list_page",
     "record",
+    "removed",
     "snapshot",
     "verify",
 ]
 
 changes_of = chain.changes_of
 created = chain.created
+removed = chain.removed
 
 
 def snapshot(row: object, fields: tuple[str, ...]) -> dict[str, Any]:
-    """The values of `fields` on `row` now, to compare after a change (`diff`)."""
-    return {f: getattr(row, f) for f in fields}
+    """The values of `fields` on `row` now, to compare after a change (`diff`). A field
+    may be named `name=attribute` (the ORM's `metadata_` is recorded as `metadata`)."""
+    out: dict[str, Any] = {}
+    for f in fields:
+        name, _, attr = f.partition("=")
+        out[name] = getattr(row, attr or name)
+    return out
 
 
-def diff(before: Mapping[str, Any], row: object) -> dict[str, Any]:
-    """What changed on `row` since `snapshot`, as recorded (secrets masked)."""
-    return chain.changes_of({f: (old, getattr(row, f)) for f, old in before.items()})
+def diff(
+    before: Mapping[str, Any], after: Mapping[str, Any], public: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """What changed between two snapshots, as recorded (secrets masked)."""
+    return chain.changes_of({f: (old, after.get(f)) for f, old in before.items()}, public)
+
+
+def creation(
+    session: AsyncSession,
+    row: Scoped,
+    action: str,
+    fields: tuple[str, ...],
+    *,
+    public: tuple[str, ...] = (),
+    extra: Mapping[str, object] | None = None,
+    note: str | None = None,
+    actor: str | None = None,
+) -> None:
+    """The event of a new row: `fields` (see `snapshot`) and `extra` from None to their values."""
+    values = {**snapshot(row, fields), **(extra or {})}
+    event(session, row, action, created(values, public), note=note, actor=actor)
+
+
+def change(
+    session: AsyncSession,
+    row: Scoped,
+    action: str,
+    fields: tuple[str, ...],
+    before: Mapping[str, Any],
+    *,
+    public: tuple[str, ...] = (),
+    note: str | None = None,
+    actor: str | None = None,
+) -> bool:
+    """The event of a changed row, when `snapshot(row, fields)` differs from `before`
+    (or a note explains the change); whether any field changed."""
+    changes = diff(before, snapshot(row, fields), public)
+    if changes or note:
+        event(session, row, action, changes, note=note, actor=actor)
+    return bool(changes)
 
 
 def record(
@@ -85,15 +132,17 @@ def record(
         client_address=origin.client_address if origin is not None else None,
     )
     info = session.info
-    pending: list[chain.Draft] | None = info.get(PENDING_KEY)
+    pending: list[tuple[Any, chain.Draft]] | None = info.get(PENDING_KEY)
     if pending is None:
         pending = info[PENDING_KEY] = []
-        sync = session.sync_session
-        if not info.get("licensor.audit_listening"):
-            info["licensor.audit_listening"] = True
+        if not info.get(LISTENING_KEY):
+            info[LISTENING_KEY] = True
+            sync = session.sync_session
             sa_event.listen(sync, "before_commit", _seal)
-            sa_event.listen(sync, "after_rollback", _forget)
-    pending.append(draft)
+            sa_event.listen(sync, "after_soft_rollback", _forget)
+    # The savepoint it was recorded in (None: the transaction itself): an event recorded
+    # in a savepoint that rolls back is dropped with it.
+    pending.append((session.sync_session.get_nested_transaction(), draft))
 
 
 class Scoped(Protocol):
@@ -129,18 +178,33 @@ def event(
 
 
 def _seal(session: Session) -> None:
-    pending: list[chain.Draft] | None = session.info.pop(PENDING_KEY, None)
+    pending: list[tuple[Any, chain.Draft]] | None = session.info.pop(PENDING_KEY, None)
     if not pending:
         return
     groups: dict[tuple[str, str], list[chain.Draft]] = {}
-    for draft in pending:
+    for _, draft in pending:
         groups.setdefault((draft.business_id, draft.mode), []).append(draft)
     for key in sorted(groups):  # one lock order for every transaction: no deadlock
         repository.append(session, groups[key])
 
 
-def _forget(session: Session) -> None:
-    session.info.pop(PENDING_KEY, None)
+def _within(savepoint: Any, ended: SessionTransaction) -> bool:
+    while savepoint is not None:
+        if savepoint is ended:
+            return True
+        savepoint = savepoint.parent
+    return False
+
+
+def _forget(session: Session, ended: SessionTransaction) -> None:
+    """A rollback: the whole transaction's events go, or a savepoint's own."""
+    pending: list[tuple[Any, chain.Draft]] | None = session.info.get(PENDING_KEY)
+    if not pending:
+        return
+    if not ended.nested:
+        session.info.pop(PENDING_KEY, None)
+        return
+    pending[:] = [(sp, d) for sp, d in pending if not _within(sp, ended)]
 
 
 def to_out(row: AuditEvent) -> AuditEventOut:

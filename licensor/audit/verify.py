@@ -72,7 +72,7 @@ class Walk:
                 self._fail("edited", seq, event_id, f"event {event_id} (#{seq}) was edited")
             return False
         if seq != expected:
-            gone = f"#{expected}" if seq == expected + 1 else f"#{expected}–#{seq - 1}"
+            gone = f"#{expected}" if seq == expected + 1 else f"#{expected}-#{seq - 1}"
             self._fail(
                 "deleted",
                 expected,
@@ -103,7 +103,7 @@ class Walk:
         head_seq, head_hash = head
         if head_seq > self.n:
             first = self.n + 1
-            gone = f"#{first}" if head_seq == first else f"#{first}–#{head_seq}"
+            gone = f"#{first}" if head_seq == first else f"#{first}-#{head_seq}"
             after = f"after {self.prev_id}" if self.prev_id else "from the start"
             self._fail("deleted", first, None, f"event {gone} was deleted ({after})")
         elif head_hash != self.prev_hash:

@@ -149,7 +149,6 @@ def in_transaction(
     import asyncio
 
     from licensor.kit.context import AppContext
-
     from licensor.kit.origin import Origin, bind
 
     async def go() -> T:

@@ -20,9 +20,7 @@ def _claimable(now: datetime) -> list[ColumnElement[bool]]:
     ]
 
 
-async def fail_exhausted(
-    session: AsyncSession, now: datetime
-) -> list[Row[tuple[str, str, str]]]:
+async def fail_exhausted(session: AsyncSession, now: datetime) -> list[Row[str, str, str]]:
     """Jobs whose worker died during their last allowed attempt: failed, not retried forever.
     Their (id, business_id, mode), for the audit log."""
     result = await session.execute(

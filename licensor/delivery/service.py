@@ -14,6 +14,7 @@ import orjson
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from licensor.audit import service as audit
 from licensor.config import get_settings
 from licensor.delivery import repository
 from licensor.delivery.render import KINDS, Attachment, template_exists
@@ -148,6 +149,8 @@ async def enqueue_license_email(
     )
     session.add(job)
     await session.flush()
+    fields = ("license_id", "kind", "template", "recipient", "reason", "resend_of")
+    audit.creation(session, job, "delivery.queued", fields, note=reason)
     return job
 
 

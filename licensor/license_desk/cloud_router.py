@@ -42,6 +42,7 @@ async def activate(body: ActivateIn, request: Request, ctx: Ctx) -> CloudLicense
         # Authenticate with a read first: a garbage or revoked code never takes the write lock.
         async with reading(ctx.db) as session:
             await service.check_activation(session, ctx.vault, body.activation_code, mode)
+        request.state.actor = "system:cloud_activation"  # the audit log's actor
         async with writing(ctx.db, request_origin(request)) as session:
             held = await service.activate(
                 session, ctx.vault, body.activation_code, body.instance_id, mode
@@ -60,6 +61,7 @@ async def seat_link(body: SeatLinkIn, request: Request, ctx: Ctx) -> SeatLinkOut
     async with limited(request, "cloud", body.license_key or body.activation_code or ""):
         async with reading(ctx.db) as session:
             await service.check_seat_link(session, ctx.vault, body, mode)
+        request.state.actor = "system:seat_link"
         async with writing(ctx.db, request_origin(request)) as session:
             held, link = await service.seat_link(session, ctx.vault, body, mode)
             return _seat_link_out(held, link)

@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from licensor.audit import service as audit
 from licensor.customer import service as customer_service
 from licensor.kit.clock import utcnow
 from licensor.kit.errors import Conflict, NotFound, Unprocessable
@@ -207,16 +208,45 @@ async def insert(
     session.add(row)
     await session.flush()
     if notes is not None:
-        await add_note(session, row, issuer.author, notes)
+        await _store_note(session, row, issuer.author, notes)
+    verb = "duplicated" if duplicated_from_id else "issued"
+    audit.creation(session, row, f"desk_license.{verb}", AUDITED, extra={"key": key}, note=notes)
     return row
 
 
-async def add_note(session: AsyncSession, row: DeskLicense, author: str, text: str) -> LicenseNote:
+AUDITED = (
+    "license_type",
+    "issued_by",
+    "customer_id",
+    "subscription_id",
+    "licensee_name",
+    "licensee_company",
+    "licensee_email",
+    "users_count",
+    "plan_code",
+    "plan_features",
+    "starts_at",
+    "expires_at",
+    "duplicated_from_id",
+    "cloud_instance_id",
+)
+
+
+async def _store_note(
+    session: AsyncSession, row: DeskLicense, author: str, text: str
+) -> LicenseNote:
     note = LicenseNote(
         id=new_id("note"), license_id=row.id, author=author, text=text, created_at=utcnow()
     )
     session.add(note)
     await session.flush()
+    return note
+
+
+async def add_note(session: AsyncSession, row: DeskLicense, author: str, text: str) -> LicenseNote:
+    note = await _store_note(session, row, author, text)
+    changes = audit.created({"note_id": note.id, "author": author})
+    audit.event(session, row, "desk_license.note_added", changes, note=text)
     return note
 
 

@@ -139,22 +139,18 @@ async def create(
             await session.flush()
     except IntegrityError as exc:  # lost a race with a concurrent import of the same key
         raise Conflict("a license key with this value already exists", code=KEY_EXISTS) from exc
-    audit.event(session, row, "license_key.created", audit.created({"key": key, **fields(row)}))
+    audit.creation(session, row, "license_key.created", AUDITED, extra={"key": key})
     return row
 
 
 AUDITED = ("customer_id", "product_id", "source", "activations_limit", "disabled", "expires_at")
 
 
-def fields(row: LicenseKey) -> dict[str, object]:
-    return audit.snapshot(row, AUDITED)
-
-
 async def update(
     session: AsyncSession, who: Principal, key_id: str, body: LicenseKeyUpdate
 ) -> LicenseKey:
     row = await get(session, who, key_id)
-    before = fields(row)
+    before = audit.snapshot(row, AUDITED)
     sent = body.model_fields_set
     if "activations_limit" in sent and not await repository.set_limit_if_fits(
         session, row.id, body.activations_limit
@@ -170,10 +166,8 @@ async def update(
     row.updated_at = utcnow()
     await session.flush()
     await session.refresh(row)
-    changes = audit.diff(before, row)
-    if changes:
-        verb = "updated"
-        if "disabled" in changes:
-            verb = "disabled" if row.disabled else "enabled"
-        audit.event(session, row, f"license_key.{verb}", changes)
+    verb = "updated"
+    if row.disabled != before["disabled"]:
+        verb = "disabled" if row.disabled else "enabled"
+    audit.change(session, row, f"license_key.{verb}", AUDITED, before)
     return row

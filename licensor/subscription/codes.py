@@ -8,6 +8,7 @@ import secrets
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from licensor.audit import service as audit
 from licensor.kit.clock import utcnow
 from licensor.kit.errors import NotFound, Unprocessable
 from licensor.kit.ids import new_id
@@ -65,6 +66,13 @@ async def issue(
     )
     session.add(row)
     await session.flush()
+    audit.creation(
+        session,
+        row,
+        "activation_code.created",
+        ("subscription_id",),
+        extra={"code": code},
+    )
     return code, row
 
 
@@ -74,6 +82,12 @@ async def revoke(session: AsyncSession, sub: Subscription) -> bool:
         return False
     live.revoked_at = utcnow()
     await session.flush()
+    audit.event(
+        session,
+        live,
+        "activation_code.revoked",
+        audit.changes_of({"revoked_at": (None, live.revoked_at)}),
+    )
     return True
 
 
