@@ -15,6 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from licensor.audit import chain
+from licensor.kit.errors import Conflict
 
 Problem = Literal["edited", "deleted", "reordered", "head_missing"]
 
@@ -147,3 +148,9 @@ async def check_stream(
         if not walk.feed(row, head_seq):
             break
     return walk.report(head)
+
+
+class AuditChainBroken(Conflict):
+    """`licensor audit verify` found an edited, deleted or reordered event."""
+
+    code = "AUDIT_CHAIN_BROKEN"
