@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import getpass
 import itertools
+import json
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
 
+from tests.cli_helpers import cli, cli_json
 from tests.helpers import activate, setup_key
-from tests.servers import Tenant
+from tests.servers import Server, Tenant
 
 
 def events(tenant: Tenant, **filters: Any) -> list[dict[str, Any]]:
@@ -72,3 +76,50 @@ def test_activate_and_deactivate_are_recorded_in_their_raw_transaction(tenant: T
     assert [e["seq"] for e in everything] == list(range(len(everything), 0, -1))
     for newer, older in itertools.pairwise(everything):
         assert newer["prev_hash"] == older["hash"]
+
+
+def test_a_refused_change_records_nothing(tenant: Tenant) -> None:
+    _, _, key = setup_key(tenant, activations_limit=1)
+    assert activate(tenant.base_url, key["key"]).status_code == 201
+    before = events(tenant)
+    assert activate(tenant.base_url, key["key"]).status_code == 422  # limit reached
+    with tenant.http() as http:
+        resp = http.patch(f"/license_keys/{key['id']}", json={"activations_limit": 0})
+    assert resp.status_code == 422
+    assert events(tenant) == before
+
+
+def test_concurrent_changes_never_share_a_predecessor(server: Server, tenant: Tenant) -> None:
+    _, _, key = setup_key(tenant)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        made = list(pool.map(lambda i: activate(tenant.base_url, key["key"], f"m{i}"), range(24)))
+
+        def rename(i: int) -> int:
+            with tenant.http() as http:
+                resp = http.patch(f"/license_keys/{key['id']}", json={"activations_limit": 100 + i})
+            return resp.status_code
+
+        renamed = list(pool.map(rename, range(8)))
+    assert {r.status_code for r in made} == {201}
+    assert set(renamed) == {200}
+    activations = events(tenant, action="license_key_instance.activated", page_size=100)
+    assert len(activations) == 24
+    done = cli(server, "audit", "verify", "--business-id", tenant.business_id, "--mode", "test")
+    assert done.returncode == 0, done.stderr
+    [report] = json.loads(done.stdout)
+    assert report["ok"] is True
+    assert report["events"] == report["head_seq"] >= 24 + 8
+
+
+def test_the_cli_records_its_login_and_lists_as_json(server: Server, tenant: Tenant) -> None:
+    done = cli(server, "api-keys", "create", "--business-id", tenant.business_id)
+    assert done.returncode == 0, done.stderr
+    listed = cli_json(
+        server, "audit", "list", "--business-id", tenant.business_id, "--action", "api_key.created"
+    )
+    assert listed[0]["actor"] == f"cli:{getpass.getuser()}"
+    assert listed[0]["request_id"] is None
+    assert "lk_test_" not in json.dumps(listed)
+    with tenant.http() as http:
+        resp = http.get("/audit_events", params={"actor": listed[0]["actor"]})
+    assert [e["id"] for e in resp.json()["items"]] == [e["id"] for e in listed]

@@ -39,7 +39,7 @@ def _migration() -> ModuleType:
 def sql(server: Server, statement: str, **params: Any) -> list[Any]:
     async def work(ctx: AppContext, session: AsyncSession) -> list[Any]:
         result = await session.execute(text(statement), params)
-        return list(result.all()) if result.returns_rows else []
+        return list(result.all()) if statement.startswith("SELECT") else []
 
     return in_db(server, work)
 
