@@ -43,14 +43,17 @@ NOT_SECRET = frozenset(
 )
 
 HEAD_INIT = (
-    "INSERT INTO audit_chain_heads (business_id, mode, seq, hash) VALUES ({0}, {1}, 0, {2}) "
-    "ON CONFLICT DO NOTHING"
+    "INSERT INTO audit_chain_heads (business_id, mode, seq, prev_hash, hash) "
+    "VALUES ({0}, {1}, 0, {2}, {2}) ON CONFLICT DO NOTHING"
 )
 HEAD_TAKE = (
     "UPDATE audit_chain_heads SET seq = seq + {0} WHERE business_id = {1} AND mode = {2} "
     "RETURNING seq, hash"
 )
-HEAD_SET = "UPDATE audit_chain_heads SET hash = {0} WHERE business_id = {1} AND mode = {2}"
+HEAD_SET = (
+    "UPDATE audit_chain_heads SET prev_hash = {0}, hash = {1} "
+    "WHERE business_id = {2} AND mode = {3}"
+)
 INSERT_EVENT = (
     "INSERT INTO audit_events (id, business_id, mode, seq, created_at, actor, action, "
     "target_type, target_id, changes, note, request_id, client_address, prev_hash, hash) "
@@ -147,12 +150,18 @@ def time_text(value: datetime) -> str:
 
 
 def canonical(fields: Mapping[str, Any]) -> bytes:
-    """The bytes an event's hash is taken over: every field but `hash`, keys sorted."""
+    """The bytes an event's hash is taken over: `prev_hash`, a newline, `seq` in decimal,
+    a newline, and the JSON object of every other field but `hash` (keys sorted, no
+    whitespace). Previous hash and number first, so that PostgreSQL can hash an event
+    in the statement that takes the chain head (`audit/raw.py`)."""
+    return f"{fields['prev_hash']}\n{int(fields['seq'])}\n".encode() + body_json(fields)
+
+
+def body_json(fields: Mapping[str, Any]) -> bytes:
     body = {
         "id": fields["id"],
         "business_id": fields["business_id"],
         "mode": fields["mode"],
-        "seq": int(fields["seq"]),
         "created_at": time_text(fields["created_at"]),
         "actor": fields["actor"],
         "action": fields["action"],
@@ -162,7 +171,6 @@ def canonical(fields: Mapping[str, Any]) -> bytes:
         "note": fields["note"],
         "request_id": fields["request_id"],
         "client_address": fields["client_address"],
-        "prev_hash": fields["prev_hash"],
     }
     return orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
 

@@ -19,7 +19,7 @@ def _named(template: str, names: Iterable[str]) -> str:
 
 HEAD_INIT = text(_named(chain.HEAD_INIT, ("b", "m", "g")))
 HEAD_TAKE = text(_named(chain.HEAD_TAKE, ("n", "b", "m")))
-HEAD_SET = text(_named(chain.HEAD_SET, ("h", "b", "m")))
+HEAD_SET = text(_named(chain.HEAD_SET, ("p", "h", "b", "m")))
 
 
 def append(session: Session, drafts: list[chain.Draft]) -> None:
@@ -37,7 +37,7 @@ def append(session: Session, drafts: list[chain.Draft]) -> None:
     seq, last_hash = int(taken[0]), str(taken[1])
     rows = chain.link(drafts, seq - len(drafts), last_hash)
     session.execute(insert(AuditEvent), rows)
-    session.execute(HEAD_SET, {"h": rows[-1]["hash"], **key})
+    session.execute(HEAD_SET, {"p": rows[-1]["prev_hash"], "h": rows[-1]["hash"], **key})
 
 
 def events(business_id: str, mode: str) -> Select[AuditEvent]:

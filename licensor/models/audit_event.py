@@ -47,4 +47,5 @@ class AuditChainHead(Base):
     business_id: Mapped[str] = mapped_column(ForeignKey("businesses.id"), primary_key=True)
     mode: Mapped[str] = mapped_column(String(4), primary_key=True)
     seq: Mapped[int] = mapped_column(BigInteger)
+    prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))

@@ -57,6 +57,7 @@ def upgrade() -> None:
         sa.Column("business_id", sa.String(length=40), nullable=False),
         sa.Column("mode", sa.String(length=4), nullable=False),
         sa.Column("seq", sa.BigInteger(), nullable=False),
+        sa.Column("prev_hash", sa.String(length=64), nullable=False),
         sa.Column("hash", sa.String(length=64), nullable=False),
         sa.ForeignKeyConstraint(
             ["business_id"],
