@@ -9,7 +9,7 @@ At the end the chain head must name the last event: a shorter chain lost its tai
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, Iterable
+from collections.abc import AsyncIterable
 from typing import Any, Literal
 
 from pydantic import BaseModel
@@ -123,17 +123,6 @@ class Walk:
             head_hash=head[1] if head else chain.GENESIS,
             fault=self.fault,
         )
-
-
-def check(
-    business_id: str, mode: str, rows: Iterable[dict[str, Any]], head: tuple[int, str] | None
-) -> ChainReport:
-    walk = Walk(business_id, mode)
-    head_seq = head[0] if head else 0
-    for row in rows:
-        if not walk.feed(row, head_seq):
-            break
-    return walk.report(head)
 
 
 async def check_stream(
