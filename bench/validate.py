@@ -238,6 +238,13 @@ def parse_args() -> argparse.Namespace:
         metavar="LABEL=LICENSOR",
         help="also measure another build, e.g. before=/tmp/old/.venv/bin/licensor",
     )
+    p.add_argument(
+        "--also-env",
+        action="append",
+        default=[],
+        metavar="LABEL=NAME=VALUE[,NAME=VALUE]",
+        help="also measure this build with more settings, e.g. 'audit off=LICENSOR_AUDIT=off'",
+    )
     return p.parse_args()
 
 
@@ -277,13 +284,17 @@ def main() -> int:
         base_pid = stack.enter_context(running(base_cmd, base_url))
         baseline = Result("baseline (bare ASGI)", "")
 
-        variants = [("", BIN / "licensor")]
+        variants: list[tuple[str, Path, dict[str, str]]] = [("", BIN / "licensor", {})]
         for extra in args.also:
             label, _, exe = extra.partition("=")
-            variants.append((label + " ", Path(exe)))
-        for label, exe in variants:
+            variants.append((label + " ", Path(exe), {}))
+        for extra in args.also_env:
+            label, _, settings = extra.partition("=")
+            env = dict(item.split("=", 1) for item in settings.split(",") if item)
+            variants.append((label + " ", BIN / "licensor", env))
+        for label, exe, env in variants:
             for backend in backends:
-                targets += start_target(args, stack, tmp, label, exe, backend, scenarios)
+                targets += start_target(args, stack, tmp, label, exe, backend, scenarios, env)
 
         base_bodies = write_bodies(tmp, "baseline", [json.dumps({"license_key": "x" * 29})])
         if targets:

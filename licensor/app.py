@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from licensor import __version__
+from licensor.audit.router import router as audit_events
 from licensor.config import Settings, get_settings
 from licensor.console.app import install_console
 from licensor.customer.router import router as customers
@@ -26,6 +27,7 @@ from licensor.kit.context import AppContext
 from licensor.kit.handlers import RejectNulCharacters, install_error_handlers
 from licensor.kit.hotstore import open_hot
 from licensor.kit.idempotency import IdempotencyLayer
+from licensor.kit.origin import RequestIds
 from licensor.kit.ratelimit import RateLimiter
 from licensor.kit.responses import ORJSONResponse
 from licensor.kit.tenancy import ModeFace
@@ -76,7 +78,9 @@ def build_fastapi(settings: Settings, slot: ChecksSlot | None = None) -> FastAPI
         idempotency.ctx = ctx
         app.state.hot = hot  # the hot paths' connections (kit/hotstore.py), one set per process
         outbox = HotOutbox(ctx.vault, settings.webhooks_max_attempts)  # webhooks/hot.py
-        app.state.license_checks = LicenseChecks(license_store(hot, outbox), ctx.vault)
+        app.state.license_checks = LicenseChecks(
+            license_store(hot, outbox, audit=settings.audit), ctx.vault
+        )
         mail = announce_mail(ctx)  # says on stderr when mail cannot go out
         worker = BackgroundWorker(ctx, mail=mail) if settings.mail_worker else None
         app.state.delivery_worker = worker
@@ -111,8 +115,9 @@ def build_fastapi(settings: Settings, slot: ChecksSlot | None = None) -> FastAPI
     # Idempotency-Key on the management API's POSTs; inside the NUL check.
     app.add_middleware(IdempotencyLayer, store=idempotency, exempt=NOT_IDEMPOTENT)
     app.add_middleware(RejectNulCharacters)
+    app.add_middleware(RequestIds)  # outermost: every answer carries X-Request-Id
     routers = (customers, products, license_keys, instances, licenses, signing, delivery, webhooks)
-    for router in (*routers, license_desk, orgs, instance_keys):
+    for router in (*routers, audit_events, license_desk, orgs, instance_keys):
         app.include_router(router)
     install_console(app)
     install_docs(app)

@@ -26,6 +26,10 @@ class Settings(BaseSettings):
     secret_key: str | None = None
     # Serve validate/activate/deactivate from the thin ASGI path (the FastAPI routes stay for docs).
     fast_path: bool = True
+    # For benchmarks only: `off` leaves activations and deactivations (the raw hot-path
+    # stores) off the audit log, to measure what auditing them costs. Every other change
+    # is recorded regardless. Never turn it off in production.
+    audit: bool = True
     db_pool_size: int = 10
     # The edge (docs/security-edge.md): limits every request meets before any routing.
     max_body_bytes: int = Field(default=1024 * 1024, ge=1)  # 413 from Content-Length or stream

@@ -196,3 +196,33 @@ def test_public_health_is_bare_and_the_outbox_needs_a_key(
         "failed": 0,
         "error": None,
     }
+
+
+def audit_of(tenant: Tenant, delivery_id: str) -> list[dict[str, Any]]:
+    with tenant.http() as client:
+        resp = client.get(
+            "/audit_events", params={"target_type": "delivery", "target_id": delivery_id}
+        )
+    assert resp.status_code == 200, resp.text
+    items: list[dict[str, Any]] = resp.json()["items"]
+    return items
+
+
+def test_the_worker_records_each_outcome_on_the_audit_log(shop: Tenant, sink: SmtpSink) -> None:
+    key_id, _ = send(shop, unique())
+    job = settle(shop, key_id, "sent")
+    sent, queued = wait_for(
+        lambda: len(audit_of(shop, job["id"])) == 2 and audit_of(shop, job["id"])
+    )
+    assert queued["action"] == "delivery.queued"
+    assert queued["actor"].startswith("api_key:")
+    assert sent["action"] == "delivery.sent"
+    assert sent["actor"] == "system:mail_worker"
+    assert sent["changes"] == {"status": {"old": "sending", "new": "sent"}}
+    refused = unique()
+    sink.handler.refusals[refused] = ["550 5.1.1 no such user here"] * 2
+    key_id, _ = send(shop, refused)
+    job = settle(shop, key_id, "failed")
+    failed = audit_of(shop, job["id"])[0]
+    assert failed["action"] == "delivery.failed"
+    assert failed["changes"]["last_error"]["new"] == "SMTP 550: 5.1.1 no such user here"

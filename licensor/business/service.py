@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from licensor.audit import service as audit
 from licensor.kit.clock import utcnow
 from licensor.kit.errors import NotFound, Unprocessable
 from licensor.kit.ids import new_id
@@ -45,6 +46,9 @@ async def create_api_key(
     )
     session.add(row)
     await session.flush()
+    audit.creation(
+        session, row, "api_key.created", ("name", "display_prefix"), public=("display_prefix",)
+    )
     return IssuedApiKey(row=row, secret=secret)
 
 
@@ -60,6 +64,8 @@ async def revoke_api_key(session: AsyncSession, business_id: str, key_id: str) -
     if row.revoked_at is None:
         row.revoked_at = utcnow()
         await session.flush()
+        revoked = audit.changes_of({"revoked_at": (None, row.revoked_at)})
+        audit.event(session, row, "api_key.revoked", revoked)
     return row
 
 
@@ -103,6 +109,15 @@ async def bootstrap(
         owner = User(id=new_id("usr"), business_id=business.id, email=email, role="owner")
         session.add(owner)
         await session.flush()
+        audit.record(
+            session,
+            business_id=business.id,
+            mode=mode,
+            action="business.created",
+            target_type="business",
+            target_id=business.id,
+            changes=audit.created({"name": business_name, "owner_email": email}),
+        )
     await signing.ensure_keys(session, vault, business.id)  # so the JWKS route only reads
     issued = await create_api_key(session, vault, business.id, mode, name="bootstrap")
     return Bootstrapped(business=business, owner=owner, api_key=issued)

@@ -131,6 +131,17 @@ def upgrade_database(settings: Settings) -> None:
     migrate.upgrade(settings.resolved_database_url)
 
 
+def cli_actor() -> str:
+    """The audit log's actor for a CLI command: `cli:` and the OS user running it."""
+    import getpass
+
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = str(os.getuid())
+    return f"cli:{user}"
+
+
 def in_transaction(
     settings: Settings, work: Callable[[AppContext, AsyncSession], Awaitable[T]]
 ) -> T:
@@ -138,11 +149,13 @@ def in_transaction(
     import asyncio
 
     from licensor.kit.context import AppContext
+    from licensor.kit.origin import Origin, bind
 
     async def go() -> T:
         ctx = AppContext.from_settings(settings)
         try:
             async with ctx.db.write_sessions() as session, session.begin():
+                bind(session, Origin(cli_actor()))
                 return await work(ctx, session)
         finally:
             await ctx.close()

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from licensor.cli import desk as desk_cli
+from licensor.cli.audit import audit_app
 from licensor.cli.common import (
     BusinessId,
     CliGroup,
@@ -45,6 +46,7 @@ app = typer.Typer(
 )
 keys_app = typer.Typer(rich_markup_mode=None, help="Management API keys.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+app.add_typer(audit_app, name="audit")
 app.add_typer(keys_app, name="api-keys")
 app.add_typer(signing_app, name="signing-keys")
 desk_cli.register(app)

@@ -5,6 +5,7 @@ from datetime import datetime
 from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from licensor.audit import service as audit
 from licensor.customer import repository
 from licensor.customer.schemas import CustomerCreate, CustomerUpdate
 from licensor.kit.errors import NotFound, Unprocessable
@@ -76,13 +77,18 @@ async def create(session: AsyncSession, who: Principal, body: CustomerCreate) ->
     )
     session.add(row)
     await session.flush()
+    audit.creation(session, row, "customer.created", AUDITED)
     return row
+
+
+AUDITED = ("email", "name", "phone_number", "metadata=metadata_")
 
 
 async def update(
     session: AsyncSession, who: Principal, customer_id: str, body: CustomerUpdate
 ) -> Customer:
     row = await get(session, who, customer_id)
+    before = audit.snapshot(row, AUDITED)
     changes = provided(body)
     for required in ("email", "name"):
         if required in changes and changes[required] is None:
@@ -92,4 +98,5 @@ async def update(
     for field, value in changes.items():
         setattr(row, field, value)
     await session.flush()
+    audit.change(session, row, "customer.updated", AUDITED, before)
     return row

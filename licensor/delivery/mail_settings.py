@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from licensor.audit import service as audit
 from licensor.delivery import repository
 from licensor.delivery.schemas import MailSettingsIn, MailSettingsOut
 from licensor.kit.clock import utcnow
@@ -39,6 +40,7 @@ async def put(
     """Replace the settings as a whole (a field left out is cleared)."""
     row = await repository.mail_settings(session, business_id, mode)
     values = body.model_dump()
+    fields = tuple(values)
     if row is None:
         row = MailSettings(id=new_id("mst"), business_id=business_id, mode=mode, **values)
         session.add(row)
@@ -50,9 +52,12 @@ async def put(
                 "the mail settings were changed at the same time; try again",
                 code="CONCURRENT_UPDATE",
             ) from exc
+        audit.creation(session, row, "mail_settings.created", fields)
         return to_out(business_id, mode, row)
+    before = audit.snapshot(row, fields)
     for field, value in values.items():
         setattr(row, field, value)
     row.updated_at = utcnow()
     await session.flush()
+    audit.change(session, row, "mail_settings.updated", fields, before)
     return to_out(business_id, mode, row)

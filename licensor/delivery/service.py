@@ -14,6 +14,7 @@ import orjson
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from licensor.audit import service as audit
 from licensor.delivery import repository
 from licensor.delivery.render import KINDS, Attachment, template_exists
 from licensor.delivery.schemas import DeliveryCreate, DeliveryOut
@@ -150,6 +151,8 @@ async def enqueue_license_email(
     )
     session.add(job)
     await session.flush()
+    fields = ("license_id", "kind", "template", "recipient", "reason", "resend_of")
+    audit.creation(session, job, "delivery.queued", fields, note=reason)
     return job
 
 

@@ -25,10 +25,13 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
+from typing import Protocol
 
 import aiosmtplib
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from licensor.audit import service as audit
 from licensor.config import Settings
 from licensor.delivery import repository
 from licensor.delivery.render import Letter, Sender, build_message
@@ -37,6 +40,7 @@ from licensor.kit import outbox
 from licensor.kit.addresses import AddressError, domain_in, split_address
 from licensor.kit.clock import utcnow
 from licensor.kit.context import AppContext
+from licensor.kit.origin import Origin, bind
 from licensor.license_key import service as license_key_service
 from licensor.models import Business, EmailJob
 from licensor.webhooks.channel import WebhookChannel
@@ -124,6 +128,36 @@ def failed_data(job: EmailJob, error: str) -> dict[str, object]:
     }
 
 
+WORKER = Origin("system:mail_worker")
+
+
+class Outcome(Protocol):
+    @property
+    def id(self) -> str: ...
+    @property
+    def business_id(self) -> str: ...
+    @property
+    def mode(self) -> str: ...
+
+
+def outcome(
+    session: AsyncSession, job: Outcome, action: str, status: str, error: str | None
+) -> None:
+    """The audit event of a delivery attempt's outcome, in the outcome's transaction."""
+    changes: dict[str, object] = {"status": {"old": "sending", "new": status}}
+    if error is not None:
+        changes["last_error"] = {"old": None, "new": error[:2000]}
+    audit.record(
+        session,
+        business_id=job.business_id,
+        mode=job.mode,
+        action=action,
+        target_type="delivery",
+        target_id=job.id,
+        changes=changes,
+    )
+
+
 class Worker:
     """`mail`: send email (default: when SMTP is configured); `webhooks`: deliver webhooks."""
 
@@ -150,10 +184,12 @@ class Worker:
         token = f"{self.name}:{uuid.uuid4().hex[:12]}"[:80]
         lease = timedelta(seconds=self.settings.mail_lease_seconds)
         async with self.ctx.db.write_sessions() as session, session.begin():
+            bind(session, WORKER)
             now = utcnow()
             for job_id in await repository.fail_exhausted(session, now):
                 lost = await session.get(EmailJob, job_id)
                 if lost is not None:
+                    outcome(session, lost, "delivery.failed", "failed", "the worker stopped")
                     data = failed_data(lost, lost.last_error or "the worker stopped")
                     await emit(session, lost.business_id, lost.mode, EMAIL_FAILED, data)
             job = await repository.claim_one(session, now, lease, token)
@@ -206,8 +242,11 @@ class Worker:
             await self._record_failure(job, token, describe(exc), permanent=is_permanent(exc))
             return
         async with self.ctx.db.write_sessions() as session, session.begin():
+            bind(session, WORKER)
             if not await repository.mark_sent(session, job.id, token, utcnow()):
                 log.warning("delivery %s was sent after its lease ran out", job.id)
+            else:
+                outcome(session, job, "delivery.sent", "sent", None)
 
     async def _record_failure(
         self, job: EmailJob, token: str, error: str, *, permanent: bool
@@ -220,13 +259,17 @@ class Worker:
             retry_at = now + backoff(self.settings, job.attempts)
         log.warning("delivery %s attempt %d failed: %s", job.id, job.attempts, error)
         async with self.ctx.db.write_sessions() as session, session.begin():
+            bind(session, WORKER)
             marked = await repository.mark_failed_attempt(
                 session, job.id, token, now, error, retry_at
             )
-            if marked and retry_at is None:  # failed for good: tell the webhooks, same commit
+            if marked and retry_at is None:  # failed for good: the log and the webhooks
+                outcome(session, job, "delivery.failed", "failed", error)
                 await emit(
                     session, job.business_id, job.mode, EMAIL_FAILED, failed_data(job, error)
                 )
+            elif marked:
+                outcome(session, job, "delivery.retry_scheduled", "queued", error)
 
     async def mail_once(self) -> int:
         """Send every email due now; the number of attempts made."""

@@ -24,6 +24,7 @@ from licensor.instance_keys.store import CheckinRow, CheckinStore, checkin_store
 from licensor.kit.clock import utcnow
 from licensor.kit.context import AppContext
 from licensor.kit.errors import Unauthorized
+from licensor.kit.origin import Origin, bind
 from licensor.kit.secrets import constant_time_equal
 from licensor.signing import service as signing_service
 
@@ -114,6 +115,7 @@ class Checkins:
         found = await self.store.signing_key(business_id, mode)
         if found is None:  # the first signed answer of this business and mode: make its key
             async with self.ctx.db.write_sessions() as session, session.begin():
+                bind(session, Origin("system:checkin"))
                 key = await signing_service.current_key(session, self.ctx.vault, business_id, mode)
                 found = (key.kid, key.private_key_encrypted)
         kid, blob = found

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from licensor.audit import service as audit
 from licensor.instance_keys import repository
 from licensor.kit.clock import utcnow
 from licensor.kit.errors import NotFound
@@ -50,6 +51,8 @@ async def create(
     )
     session.add(row)
     await session.flush()
+    fields = ("customer_id", "instance_name", "created_by")
+    audit.creation(session, row, "instance_key.created", fields, extra={"key": masked(row)})
     return IssuedKey(row, secret)
 
 
@@ -66,4 +69,6 @@ async def revoke(session: AsyncSession, org_id: str, key_id: str) -> InstanceKey
     if row.revoked_at is None:
         row.revoked_at = utcnow()
         await session.flush()
+        revoked = audit.changes_of({"revoked_at": (None, row.revoked_at)})
+        audit.event(session, row, "instance_key.revoked", revoked)
     return row

@@ -11,6 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from licensor.kit.context import AppContext
 from licensor.kit.db import Database
+from licensor.kit.origin import Origin, RequestOrigin, bind, request_id
+from licensor.kit.ratelimit import client_ip
 
 
 def get_context(request: Request) -> AppContext:
@@ -22,13 +24,16 @@ Ctx = Annotated[AppContext, Depends(get_context)]
 
 
 @asynccontextmanager
-async def writing(db: Database) -> AsyncIterator[AsyncSession]:
+async def writing(db: Database, origin: Origin | None = None) -> AsyncIterator[AsyncSession]:
     """One write transaction, committed at the end (rolled back on an error).
 
     For routes that must first prove who is calling with `reading` (or work outside any
-    transaction, such as a password hash) before they take SQLite's write lock.
+    transaction, such as a password hash) before they take SQLite's write lock. `origin`
+    says who the changes come from (`request_origin(request)` in a route), for the audit log.
     """
     async with db.write_sessions() as session:
+        if origin is not None:
+            bind(session, origin)
         try:
             yield session
         except BaseException:
@@ -48,8 +53,16 @@ async def reading(db: Database) -> AsyncIterator[AsyncSession]:
             await session.rollback()
 
 
-async def _write_session(ctx: Ctx) -> AsyncIterator[AsyncSession]:
-    async with writing(ctx.db) as session:
+def request_origin(request: Request) -> RequestOrigin:
+    """Where this request's changes come from (the audit log's actor, request id, address)."""
+    limiter = getattr(request.app.state, "rate_limiter", None)
+    proxies = limiter.proxies if limiter is not None else ()
+    scope = request.scope
+    return RequestOrigin(request.state, request_id(scope), client_ip(scope, proxies) or None)
+
+
+async def _write_session(ctx: Ctx, request: Request) -> AsyncIterator[AsyncSession]:
+    async with writing(ctx.db, request_origin(request)) as session:
         yield session
 
 

@@ -89,19 +89,24 @@ def _within(text: str, networks: tuple[Network, ...]) -> bool:
     return any(addr in net for net in networks)
 
 
-def client_address(scope: Scope, proxies: tuple[Network, ...]) -> str:
+def client_ip(scope: Scope, proxies: tuple[Network, ...]) -> str:
     """The socket peer; when that peer is a trusted proxy, the nearest address in
     X-Forwarded-For that is not one (so a client cannot forge its way past the proxy)."""
     client = scope.get("client")
     peer = str(client[0]) if client else ""
     if not proxies or not _within(peer, proxies):
-        return address_group(peer)
+        return peer
     values = [v.decode("latin-1") for k, v in scope["headers"] if k == b"x-forwarded-for"]
     hops = [h.strip() for h in ",".join(values).split(",") if h.strip()]
     for hop in reversed(hops):
         if not _within(hop, proxies):
-            return address_group(hop)
-    return address_group(hops[0] if hops else peer)
+            return hop[:64]
+    return (hops[0] if hops else peer)[:64]
+
+
+def client_address(scope: Scope, proxies: tuple[Network, ...]) -> str:
+    """What the limits count a client as: `client_ip`'s IPv4 address or IPv6 /64."""
+    return address_group(client_ip(scope, proxies))
 
 
 class RateLimiter:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from licensor.kit.deps import Ctx, reading, writing
+from licensor.kit.deps import Ctx, reading, request_origin, writing
 from licensor.kit.errors import error_responses
 from licensor.kit.ratelimit import limited
 from licensor.kit.tenancy import face_mode
@@ -42,7 +42,8 @@ async def activate(body: ActivateIn, request: Request, ctx: Ctx) -> CloudLicense
         # Authenticate with a read first: a garbage or revoked code never takes the write lock.
         async with reading(ctx.db) as session:
             await service.check_activation(session, ctx.vault, body.activation_code, mode)
-        async with writing(ctx.db) as session:
+        request.state.actor = "system:cloud_activation"  # the audit log's actor
+        async with writing(ctx.db, request_origin(request)) as session:
             held = await service.activate(
                 session, ctx.vault, body.activation_code, body.instance_id, mode
             )
@@ -60,7 +61,8 @@ async def seat_link(body: SeatLinkIn, request: Request, ctx: Ctx) -> SeatLinkOut
     async with limited(request, "cloud", body.license_key or body.activation_code or ""):
         async with reading(ctx.db) as session:
             await service.check_seat_link(session, ctx.vault, body, mode)
-        async with writing(ctx.db) as session:
+        request.state.actor = "system:seat_link"
+        async with writing(ctx.db, request_origin(request)) as session:
             held, link = await service.seat_link(session, ctx.vault, body, mode)
             return _seat_link_out(held, link)
 

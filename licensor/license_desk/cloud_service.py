@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from licensor.audit import service as audit
 from licensor.kit.clock import utcnow
 from licensor.kit.errors import Conflict, Forbidden, NotFound, Unprocessable
 from licensor.kit.ids import new_id
@@ -115,8 +116,12 @@ async def _hold(
     row = await session.get(DeskLicense, instance.license_id)
     new = row is None or not _current(row, sub, plan)
     if new:
+        old_license = instance.license_id
         row = await _issue(session, vault, sub, plan, instance.id)
         instance.license_id = row.id
+        if old_license is not None and old_license != row.id:
+            reissued = audit.changes_of({"license_id": (old_license, row.id)})
+            audit.event(session, instance, "cloud_instance.license_reissued", reissued)
     assert row is not None
     instance.last_seen_at = utcnow()
     await session.flush()
@@ -166,6 +171,8 @@ async def _new_instance(
     )
     session.add(instance)
     await session.flush()
+    fields = ("subscription_id", "instance_id", "license_id", "activated_at")
+    audit.creation(session, instance, "cloud_instance.activated", fields)
     return instance
 
 
@@ -244,4 +251,26 @@ async def seat_link(
             "overage": link.overage,
         }
         await events.emit(session, sub.business_id, sub.mode, events.SEAT_OVERAGE, data)
+    verb = "over_purchase" if link.overage > 0 else "reported"
+    audit.record(
+        session,
+        business_id=sub.business_id,
+        mode=sub.mode,
+        action=f"seat_link.{verb}",
+        target_type="seat_link",
+        target_id=link.id,
+        changes=audit.created(audit.snapshot(link, SEAT_LINK_FIELDS)),
+    )
     return held, link
+
+
+SEAT_LINK_FIELDS = (
+    "subscription_id",
+    "cloud_instance_id",
+    "reported_at",
+    "billable_users_count",
+    "max_historical_users_count",
+    "licensed_users_count",
+    "overage",
+    "license_id",
+)

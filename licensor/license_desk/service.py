@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from licensor.audit import service as audit
 from licensor.customer import service as customer_service
 from licensor.kit.clock import utcnow
 from licensor.kit.context import AppContext
@@ -229,7 +230,7 @@ async def insert(
     session.add(row)
     await session.flush()
     if notes is not None:
-        await add_note(session, row, issuer.author, notes, ticket_link=ticket_link, label=label)
+        await _store_note(session, row, issuer.author, notes, ticket_link=ticket_link, label=label)
     event = events.DESK_DUPLICATED if duplicated_from_id else events.DESK_ISSUED
 
     async def data() -> dict[str, object]:
@@ -237,10 +238,31 @@ async def insert(
         return out.model_dump(mode="json")
 
     await events.emit(session, business_id, mode, event, data)
+    verb = "duplicated" if duplicated_from_id else "issued"
+    audit.creation(session, row, f"desk_license.{verb}", AUDITED, extra={"key": key}, note=notes)
     return row
 
 
-async def add_note(
+AUDITED = (
+    "license_type",
+    "issued_by",
+    "customer_id",
+    "subscription_id",
+    "licensee_name",
+    "licensee_company",
+    "licensee_email",
+    "users_count",
+    "plan_code",
+    "plan_features",
+    "starts_at",
+    "expires_at",
+    "duplicated_from_id",
+    "cloud_instance_id",
+    "trial",
+)
+
+
+async def _store_note(
     session: AsyncSession,
     row: DeskLicense,
     author: str,
@@ -263,6 +285,26 @@ async def add_note(
     if label == TRIAL_LABEL:
         row.trial = True
     await session.flush()
+    return note
+
+
+async def add_note(
+    session: AsyncSession,
+    row: DeskLicense,
+    author: str,
+    text: str,
+    *,
+    ticket_link: str | None = None,
+    label: str | None = None,
+) -> LicenseNote:
+    """A note added to an existing license (audited; a new license's note is part of its
+    `desk_license.issued` event)."""
+    was_trial = row.trial
+    note = await _store_note(session, row, author, text, ticket_link=ticket_link, label=label)
+    changes = audit.created({"note_id": note.id, "author": author, "label": label})
+    if row.trial != was_trial:
+        changes["trial"] = {"old": was_trial, "new": row.trial}
+    audit.event(session, row, "desk_license.note_added", changes, note=text)
     return note
 
 

@@ -24,6 +24,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from licensor.kit.asgi import JSON, content_type, is_json_type, json_body, read_body, respond
 from licensor.kit.asgi import validate_body as validate_as_fastapi
 from licensor.kit.errors import LicensorError
+from licensor.kit.origin import request_id_header, scope_origin
 from licensor.kit.ratelimit import RateLimiter, error_headers
 from licensor.kit.schemas import has_control_characters
 from licensor.kit.tenancy import Mode, face_mode, route_path
@@ -108,23 +109,33 @@ class FastLicenseRoutes:
         self.checks = slot.get
         self.routes: dict[
             str,
-            tuple[TypeAdapter[Any], Callable[[Any, Mode], Awaitable[tuple[int, bytes | None]]]],
+            tuple[
+                TypeAdapter[Any],
+                Callable[[Any, Mode, Scope], Awaitable[tuple[int, bytes | None]]],
+            ],
         ] = {
             "/licenses/validate": (VALIDATE, self._validate),
             "/licenses/activate": (TypeAdapter(ActivateIn), self._activate),
             "/licenses/deactivate": (TypeAdapter(DeactivateIn), self._deactivate),
         }
 
-    async def _validate(self, body: ValidateIn, mode: Mode) -> tuple[int, bytes | None]:
+    async def _validate(
+        self, body: ValidateIn, mode: Mode, scope: Scope
+    ) -> tuple[int, bytes | None]:
         valid = await self.checks().validate(body, mode)
         return 200, b'{"valid":true}' if valid else b'{"valid":false}'
 
-    async def _activate(self, body: ActivateIn, mode: Mode) -> tuple[int, bytes | None]:
-        out = await self.checks().activate(body, mode)
+    async def _activate(
+        self, body: ActivateIn, mode: Mode, scope: Scope
+    ) -> tuple[int, bytes | None]:
+        origin = scope_origin(scope, self.limiter.proxies)
+        out = await self.checks().activate(body, mode, origin)
         return 201, orjson.dumps(out.model_dump(mode="json"))
 
-    async def _deactivate(self, body: DeactivateIn, mode: Mode) -> tuple[int, bytes | None]:
-        await self.checks().deactivate(body, mode)
+    async def _deactivate(
+        self, body: DeactivateIn, mode: Mode, scope: Scope
+    ) -> tuple[int, bytes | None]:
+        await self.checks().deactivate(body, mode, scope_origin(scope, self.limiter.proxies))
         return 200, None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -151,7 +162,7 @@ class FastLicenseRoutes:
         try:
             target: str = body.license_key  # type: ignore[attr-defined]  # all three have it
             admission = await self.limiter.admit("license", scope, target)
-            status, payload = await handler(body, face_mode(scope))
+            status, payload = await handler(body, face_mode(scope), scope)
             if payload == INVALID_BODY:
                 await self.limiter.failed(admission)
         except LicensorError as exc:
@@ -160,7 +171,7 @@ class FastLicenseRoutes:
         except Exception:
             log.exception("unhandled error on %s", scope["path"])
             status, payload = _error(500, "INTERNAL_ERROR", "internal server error")
-        await respond(send, status, payload, headers)
+        await respond(send, status, payload, headers + request_id_header(scope))
 
     async def _quick_validate(
         self,

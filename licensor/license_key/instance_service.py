@@ -3,6 +3,7 @@ from __future__ import annotations
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from licensor.audit import service as audit
 from licensor.kit.errors import NotFound
 from licensor.kit.pagination import PageParams, fetch_page
 from licensor.kit.repository import get_scoped
@@ -39,8 +40,11 @@ async def rename(
     session: AsyncSession, who: Principal, instance_id: str, name: str
 ) -> LicenseKeyInstance:
     row = await get(session, who, instance_id)
+    changes = audit.changes_of({"name": (row.name, name)})
     row.name = name
     await session.flush()
+    if changes:
+        audit.event(session, row, "license_key_instance.renamed", changes)
     return row
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response, status
 
 from licensor.kit.errors import error_responses
+from licensor.kit.origin import Origin, scope_origin
 from licensor.kit.ratelimit import limited
 from licensor.kit.tenancy import face_mode
 from licensor.license_key.public_schemas import (
@@ -18,6 +19,10 @@ from licensor.license_key.public_schemas import (
 from licensor.license_key.public_service import LicenseChecks
 
 router = APIRouter(prefix="/licenses", tags=["Licenses"])
+
+
+def _origin(request: Request) -> Origin:
+    return scope_origin(request.scope, request.app.state.rate_limiter.proxies)
 
 
 def _checks(request: Request) -> LicenseChecks:
@@ -34,7 +39,7 @@ def _checks(request: Request) -> LicenseChecks:
 )
 async def activate_license(body: ActivateIn, request: Request) -> ActivateOut:
     async with limited(request, "license", body.license_key):
-        return await _checks(request).activate(body, face_mode(request.scope))
+        return await _checks(request).activate(body, face_mode(request.scope), _origin(request))
 
 
 @router.post(
@@ -59,5 +64,5 @@ async def validate_license(body: ValidateIn, request: Request) -> ValidateOut:
 )
 async def deactivate_license(body: DeactivateIn, request: Request) -> Response:
     async with limited(request, "license", body.license_key):
-        await _checks(request).deactivate(body, face_mode(request.scope))
+        await _checks(request).deactivate(body, face_mode(request.scope), _origin(request))
     return Response(status_code=200)

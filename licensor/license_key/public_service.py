@@ -6,6 +6,7 @@ from licensor.customer.schemas import CustomerBrief
 from licensor.kit.clock import utcnow
 from licensor.kit.errors import NotFound, Unprocessable
 from licensor.kit.ids import new_id
+from licensor.kit.origin import Origin
 from licensor.kit.secrets import Vault, constant_time_equal
 from licensor.kit.tenancy import Mode
 from licensor.license_key.errors import LicenseKeyNotFound
@@ -59,7 +60,9 @@ class LicenseChecks:
             return True
         return await self.store.has_instance(row.id, instance_id)
 
-    async def activate(self, body: ActivateIn, mode: Mode) -> ActivateOut:
+    async def activate(self, body: ActivateIn, mode: Mode, origin: Origin) -> ActivateOut:
+        """Activate; the audit event (actor: the key, `license_key:lic_…`, unless `origin`
+        names one) is written in the activation's transaction."""
         row = await self._require(body, mode)
         now = utcnow()
         state = status_of(row.disabled, row.expires_at, now)
@@ -68,7 +71,7 @@ class LicenseChecks:
         if state == "expired":
             raise Unprocessable("this license key has expired", code="LICENSE_KEY_EXPIRED")
         instance_id = new_id("lki")
-        if not await self.store.activate(row, instance_id, body.name, now):
+        if not await self.store.activate(row, instance_id, body.name, now, origin):
             raise Unprocessable(
                 "this license key has reached its activations limit",
                 code="LICENSE_KEY_LIMIT_REACHED",
@@ -92,9 +95,9 @@ class LicenseChecks:
             product=ProductBrief(product_id=details.product_id, name=details.product_name),
         )
 
-    async def deactivate(self, body: DeactivateIn, mode: Mode) -> None:
+    async def deactivate(self, body: DeactivateIn, mode: Mode, origin: Origin) -> None:
         row = await self._require(body, mode)
-        if not await self.store.deactivate(row, body.license_key_instance_id, utcnow()):
+        if not await self.store.deactivate(row, body.license_key_instance_id, utcnow(), origin):
             raise NotFound(
                 "no such instance for this license key", code="LICENSE_KEY_INSTANCE_NOT_FOUND"
             )

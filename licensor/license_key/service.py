@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from licensor.audit import service as audit
 from licensor.customer import service as customer_service
 from licensor.kit.clock import utcnow
 from licensor.kit.errors import Conflict, Unprocessable
@@ -169,8 +170,12 @@ async def create(
             await session.flush()
     except IntegrityError as exc:  # lost a race with a concurrent import of the same key
         raise Conflict("a license key with this value already exists", code=KEY_EXISTS) from exc
+    audit.creation(session, row, "license_key.created", AUDITED, extra={"key": key})
     await announce(session, row, events.KEY_CREATED)
     return row
+
+
+AUDITED = ("customer_id", "product_id", "source", "activations_limit", "disabled", "expires_at")
 
 
 async def announce(session: AsyncSession, row: LicenseKey, event_type: str) -> None:
@@ -199,6 +204,7 @@ async def update(
     session: AsyncSession, who: Principal, key_id: str, body: LicenseKeyUpdate
 ) -> LicenseKey:
     row = await get(session, who, key_id)
+    before = audit.snapshot(row, AUDITED)
     sent = body.model_fields_set
     if "activations_limit" in sent and not await repository.set_limit_if_fits(
         session, row.id, body.activations_limit
@@ -207,7 +213,6 @@ async def update(
             "activations_limit is below the number of active instances",
             code="ACTIVATION_LIMIT_LESS_THAN_CURRENT_AMOUNT",
         )
-    was_disabled = row.disabled
     if "disabled" in sent:
         row.disabled = bool(body.disabled)
     if "expires_at" in sent:
@@ -217,7 +222,11 @@ async def update(
     row.updated_at = utcnow()
     await session.flush()
     await session.refresh(row)
+    verb = "updated"
+    if row.disabled != before["disabled"]:
+        verb = "disabled" if row.disabled else "enabled"
+    audit.change(session, row, f"license_key.{verb}", AUDITED, before)
     await announce(session, row, events.KEY_UPDATED)
-    if row.disabled != was_disabled:
+    if row.disabled != before["disabled"]:
         await announce(session, row, events.KEY_DISABLED if row.disabled else events.KEY_ENABLED)
     return row

@@ -17,7 +17,11 @@ from typing import Any, Protocol
 
 import orjson
 
+from licensor.audit.chain import Draft, changes_of
+from licensor.audit.raw import postgres_append, sqlite_append
 from licensor.kit.hotstore import HotDb, PostgresHot, SqliteHot, render
+from licensor.kit.ids import new_id
+from licensor.kit.origin import Origin
 from licensor.webhooks.events import INSTANCE_ACTIVATED, INSTANCE_DEACTIVATED
 from licensor.webhooks.hot import INSERT_DELIVERY, HotOutbox, subscribers
 
@@ -77,13 +81,50 @@ class Details:
 class LicenseStore(Protocol):
     async def find_key(self, key_hash: bytes) -> KeyRow | None: ...
     async def has_instance(self, key_id: str, instance_id: str) -> bool: ...
-    async def activate(self, key: KeyRow, instance_id: str, name: str, now: datetime) -> bool: ...
-    async def deactivate(self, key: KeyRow, instance_id: str, now: datetime) -> bool: ...
+    async def activate(
+        self, key: KeyRow, instance_id: str, name: str, now: datetime, origin: Origin
+    ) -> bool: ...
+    async def deactivate(
+        self, key: KeyRow, instance_id: str, now: datetime, origin: Origin
+    ) -> bool: ...
     async def details(self, customer_id: str, product_id: str) -> Details | None: ...
 
 
 def _sqlite_time(value: datetime) -> str:
     return value.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+
+
+def activated(key: KeyRow, instance_id: str, name: str, now: datetime, origin: Origin) -> Draft:
+    """The audit event of an activation (`license_key_instance.activated`)."""
+    return _draft(key, "activated", instance_id, now, origin, {"name": (None, name)})
+
+
+def deactivated(key: KeyRow, instance_id: str, now: datetime, origin: Origin) -> Draft:
+    return _draft(key, "deactivated", instance_id, now, origin, {})
+
+
+def _draft(
+    key: KeyRow,
+    verb: str,
+    instance_id: str,
+    now: datetime,
+    origin: Origin,
+    pairs: dict[str, tuple[object, object]],
+) -> Draft:
+    return Draft(
+        id=new_id("aud"),
+        business_id=key.business_id,
+        mode=key.mode,
+        created_at=now,
+        actor=origin.actor or f"license_key:{key.id}",
+        action=f"license_key_instance.{verb}",
+        target_type="license_key_instance",
+        target_id=instance_id,
+        changes={"license_key_id": {"old": None, "new": key.id}, **changes_of(pairs)},
+        note=None,
+        request_id=origin.request_id,
+        client_address=origin.client_address,
+    )
 
 
 def _listened(template: str, style: str, table: str, event_type: str) -> str:
@@ -104,9 +145,10 @@ def instance_data(key: KeyRow, instance_id: str, name: str, created_at: datetime
 
 
 class SqliteStore:
-    def __init__(self, hot: SqliteHot, outbox: HotOutbox) -> None:
+    def __init__(self, hot: SqliteHot, outbox: HotOutbox, audit: bool = True) -> None:
         self._hot = hot
         self._outbox = outbox
+        self._audit = audit
         self._reader = hot.reader
         self._find = hot.sql(FIND_KEY)
         self._has = hot.sql(FIND_INSTANCE)
@@ -134,9 +176,11 @@ class SqliteStore:
         return None if row is None else _details(row)
 
     def _activate(
-        self, key: KeyRow, instance_id: str, name: str, now: datetime, conn: sqlite3.Connection
+        self, key: KeyRow, instance_id: str, name: str, event: Draft, conn: sqlite3.Connection
     ) -> bool:
-        """One IMMEDIATE transaction: the seat, the instance, the event's deliveries."""
+        """One IMMEDIATE transaction: the seat, the instance, the event's deliveries, and
+        the audit event chained last."""
+        now = event.created_at
         conn.execute("BEGIN IMMEDIATE")
         try:
             taken = conn.execute(self._take, (key.id,)).fetchone()
@@ -153,6 +197,8 @@ class SqliteStore:
                     taken[1], key.business_id, key.mode, INSTANCE_ACTIVATED, data, now, stamp
                 )
                 conn.executemany(self._queue, rows)
+            if self._audit:
+                sqlite_append(conn, event)
             conn.execute("COMMIT")
             return True
         except BaseException:
@@ -160,8 +206,9 @@ class SqliteStore:
             raise
 
     def _deactivate(
-        self, key: KeyRow, instance_id: str, now: datetime, conn: sqlite3.Connection
+        self, key: KeyRow, instance_id: str, event: Draft, conn: sqlite3.Connection
     ) -> bool:
+        now = event.created_at
         conn.execute("BEGIN IMMEDIATE")
         try:
             gone = conn.execute(self._delete, (instance_id, key.id)).fetchone()
@@ -176,17 +223,27 @@ class SqliteStore:
                     _sqlite_time(now),
                 )  # fmt: skip
                 conn.executemany(self._queue, rows)
+            if self._audit:
+                sqlite_append(conn, event)
             conn.execute("COMMIT")
             return True
         except BaseException:
             conn.execute("ROLLBACK")
             raise
 
-    async def activate(self, key: KeyRow, instance_id: str, name: str, now: datetime) -> bool:
-        return await self._hot.write(lambda conn: self._activate(key, instance_id, name, now, conn))
+    async def activate(
+        self, key: KeyRow, instance_id: str, name: str, now: datetime, origin: Origin
+    ) -> bool:
+        event = activated(key, instance_id, name, now, origin)
+        return await self._hot.write(
+            lambda conn: self._activate(key, instance_id, name, event, conn)
+        )
 
-    async def deactivate(self, key: KeyRow, instance_id: str, now: datetime) -> bool:
-        return await self._hot.write(lambda conn: self._deactivate(key, instance_id, now, conn))
+    async def deactivate(
+        self, key: KeyRow, instance_id: str, now: datetime, origin: Origin
+    ) -> bool:
+        event = deactivated(key, instance_id, now, origin)
+        return await self._hot.write(lambda conn: self._deactivate(key, instance_id, event, conn))
 
 
 def _details(row: Any) -> Details:
@@ -197,9 +254,10 @@ def _details(row: Any) -> Details:
 
 
 class PostgresStore:
-    def __init__(self, hot: PostgresHot, outbox: HotOutbox) -> None:
+    def __init__(self, hot: PostgresHot, outbox: HotOutbox, audit: bool = True) -> None:
         self._pool = hot.pool
         self._outbox = outbox
+        self._audit = audit
         self._find = hot.sql(FIND_KEY)
         self._has = hot.sql(FIND_INSTANCE)
         self._details = hot.sql(DETAILS)
@@ -224,7 +282,9 @@ class PostgresStore:
         row = await self._pool.fetchrow(self._details, customer_id, product_id)
         return None if row is None else _details(row)
 
-    async def activate(self, key: KeyRow, instance_id: str, name: str, now: datetime) -> bool:
+    async def activate(
+        self, key: KeyRow, instance_id: str, name: str, now: datetime, origin: Origin
+    ) -> bool:
         async with self._pool.acquire() as conn, conn.transaction():
             taken = await conn.fetchrow(self._take, key.id)
             if taken is None:
@@ -244,9 +304,13 @@ class PostgresStore:
                     taken[1], key.business_id, key.mode, INSTANCE_ACTIVATED, data, now, now
                 )
                 await conn.executemany(self._queue, rows)
+            if self._audit:  # last: the chain head stays locked only until the commit
+                await postgres_append(conn, activated(key, instance_id, name, now, origin))
             return True
 
-    async def deactivate(self, key: KeyRow, instance_id: str, now: datetime) -> bool:
+    async def deactivate(
+        self, key: KeyRow, instance_id: str, now: datetime, origin: Origin
+    ) -> bool:
         async with self._pool.acquire() as conn, conn.transaction():
             gone = await conn.fetchrow(self._delete, instance_id, key.id)
             if gone is None:
@@ -258,10 +322,14 @@ class PostgresStore:
                     gone[3], key.business_id, key.mode, INSTANCE_DEACTIVATED, data, now, now
                 )
                 await conn.executemany(self._queue, rows)
+            if self._audit:
+                await postgres_append(conn, deactivated(key, instance_id, now, origin))
             return True
 
 
-def license_store(hot: HotDb, outbox: HotOutbox) -> LicenseStore:
+def license_store(hot: HotDb, outbox: HotOutbox, audit: bool = True) -> LicenseStore:
+    """The store of this process's hot connections; `audit=False` (`LICENSOR_AUDIT=off`,
+    for benchmarks only) leaves activations and deactivations off the audit log."""
     if isinstance(hot, SqliteHot):
-        return SqliteStore(hot, outbox)
-    return PostgresStore(hot, outbox)
+        return SqliteStore(hot, outbox, audit)
+    return PostgresStore(hot, outbox, audit)

@@ -1,6 +1,7 @@
 """SQLAlchemy models, one module per table."""
 
 from licensor.models.api_key import ApiKey
+from licensor.models.audit_event import AuditChainHead, AuditEvent
 from licensor.models.business import Business, User
 from licensor.models.customer import Customer
 from licensor.models.email_job import EmailJob
@@ -30,6 +31,8 @@ from licensor.models.webhook_endpoint import WebhookEndpoint
 __all__ = [
     "ActivationCode",
     "ApiKey",
+    "AuditChainHead",
+    "AuditEvent",
     "Business",
     "CloudInstance",
     "Customer",

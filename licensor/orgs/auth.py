@@ -91,6 +91,7 @@ async def authenticate_member(
                     f"organisation {x_organization_id} not found", code="ORGANIZATION_NOT_FOUND"
                 )
             raise Forbidden("you are not a member of this organisation", code="NOT_A_MEMBER")
+    request.state.actor = f"member:{member.id}"  # the audit log's actor
     return Caller(
         member_id=member.id,
         business_id=member.business_id,

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request, Response, status
 
 from licensor.auth.dependencies import Auth
 from licensor.config import Settings
-from licensor.kit.deps import Ctx, ReadSession, WriteSession, reading, writing
+from licensor.kit.deps import Ctx, ReadSession, WriteSession, reading, request_origin, writing
 from licensor.kit.errors import error_responses
 from licensor.kit.ratelimit import limited
 from licensor.kit.tenancy import face_mode
@@ -124,7 +124,7 @@ async def login(body: LoginIn, request: Request, ctx: Ctx) -> SessionOut:
         verified = await verify_password(found.password_hash if found else None, body.password)
         if found is None or not verified:
             raise service.wrong_credentials()
-        async with writing(ctx.db) as session:
+        async with writing(ctx.db, request_origin(request)) as session:
             member, issued = await service.start_session(
                 session, ctx.vault, found, _session_ttl(ctx.settings)
             )
@@ -143,7 +143,7 @@ async def accept_invite(body: AcceptInviteIn, request: Request, ctx: Ctx) -> Ses
                 session, ctx.vault, body.invite_token, face_mode(request.scope)
             )
         password_hash = await hash_password(body.password)  # outside any transaction
-        async with writing(ctx.db) as session:
+        async with writing(ctx.db, request_origin(request)) as session:
             member, issued = await service.accept_invite(
                 session, ctx.vault, invite_id, password_hash, _session_ttl(ctx.settings)
             )

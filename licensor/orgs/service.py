@@ -12,6 +12,8 @@ from datetime import datetime, timedelta
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from licensor.audit import service as audit
+from licensor.audit.chain import MASK
 from licensor.kit.clock import utcnow
 from licensor.kit.errors import (
     BadRequest,
@@ -72,6 +74,20 @@ async def issue_token(
     )
     session.add(row)
     await session.flush()
+    member = await session.get(OrgMember, member_id)
+    if member is not None:
+        audit.record(
+            session,
+            business_id=member.business_id,
+            mode=member.mode,
+            action="member_token.created",
+            target_type="member_token",
+            target_id=row.id,
+            changes=audit.created(
+                {"member_id": member_id, "kind": kind, "name": name, "expires_at": row.expires_at}
+            ),
+            actor=f"member:{member_id}" if kind == "session" else None,  # signing in
+        )
     return IssuedToken(row, secret)
 
 
@@ -98,10 +114,14 @@ async def _add(
     )
     session.add(row)
     await session.flush()  # a concurrent same member or owner: kit/integrity's 409
+    audit.creation(session, row, "member.added", MEMBER_FIELDS)
     invite = None
     if password_hash is None:
         invite = await issue_token(session, vault, row.id, "invite", "invitation", INVITE_TTL)
     return NewMember(row, invite)
+
+
+MEMBER_FIELDS = ("customer_id", "email", "role")
 
 
 async def add_owner(
@@ -130,8 +150,10 @@ async def set_role(session: AsyncSession, org_id: str, member_id: str, role: str
     row = await find_member(session, org_id, member_id)
     if row.role == "owner" or role == "owner":
         raise OwnerByTransfer("the owner changes only by an ownership transfer")
+    before = audit.snapshot(row, MEMBER_FIELDS)
     row.role = role
     await session.flush()
+    audit.change(session, row, "member.role_changed", MEMBER_FIELDS, before)
     return row
 
 
@@ -139,8 +161,10 @@ async def remove_member(session: AsyncSession, org_id: str, member_id: str) -> O
     row = await find_member(session, org_id, member_id)
     if row.role == "owner":
         raise OwnerByTransfer("the owner cannot be removed; transfer ownership first")
+    gone = audit.removed(audit.snapshot(row, MEMBER_FIELDS))
     await session.delete(row)
     await session.flush()
+    audit.event(session, row, "member.removed", gone)
     return row
 
 
@@ -168,6 +192,10 @@ async def transfer_ownership(
         await session.flush()
     except IntegrityError as exc:
         raise Conflict("ownership changed concurrently; retry", code="CONFLICT") from exc
+    if current is not None:
+        demoted = audit.changes_of({"role": ("owner", "admin")})
+        audit.event(session, current, "member.role_changed", demoted)
+    audit.event(session, target, "member.role_changed", audit.changes_of({"role": (None, "owner")}))
     return target
 
 
@@ -250,6 +278,13 @@ async def accept_invite(
         raise Unauthorized("invalid or expired invite token", code="INVALID_INVITE")
     member.password_hash = password_hash
     await session.flush()
+    audit.event(
+        session,
+        member,
+        "member.invite_accepted",
+        {"password_hash": {"old": None, "new": MASK}},
+        actor=f"member:{member.id}",
+    )
     return member, await issue_token(session, vault, member.id, "session", "sign-in", ttl)
 
 
@@ -270,6 +305,15 @@ async def revoke_token(
     if row.revoked_at is None:
         row.revoked_at = utcnow()
         await session.flush()
+        audit.record(
+            session,
+            business_id=owner.business_id,
+            mode=owner.mode,
+            action="member_token.revoked",
+            target_type="member_token",
+            target_id=row.id,
+            changes=audit.changes_of({"revoked_at": (None, row.revoked_at)}),
+        )
     return row
 
 

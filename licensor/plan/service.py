@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from licensor.audit import service as audit
 from licensor.kit.clock import utcnow
 from licensor.kit.errors import Conflict, NotFound, Unprocessable
 from licensor.kit.ids import new_id
@@ -49,11 +50,17 @@ async def create(session: AsyncSession, who: Principal, body: PlanCreate) -> Pla
     )
     session.add(row)
     await session.flush()
+    audit.creation(session, row, "plan.created", AUDITED, public=PUBLIC)
     return row
+
+
+AUDITED = ("code", "name", "features")
+PUBLIC = ("code",)  # a plan's code is its name in the catalogue, not a secret
 
 
 async def update(session: AsyncSession, who: Principal, plan_id: str, body: PlanUpdate) -> Plan:
     row = await get(session, who, plan_id)
+    before = audit.snapshot(row, AUDITED)
     sent = body.model_fields_set
     if "name" in sent:
         if body.name is None:
@@ -63,6 +70,7 @@ async def update(session: AsyncSession, who: Principal, plan_id: str, body: Plan
         row.features = _dedupe(body.features or [])
     row.updated_at = utcnow()
     await session.flush()
+    audit.change(session, row, "plan.updated", AUDITED, before, public=PUBLIC)
     return row
 
 
@@ -70,8 +78,10 @@ async def delete(session: AsyncSession, who: Principal, plan_id: str) -> None:
     row = await get(session, who, plan_id)
     if await repository.in_use(session, row.id):
         raise Conflict(f"plan {row.code!r} has subscriptions", code="PLAN_IN_USE")
+    gone = audit.removed(audit.snapshot(row, AUDITED), PUBLIC)
     await session.delete(row)
     await session.flush()
+    audit.event(session, row, "plan.deleted", gone)
 
 
 async def list_page(session: AsyncSession, who: Principal, page: PageParams) -> list[Plan]:

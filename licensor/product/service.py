@@ -3,6 +3,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from licensor.audit import service as audit
 from licensor.kit.errors import NotFound, Unprocessable
 from licensor.kit.ids import new_id
 from licensor.kit.pagination import PageParams, fetch_page
@@ -42,13 +43,28 @@ async def create(session: AsyncSession, who: Principal, body: ProductCreate) -> 
     _apply_duration(row, body.license_key_duration)
     session.add(row)
     await session.flush()
+    audit.creation(session, row, "product.created", AUDITED, public=("key_format",))
     return row
+
+
+AUDITED = (
+    "name",
+    "description",
+    "license_key_enabled",
+    "license_key_activations_limit",
+    "license_key_duration_count",
+    "license_key_duration_interval",
+    "key_format",
+    "key_prefix",
+    "metadata=metadata_",
+)
 
 
 async def update(
     session: AsyncSession, who: Principal, product_id: str, body: ProductUpdate
 ) -> Product:
     row = await get(session, who, product_id)
+    before = audit.snapshot(row, AUDITED)
     changes = provided(body)
     for required in ("name", "license_key_enabled", "key_format"):
         if required in changes and changes[required] is None:
@@ -61,6 +77,7 @@ async def update(
     for field, value in changes.items():
         setattr(row, field, value)
     await session.flush()
+    audit.change(session, row, "product.updated", AUDITED, before, public=("key_format",))
     return row
 
 

@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from licensor.audit import service as audit
 from licensor.kit.ids import new_id
 from licensor.kit.secrets import Vault
 from licensor.models import SigningKey
@@ -64,6 +65,15 @@ async def rotate(session: AsyncSession, vault: Vault, business_id: str, mode: st
     )
     session.add(row)
     await session.flush()
+    audit.record(
+        session,
+        business_id=business_id,
+        mode=mode,
+        action="signing_key.created",
+        target_type="signing_key",
+        target_id=kid,
+        changes=audit.created({"kid": kid, "algorithm": ALGORITHM}),
+    )
     return row
 
 

@@ -8,6 +8,7 @@ import secrets
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from licensor.audit import service as audit
 from licensor.kit.clock import utcnow
 from licensor.kit.errors import NotFound, Unprocessable
 from licensor.kit.ids import new_id
@@ -67,6 +68,13 @@ async def issue(
     session.add(row)
     await session.flush()
     await events.emit(session, sub.business_id, sub.mode, events.CODE_CREATED, code_data(row, code))
+    audit.creation(
+        session,
+        row,
+        "activation_code.created",
+        ("subscription_id",),
+        extra={"code": code},
+    )
     return code, row
 
 
@@ -91,6 +99,12 @@ async def revoke(session: AsyncSession, sub: Subscription) -> bool:
     await session.flush()
     await events.emit(
         session, sub.business_id, sub.mode, events.CODE_REVOKED, code_data(live, None)
+    )
+    audit.event(
+        session,
+        live,
+        "activation_code.revoked",
+        audit.changes_of({"revoked_at": (None, live.revoked_at)}),
     )
     return True
 

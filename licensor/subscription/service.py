@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from licensor.audit import service as audit
 from licensor.customer import service as customer_service
 from licensor.kit.clock import utcnow
 from licensor.kit.context import AppContext
@@ -114,6 +115,7 @@ async def create(
         await mail.check_recipient(session, row)
     session.add(row)
     await session.flush()
+    audit.creation(session, row, "subscription.created", AUDITED)
     await codes.ensure_for_cloud(session, ctx.vault, row)
     if body.send_email:
         code, _ = await codes.show(session, ctx.vault, row)
@@ -121,10 +123,25 @@ async def create(
     return row
 
 
+AUDITED = (
+    "customer_id",
+    "plan_id",
+    "users_count",
+    "starts_at",
+    "expires_at",
+    "external_id",
+    "name",
+    "cloud_licensing",
+    "seat_reconciliation",
+    "cancelled_at",
+)
+
+
 async def update(
     session: AsyncSession, vault: Vault, who: Principal, sub_id: str, body: SubscriptionUpdate
 ) -> Subscription:
     row = await get(session, who, sub_id)
+    before = audit.snapshot(row, AUDITED)
     sent = body.model_fields_set
     for required in ("plan_code", "users_count", "starts_at"):
         if required in sent and getattr(body, required) is None:
@@ -147,6 +164,7 @@ async def update(
     _check(row)
     row.updated_at = utcnow()
     await session.flush()
+    audit.change(session, row, "subscription.updated", AUDITED, before)
     await codes.ensure_for_cloud(session, vault, row)
     return row
 
@@ -156,6 +174,12 @@ async def cancel(session: AsyncSession, who: Principal, sub_id: str) -> Subscrip
     if row.cancelled_at is None:
         row.cancelled_at = utcnow()
         row.updated_at = row.cancelled_at
+        audit.event(
+            session,
+            row,
+            "subscription.cancelled",
+            audit.changes_of({"cancelled_at": (None, row.cancelled_at)}),
+        )
         await codes.revoke(session, row)
     await session.flush()
     return row

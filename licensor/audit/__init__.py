@@ -1,0 +1,1 @@
+"""The audit log: every change on the record, append-only and hash-chained."""
