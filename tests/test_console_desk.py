@@ -155,6 +155,11 @@ async def test_duplicate_keeps_the_licensee_and_emails_on_save(
     assert f"{new['id']}.license" in [part.get_filename() for part in mail.message.walk()]
     await page.reload()
     await expect(page.locator("#deliveries .delivery-status").first).to_have_text("sent")
+    # the license's history: its issue by the signed-in staff member, from the audit log
+    history = page.get_by_role("region", name="History")
+    await expect(history).to_contain_text("desk_license.duplicated")
+    await expect(history).to_contain_text("staff:stf_")
+    await expect(history).to_contain_text("Moved to the new customer")
     await assert_accessible(page)
 
 

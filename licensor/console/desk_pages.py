@@ -11,6 +11,7 @@ from fastapi.responses import PlainTextResponse
 from pydantic import ValidationError
 from starlette.responses import Response
 
+from licensor.audit import service as audit
 from licensor.console.desk_common import LABEL_CHOICES, TYPE_NAMES, principal
 from licensor.console.forms import FormErrors, form_errors
 from licensor.console.session import Staff, guard_post
@@ -135,9 +136,7 @@ async def _license_page(
         duplicates=await desk.duplicates_of(session, row),
         deliveries=list(reversed(jobs)),
         pending=any(j.status in PENDING for j in jobs),
-        # The audit-log helper provides the license's recorded changes; until it is wired
-        # here the section shows only its heading and "No recorded changes".
-        history=(),
+        history=await audit.history(session, row.business_id, row.mode, "desk_license", row.id),
         label_choices=LABEL_CHOICES,
         typed=typed or {},
     )

@@ -99,6 +99,7 @@ async def current_staff(request: Request, ctx: Ctx) -> StaffUser | None:
                 session_id=live.session_id,
                 csrf=csrf_for(ctx.vault, live.session_id),
             )
+            request.state.actor = f"staff:{user.id}"  # the actor of this request's changes
     request.scope["console.staff"] = user
     return user
 

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
+from licensor.audit import service as audit
 from licensor.console.confirm import CONFIRMED, acting, confirmation
 from licensor.console.forms import FormErrors, form_errors
 from licensor.console.session import Staff, StaffUser, allow, guard_post
@@ -104,6 +105,7 @@ async def _subscription_page(
             delivery_service.to_out(j) for j in await delivery_service.jobs_of(session, who, row.id)
         ],
         usage=await seat_chart.seat_usage(session, who, row.id),
+        history=await audit.history(session, row.business_id, row.mode, "subscription", row.id),
         cloud_modes=CLOUD_MODES,
         form=form or {"to": "", "reason": ""},
     )
