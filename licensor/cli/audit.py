@@ -80,22 +80,22 @@ def audit_list(
 @audit_app.command("verify")
 def audit_verify(
     business_id: BusinessId,
-    mode: Annotated[
-        Mode | None, typer.Option("--mode", help="test or live; both chains when left out.")
-    ] = None,
+    mode: ModeOption = Mode.test,
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
 ) -> None:
     """Walk the chain(s) and name the first event that was edited, deleted or reordered.
 
-    Prints one report per chain (JSON); exit code 1 (AUDIT_CHAIN_BROKEN) when one is broken.
+    One chain per run, as every command's `--mode` (test by default; `--mode live` for the
+    live chain). Prints its report (JSON, a list of one); exit code 1 (AUDIT_CHAIN_BROKEN)
+    when it is broken.
     The report's `head_hash` is worth keeping elsewhere: a later run can be compared to it.
     """
     from licensor.audit import service
     from licensor.audit.verify import AuditChainBroken
     from licensor.business import service as business_service
 
-    modes = [mode.value] if mode is not None else ["test", "live"]
+    modes = [mode.value]
 
     async def work(ctx: AppContext, session: AsyncSession) -> list[ChainReport]:
         await business_service.find_business(session, business_id)
