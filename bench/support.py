@@ -3,9 +3,11 @@ databases, CPU accounting."""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -23,6 +25,17 @@ BIN = Path(sys.executable).parent
 PG_ADMIN_URL = os.environ.get(
     "LICENSOR_BENCH_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 )
+
+
+def add_load_options(p: argparse.ArgumentParser) -> None:
+    """The options of every wrk-driven bench: how long, how hard, how many rounds."""
+    p.add_argument("--duration", type=float, default=10, help="seconds per measurement")
+    p.add_argument("--warmup", type=float, default=2, help="seconds of warm-up before each")
+    p.add_argument("--rounds", type=int, default=3, help="interleaved rounds; medians reported")
+    p.add_argument("--connections", type=int, default=64)
+    p.add_argument("--threads", type=int, default=2, help="wrk threads")
+    p.add_argument("--workers", type=int, default=2, help="server worker processes")
+    p.add_argument("--wrk", default=shutil.which("wrk") or "wrk")
 
 
 def free_port() -> int:

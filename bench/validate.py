@@ -34,6 +34,7 @@ from pathlib import Path
 from support import (
     BIN,
     LIMITS_ABOVE_LOAD,
+    add_load_options,
     cpu_seconds,
     free_port,
     fresh_postgres_database,
@@ -222,15 +223,9 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--keys", type=int, default=1000, help="license keys to seed")
     p.add_argument("--unlimited", type=int, default=100, help="of which unlimited (activate)")
     p.add_argument("--instance-keys", type=int, default=100, help="instance keys (checkin)")
-    p.add_argument("--duration", type=float, default=10, help="seconds per measurement")
-    p.add_argument("--warmup", type=float, default=2, help="seconds of warm-up before each")
-    p.add_argument("--rounds", type=int, default=3, help="interleaved rounds; medians reported")
-    p.add_argument("--connections", type=int, default=64)
-    p.add_argument("--threads", type=int, default=2, help="wrk threads")
-    p.add_argument("--workers", type=int, default=2, help="server worker processes")
+    add_load_options(p)
     p.add_argument("--scenarios", default="validate,activate,checkin", help="comma-separated")
     p.add_argument("--json", type=Path, help="also write the results here")
-    p.add_argument("--wrk", default=shutil.which("wrk") or "wrk")
     p.add_argument(
         "--also",
         action="append",

@@ -27,7 +27,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 import httpx
-from support import BIN
+from support import BIN, add_load_options
 from validate import Result, measure, start_target
 
 TARGETS = {"validate": 0.9, "activate": 0.7}
@@ -41,14 +41,8 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--backends", default="sqlite,postgres", help="comma-separated")
     p.add_argument("--keys", type=int, default=1000, help="license keys to seed")
     p.add_argument("--unlimited", type=int, default=100, help="of which unlimited (activate)")
-    p.add_argument("--duration", type=float, default=10, help="seconds per measurement")
-    p.add_argument("--warmup", type=float, default=2, help="seconds of warm-up before each")
-    p.add_argument("--rounds", type=int, default=3, help="interleaved rounds; medians reported")
-    p.add_argument("--connections", type=int, default=64)
-    p.add_argument("--threads", type=int, default=2, help="wrk threads")
-    p.add_argument("--workers", type=int, default=2, help="server worker processes")
+    add_load_options(p)
     p.add_argument("--quick", action="store_true", help="1 round of 3 s, 1 s warm-up, 200 keys")
-    p.add_argument("--wrk", default=shutil.which("wrk") or "wrk")
     args = p.parse_args()
     if args.quick:
         args.rounds, args.duration, args.warmup, args.keys = 1, 3.0, 1.0, 200
