@@ -231,7 +231,7 @@ else:
 def test_runs_with_only_stdlib_and_cryptography(tmp_path: Path) -> None:
     alone = tmp_path / "alone"
     alone.mkdir()
-    shutil.copy(Path(v.__file__), alone / "verifier.py")
+    shutil.copytree(Path(v.__file__).parent, alone / "verifier")
     (tmp_path / "check.py").write_text(ISOLATED)
     (tmp_path / "license.txt").write_text(FILE)
     (tmp_path / "jwks.json").write_text(json.dumps(jwks(("sig_a", KEY))))
