@@ -87,7 +87,7 @@ def main() -> None:
         f"signed license files minted:             {best_files:,.0f} files/s per core "
         f"({best_files / best_sign:.0%} of the raw sign rate)"
     )
-    print(f"license files verified (verifier/)  :    {verify_rate:,.0f} files/s per core")
+    print(f"license files verified (verifier/):      {verify_rate:,.0f} files/s per core")
 
 
 if __name__ == "__main__":
