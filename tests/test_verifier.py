@@ -21,6 +21,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from licensor import verifier as v
+from licensor.license_desk import licensefile
 from licensor.signing.service import b64url
 from tests.verifier_helpers import NOW, mint
 
@@ -262,3 +263,24 @@ def test_runs_with_only_stdlib_and_cryptography(tmp_path: Path) -> None:
     assert set(result["modules"]) <= allowed
     assert "cryptography" in result["modules"]
     assert second in ("BadSignature", "MalformedFile")
+
+
+JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**63), max_value=2**63 - 1)
+    | st.text(st.characters(exclude_categories=["Cs"])),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(st.text(st.characters(exclude_categories=["Cs"])), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+@given(JSON_VALUES)
+@settings(max_examples=300, deadline=None)
+def test_the_writers_fast_canonical_json_is_the_verifiers(value: Any) -> None:
+    """The writer's orjson encoding (licensefile.canonical_json) must give exactly the bytes
+    the verifier signs and checks: control characters, quotes, non-ASCII and key order."""
+    assert licensefile.canonical_json(value) == v.canonical_json(value)
