@@ -4,7 +4,11 @@ no 5xx, responses match the schema and their status codes are documented.
 The two faces serve the same routes (tests/test_faces.py shows what differs), so with
 both backends selected each face is fuzzed once: live on the first backend, test on the
 second; with one backend, both faces on it. Bounded by examples per operation.
-LICENSOR_ST_SEED / LICENSOR_ST_EXAMPLES change the seed and the budget."""
+LICENSOR_ST_SEED / LICENSOR_ST_EXAMPLES change the seed and the budget.
+
+Each face's operations are split into SHARDS runs (every operation in exactly one, by its
+place in the sorted list of `METHOD /path` names), so that pytest-xdist spreads one face's
+fuzzing over its workers instead of one worker spending minutes on it alone."""
 
 from __future__ import annotations
 
@@ -14,6 +18,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -27,6 +32,7 @@ SEED = os.environ.get("LICENSOR_ST_SEED", "20261123")
 EXAMPLES = os.environ.get("LICENSOR_ST_EXAMPLES", "20")
 TIMEOUT_SECONDS = 600  # a hung run fails instead of stalling the suite
 FACES = ["live", "test"]
+SHARDS = 4
 
 
 def faces_of(backend: str, backends: list[str]) -> list[str]:
@@ -66,11 +72,40 @@ def config_for(ids: dict[str, str]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def operation_names(schema: dict[str, Any]) -> list[str]:
+    """Every operation of the schema as schemathesis names it: `METHOD /path`, sorted."""
+    methods = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
+    return sorted(
+        f"{method.upper()} {path}"
+        for path, item in schema["paths"].items()
+        for method in item
+        if method in methods
+    )
+
+
+def shard_of(names: list[str], shard: int) -> list[str]:
+    return names[shard::SHARDS]
+
+
+def test_the_shards_cover_every_operation_once() -> None:
+    names = [f"GET /r{i}" for i in range(11)]
+    shards = [shard_of(names, i) for i in range(SHARDS)]
+    assert sorted(n for s in shards for n in s) == sorted(names)
+    assert all(shards)
+
+
+@pytest.mark.parametrize("shard", range(SHARDS), ids=[f"{i + 1}of{SHARDS}" for i in range(SHARDS)])
 @pytest.mark.parametrize("mode", FACES)
-def test_schemathesis_finds_nothing(server: Server, tmp_path: Path, mode: str) -> None:
+def test_schemathesis_finds_nothing(server: Server, tmp_path: Path, mode: str, shard: int) -> None:
     if mode not in faces_of(server.backend, BACKENDS):
         pytest.skip(f"the {mode} face is fuzzed on the other backend")
     tenant = server.tenant(mode=mode)
+    schema = net.get(f"{tenant.base_url}/openapi.json").json()
+    assert schema.get("servers", []) == ([{"url": "/test"}] if mode == "test" else [])
+    everything = operation_names(schema)
+    assert len(everything) >= 20
+    mine = shard_of(everything, shard)
+    only = "^(" + "|".join(re.escape(name) for name in mine) + ")$"
     product_id = make_product(
         tenant,
         license_key_activations_limit=1000,
@@ -100,6 +135,8 @@ def test_schemathesis_finds_nothing(server: Server, tmp_path: Path, mode: str) -
         f"{tenant.base_url}/openapi.json",
         "--header",
         f"Authorization: Bearer {tenant.api_key}",
+        "--include-name-regex",
+        only,
         "--checks",
         CHECKS,
         "--max-examples",
@@ -118,11 +155,7 @@ def test_schemathesis_finds_nothing(server: Server, tmp_path: Path, mode: str) -
     )
     report = done.stdout[-20000:] + done.stderr[-5000:]
     assert done.returncode == 0, report
-    schema = net.get(f"{tenant.base_url}/openapi.json").json()
-    assert schema.get("servers", []) == ([{"url": "/test"}] if mode == "test" else [])
-    paths = schema["paths"]
-    operations = sum(len(methods) for methods in paths.values())
-    assert operations >= 20
+    operations = len(mine)
     assert f"Tested: {operations}" in done.stdout, report  # every operation was exercised
     counts = re.search(r"(\d+) generated, (\d+) passed\n", done.stdout)
     assert counts is not None, report  # no "found N unique failures"
