@@ -73,7 +73,9 @@ def build_fastapi(settings: Settings, slot: ChecksSlot | None = None) -> FastAPI
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
         ctx = await asyncio.to_thread(AppContext.from_settings, settings)  # off the loop
-        hot = await open_hot(settings.resolved_database_url, settings.db_pool_size)
+        hot = await open_hot(
+            settings.resolved_database_url, settings.db_pool_size, settings.database_read_url
+        )
         app.state.ctx = ctx
         idempotency.ctx = ctx
         app.state.hot = hot  # the hot paths' connections (kit/hotstore.py), one set per process

@@ -8,7 +8,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SECRET_FILE = "secret.key"
@@ -22,6 +22,11 @@ class Settings(BaseSettings):
     workers: int = 1
     data_dir: Path = Path("data")
     database_url: str | None = None
+    # A PostgreSQL streaming replica of `database_url` (docs/deployment.md): validate, the
+    # check-in, and the API's lists and searches read from it; every write, and every read
+    # that must see its own writes (activation, retrieve by id, the console), stays on the
+    # primary. Unset: everything on the primary.
+    database_read_url: str | None = None
     # 32 random bytes, base64 (urlsafe or standard); when unset, read or created in data_dir.
     secret_key: str | None = None
     # Serve validate/activate/deactivate from the thin ASGI path (the FastAPI routes stay for docs).
@@ -139,6 +144,18 @@ class Settings(BaseSettings):
         """Credentials are set but would be sent without TLS, and the operator did not opt in."""
         has_auth = bool(self.smtp_username or self.smtp_password)
         return has_auth and self.smtp_tls == "none" and not self.smtp_allow_plaintext_auth
+
+    @model_validator(mode="after")
+    def _replica_is_postgres(self) -> Settings:
+        if self.database_read_url is not None and not (
+            self.database_read_url.startswith("postgresql")
+            and self.resolved_database_url.startswith("postgresql")
+        ):
+            raise ValueError(
+                "LICENSOR_DATABASE_READ_URL is a PostgreSQL replica of a PostgreSQL "
+                "LICENSOR_DATABASE_URL"
+            )
+        return self
 
     @property
     def resolved_database_url(self) -> str:

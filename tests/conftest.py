@@ -45,6 +45,7 @@ XDIST_GROUPS = {
     "test_idempotency": "test_idempotency",
     "test_webhooks": "test_webhooks",
     "test_console_sso": "test_console_sso",
+    "test_replica": "test_replica",
 }
 
 

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Query
 from licensor.audit import service
 from licensor.audit.schemas import AuditEventOut
 from licensor.auth.dependencies import Auth
-from licensor.kit.deps import ReadSession
+from licensor.kit.deps import ListSession
 from licensor.kit.errors import error_responses
 from licensor.kit.pagination import ListResponse, Page
 from licensor.kit.schemas import UTC
@@ -24,7 +24,7 @@ Text = Annotated[str | None, Query(min_length=1, max_length=200)]
 )
 async def list_audit_events(
     who: Auth,
-    session: ReadSession,
+    session: ListSession,
     page: Page,
     target_type: Text = None,
     target_id: Text = None,

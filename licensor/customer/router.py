@@ -7,7 +7,7 @@ from fastapi import APIRouter, Query, status
 from licensor.auth.dependencies import Auth
 from licensor.customer import service
 from licensor.customer.schemas import CustomerCreate, CustomerOut, CustomerUpdate
-from licensor.kit.deps import ReadSession, WriteSession
+from licensor.kit.deps import ListSession, ReadSession, WriteSession
 from licensor.kit.errors import error_responses
 from licensor.kit.pagination import ListResponse, Page
 from licensor.kit.schemas import UTC
@@ -28,7 +28,7 @@ async def create_customer(body: CustomerCreate, who: Auth, session: WriteSession
 @router.get("", response_model=ListResponse[CustomerOut], responses=error_responses(401, 422))
 async def list_customers(
     who: Auth,
-    session: ReadSession,
+    session: ListSession,
     page: Page,
     email: Annotated[str | None, Query(max_length=320)] = None,
     name: Annotated[str | None, Query(max_length=300)] = None,

@@ -14,7 +14,7 @@ from licensor.delivery.schemas import (
     MailSettingsOut,
 )
 from licensor.delivery.worker import mail_health
-from licensor.kit.deps import Ctx, ReadSession, WriteSession
+from licensor.kit.deps import Ctx, ListSession, ReadSession, WriteSession
 from licensor.kit.errors import error_responses
 from licensor.kit.pagination import ListResponse, Page
 
@@ -95,7 +95,7 @@ async def get_mail_health(who: Auth, ctx: Ctx, request: Request) -> MailHealthOu
 )
 async def list_queue(
     who: Auth,
-    session: ReadSession,
+    session: ListSession,
     page: Page,
     status: Annotated[queue.QueueFilter, Query(description="queued, failed or all")] = "all",
 ) -> ListResponse[DeliveryOut]:

@@ -170,12 +170,15 @@ class SqliteCheckinStore:
 class PostgresCheckinStore:
     def __init__(self, hot: PostgresHot) -> None:
         self._pool = hot.pool
+        # The check-in's lookup reads the replica when one is configured; the signing key
+        # (created on first use) and the record (a write) stay on the primary.
+        self._reads = hot.reads
         self._find = hot.sql(CHECKIN)
         self._signing = hot.sql(SIGNING_KEY)
         self._record = hot.sql(RECORD)
 
     async def find(self, key_hash: bytes, now: datetime) -> CheckinRow | None:
-        r = await self._pool.fetchrow(self._find, key_hash, now)
+        r = await self._reads.fetchrow(self._find, key_hash, now)
         return None if r is None else _row(r)
 
     async def signing_key(self, business_id: str, mode: str) -> tuple[str, bytes] | None:

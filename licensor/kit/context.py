@@ -24,11 +24,13 @@ class AppContext:
         if settings.data_dir.exists() or not settings.secret_key:
             private_dir(settings.data_dir)
         local_fqdn()  # the Message-ID host (may ask the DNS): looked up here, once
-        db = open_database(settings.resolved_database_url, settings.db_pool_size)
+        db = open_database(
+            settings.resolved_database_url, settings.db_pool_size, settings.database_read_url
+        )
         vault = Vault(load_server_secret(settings))
         # A session carries the process's vault and settings, for what a service queues
         # in the caller's transaction (webhooks/events.py `emit` encrypts its payload).
-        for sessions in (db.write_sessions, db.read_sessions):
+        for sessions in (db.write_sessions, db.read_sessions, db.list_sessions):
             sessions.configure(info={"vault": vault, "settings": settings})
         return cls(settings=settings, db=db, vault=vault)
 

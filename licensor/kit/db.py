@@ -125,11 +125,22 @@ def _make_engine(url: str, *, begin: str | None, pool_size: int) -> AsyncEngine:
 
 @dataclass
 class Database:
+    """The engines of a process. `read_sessions` read the primary (what must see its own
+    writes); `replica_sessions` read the streaming replica when one is configured
+    (`LICENSOR_DATABASE_READ_URL`: the API's lists and searches), else the same as
+    `read_sessions`."""
+
     url: str
     write_engine: AsyncEngine
     read_engine: AsyncEngine
     write_sessions: async_sessionmaker[AsyncSession]
     read_sessions: async_sessionmaker[AsyncSession]
+    replica_engine: AsyncEngine | None = None
+    replica_sessions: async_sessionmaker[AsyncSession] | None = None
+
+    @property
+    def list_sessions(self) -> async_sessionmaker[AsyncSession]:
+        return self.replica_sessions or self.read_sessions
 
     @property
     def is_sqlite(self) -> bool:
@@ -139,19 +150,24 @@ class Database:
         await self.write_engine.dispose()
         if self.read_engine is not self.write_engine:
             await self.read_engine.dispose()
+        if self.replica_engine is not None:
+            await self.replica_engine.dispose()
 
 
-def open_database(url: str, pool_size: int = 10) -> Database:
+def open_database(url: str, pool_size: int = 10, read_url: str | None = None) -> Database:
     if url.startswith("sqlite"):
         private_sqlite_file(url)
         write = _make_engine(url, begin="BEGIN IMMEDIATE", pool_size=pool_size)
         read = _make_engine(url, begin="BEGIN", pool_size=pool_size)
     else:
         write = read = _make_engine(url, begin=None, pool_size=pool_size)
+    replica = _make_engine(read_url, begin=None, pool_size=pool_size) if read_url else None
     return Database(
         url=url,
         write_engine=write,
         read_engine=read,
         write_sessions=async_sessionmaker(write, expire_on_commit=False),
         read_sessions=async_sessionmaker(read, expire_on_commit=False),
+        replica_engine=replica,
+        replica_sessions=async_sessionmaker(replica, expire_on_commit=False) if replica else None,
     )

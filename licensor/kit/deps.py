@@ -53,6 +53,17 @@ async def reading(db: Database) -> AsyncIterator[AsyncSession]:
             await session.rollback()
 
 
+@asynccontextmanager
+async def listing(db: Database) -> AsyncIterator[AsyncSession]:
+    """A read-only transaction for a list or a search: on the streaming replica when one is
+    configured (it may lag the primary by a moment), else as `reading`."""
+    async with db.list_sessions() as session:
+        try:
+            yield session
+        finally:
+            await session.rollback()
+
+
 def request_origin(request: Request) -> RequestOrigin:
     """Where this request's changes come from (the audit log's actor, request id, address)."""
     limiter = getattr(request.app.state, "rate_limiter", None)
@@ -71,7 +82,14 @@ async def _read_session(ctx: Ctx) -> AsyncIterator[AsyncSession]:
         yield session
 
 
+async def _list_session(ctx: Ctx) -> AsyncIterator[AsyncSession]:
+    async with listing(ctx.db) as session:
+        yield session
+
+
 # scope="function": the dependency closes (commit or rollback) before the response is sent,
 # so a failed commit becomes an error response instead of a lie.
 WriteSession = Annotated[AsyncSession, Depends(_write_session, scope="function")]
 ReadSession = Annotated[AsyncSession, Depends(_read_session, scope="function")]
+# The API's lists and searches: the replica when there is one (docs/deployment.md).
+ListSession = Annotated[AsyncSession, Depends(_list_session, scope="function")]

@@ -5,8 +5,9 @@ no per-request session. SQLite: one reader connection used inline on the event l
 point select by a unique index costs microseconds) and one writer connection on one
 dedicated thread, so a writer waiting for the lock never blocks the loop; the pragmas
 are the ORM engine's (`kit/db.py`). PostgreSQL: one asyncpg pool of `db_pool_size`
-connections. Statements are written once with `{0}`, `{1}`… placeholders and rendered
-for the driver by `sql()`.
+connections, plus a second pool on the streaming replica when one is configured
+(`reads`: validate's and the check-in's lookups). Statements are written once with `{0}`,
+`{1}`… placeholders and rendered for the driver by `sql()`.
 """
 
 from __future__ import annotations
@@ -73,30 +74,35 @@ async def _keep_session(conn: Any) -> None:
 class PostgresHot:
     style = "numeric"
 
-    def __init__(self, pool: Any) -> None:
-        self.pool = pool
+    def __init__(self, pool: Any, reads: Any = None) -> None:
+        self.pool = pool  # the primary: writes, and reads that must see them
+        self.reads = reads if reads is not None else pool  # the replica's, when there is one
 
     @classmethod
-    async def connect(cls, url: str, size: int) -> PostgresHot:
-        import asyncpg
-
-        dsn = url.replace("postgresql+asyncpg://", "postgresql://", 1)
-        pool = await asyncpg.create_pool(
-            dsn, min_size=min(2, size), max_size=size, reset=_keep_session
-        )
-        return cls(pool)
+    async def connect(cls, url: str, size: int, read_url: str | None = None) -> PostgresHot:
+        pool = await _pool(url, size)
+        return cls(pool, await _pool(read_url, size) if read_url else None)
 
     def sql(self, template: str) -> str:
         return render(template, self.style)
 
     async def close(self) -> None:
+        if self.reads is not self.pool:
+            await self.reads.close()
         await self.pool.close()
+
+
+async def _pool(url: str, size: int) -> Any:
+    import asyncpg
+
+    dsn = url.replace("postgresql+asyncpg://", "postgresql://", 1)
+    return await asyncpg.create_pool(dsn, min_size=min(2, size), max_size=size, reset=_keep_session)
 
 
 HotDb = SqliteHot | PostgresHot
 
 
-async def open_hot(url: str, pool_size: int) -> HotDb:
+async def open_hot(url: str, pool_size: int, read_url: str | None = None) -> HotDb:
     if url.startswith("sqlite"):
         return SqliteHot(url)
-    return await PostgresHot.connect(url, pool_size)
+    return await PostgresHot.connect(url, pool_size, read_url)

@@ -11,7 +11,7 @@ from fastapi.responses import PlainTextResponse
 from licensor.auth.dependencies import Auth
 from licensor.delivery import service as delivery
 from licensor.delivery.schemas import DeliveryCreate, DeliveryOut
-from licensor.kit.deps import Ctx, ReadSession, WriteSession
+from licensor.kit.deps import Ctx, ListSession, ReadSession, WriteSession
 from licensor.kit.errors import error_responses
 from licensor.kit.pagination import ListResponse, Page
 from licensor.license_desk import licensefile, mail, search, service
@@ -50,7 +50,7 @@ async def create_license(
 async def list_licenses(
     who: Auth,
     ctx: Ctx,
-    session: ReadSession,
+    session: ListSession,
     page: Page,
     customer_id: Annotated[str | None, Query(max_length=64)] = None,
     subscription_id: Annotated[str | None, Query(max_length=64)] = None,

@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 
 from licensor.auth.dependencies import Auth
-from licensor.kit.deps import ReadSession, WriteSession
+from licensor.kit.deps import ListSession, ReadSession, WriteSession
 from licensor.kit.errors import error_responses
 from licensor.kit.pagination import ListResponse, Page
 from licensor.license_key import instance_service as service
@@ -17,7 +17,7 @@ router = APIRouter(prefix="/license_key_instances", tags=["License Key Instances
 @router.get("", response_model=ListResponse[InstanceOut], responses=error_responses(401, 422))
 async def list_instances(
     who: Auth,
-    session: ReadSession,
+    session: ListSession,
     page: Page,
     license_key_id: Annotated[str | None, Query(max_length=64)] = None,
 ) -> ListResponse[InstanceOut]:

@@ -30,9 +30,13 @@ class LicenseChecks:
         self.store = store
         self.vault = vault
 
-    async def _find(self, license_key: str, mode: Mode, product_id: str | None) -> KeyRow | None:
+    async def _find(
+        self, license_key: str, mode: Mode, product_id: str | None, primary: bool = False
+    ) -> KeyRow | None:
+        """`primary`: the key row from the primary (before a write); else from the replica
+        when one is configured (validate: it may lag the primary by a moment)."""
         digest = self.vault.lookup_hash(license_key, LOOKUP_PURPOSE)
-        row = await self.store.find_key(digest)
+        row = await self.store.find_key(digest, primary)
         if row is None or not constant_time_equal(row.key_hash, digest):
             return None
         if row.mode != mode or (product_id is not None and row.product_id != product_id):
@@ -40,7 +44,7 @@ class LicenseChecks:
         return row
 
     async def _require(self, body: PublicCheck, mode: Mode) -> KeyRow:
-        row = await self._find(body.license_key, mode, body.product_id)
+        row = await self._find(body.license_key, mode, body.product_id, primary=True)
         if row is None:
             raise LicenseKeyNotFound("license key not found")
         return row

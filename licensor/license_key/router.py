@@ -5,7 +5,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, status
 
 from licensor.auth.dependencies import Auth
-from licensor.kit.deps import Ctx, ReadSession, WriteSession
+from licensor.kit.deps import Ctx, ListSession, ReadSession, WriteSession
 from licensor.kit.errors import error_responses
 from licensor.kit.pagination import ListResponse, Page
 from licensor.kit.schemas import UTC
@@ -34,7 +34,7 @@ async def create_license_key(
 async def list_license_keys(
     who: Auth,
     ctx: Ctx,
-    session: ReadSession,
+    session: ListSession,
     page: Page,
     customer_id: Annotated[str | None, Query(max_length=64)] = None,
     product_id: Annotated[str | None, Query(max_length=64)] = None,

@@ -79,7 +79,7 @@ class Details:
 
 
 class LicenseStore(Protocol):
-    async def find_key(self, key_hash: bytes) -> KeyRow | None: ...
+    async def find_key(self, key_hash: bytes, primary: bool = False) -> KeyRow | None: ...
     async def has_instance(self, key_id: str, instance_id: str) -> bool: ...
     async def activate(
         self, key: KeyRow, instance_id: str, name: str, now: datetime, origin: Origin
@@ -161,7 +161,7 @@ class SqliteStore:
         self._free = hot.sql(FREE_SEAT)
         self._queue = hot.sql(INSERT_DELIVERY)
 
-    async def find_key(self, key_hash: bytes) -> KeyRow | None:
+    async def find_key(self, key_hash: bytes, primary: bool = False) -> KeyRow | None:
         row = self._reader.execute(self._find, (key_hash,)).fetchone()
         if row is None:
             return None
@@ -256,6 +256,7 @@ def _details(row: Any) -> Details:
 class PostgresStore:
     def __init__(self, hot: PostgresHot, outbox: HotOutbox, audit: bool = True) -> None:
         self._pool = hot.pool
+        self._reads = hot.reads  # the replica's pool when one is configured
         self._outbox = outbox
         self._audit = audit
         self._find = hot.sql(FIND_KEY)
@@ -269,14 +270,15 @@ class PostgresStore:
         self._free = hot.sql(FREE_SEAT)
         self._queue = hot.sql(INSERT_DELIVERY)
 
-    async def find_key(self, key_hash: bytes) -> KeyRow | None:
-        row = await self._pool.fetchrow(self._find, key_hash)
+    async def find_key(self, key_hash: bytes, primary: bool = False) -> KeyRow | None:
+        """`primary`: before a write (activation, deactivation), never from the replica."""
+        row = await (self._pool if primary else self._reads).fetchrow(self._find, key_hash)
         if row is None:
             return None
         return KeyRow(row[0], row[1], row[2], row[3], row[4], bytes(row[5]), row[6], row[7])
 
     async def has_instance(self, key_id: str, instance_id: str) -> bool:
-        return await self._pool.fetchrow(self._has, instance_id, key_id) is not None
+        return await self._reads.fetchrow(self._has, instance_id, key_id) is not None
 
     async def details(self, customer_id: str, product_id: str) -> Details | None:
         row = await self._pool.fetchrow(self._details, customer_id, product_id)

@@ -3,7 +3,7 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 
 from licensor.auth.dependencies import Auth
-from licensor.kit.deps import ReadSession, WriteSession
+from licensor.kit.deps import ListSession, ReadSession, WriteSession
 from licensor.kit.errors import error_responses
 from licensor.kit.pagination import ListResponse, Page
 from licensor.plan import service
@@ -23,7 +23,7 @@ async def create_plan(body: PlanCreate, who: Auth, session: WriteSession) -> Pla
 
 
 @router.get("", response_model=ListResponse[PlanOut], responses=error_responses(401, 422))
-async def list_plans(who: Auth, session: ReadSession, page: Page) -> ListResponse[PlanOut]:
+async def list_plans(who: Auth, session: ListSession, page: Page) -> ListResponse[PlanOut]:
     rows = await service.list_page(session, who, page)
     return ListResponse(items=[PlanOut.model_validate(r) for r in rows])
 

@@ -4,7 +4,7 @@ from fastapi import APIRouter, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from licensor.auth.dependencies import Auth
-from licensor.kit.deps import ReadSession, WriteSession
+from licensor.kit.deps import ListSession, ReadSession, WriteSession
 from licensor.kit.errors import error_responses
 from licensor.kit.pagination import ListResponse, Page
 from licensor.models import Product
@@ -30,7 +30,7 @@ async def create_product(body: ProductCreate, who: Auth, session: WriteSession) 
 
 
 @router.get("", response_model=ListResponse[ProductOut], responses=error_responses(401, 422))
-async def list_products(who: Auth, session: ReadSession, page: Page) -> ListResponse[ProductOut]:
+async def list_products(who: Auth, session: ListSession, page: Page) -> ListResponse[ProductOut]:
     return ListResponse(items=await _out(session, await service.list_page(session, who, page)))
 
 

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Query, status
 from licensor.auth.dependencies import Auth
 from licensor.delivery import service as delivery
 from licensor.delivery.schemas import DeliveryCreate, DeliveryOut
-from licensor.kit.deps import Ctx, ReadSession, WriteSession
+from licensor.kit.deps import Ctx, ListSession, ReadSession, WriteSession
 from licensor.kit.errors import error_responses
 from licensor.kit.pagination import ListResponse, Page
 from licensor.subscription import activation, service
@@ -44,7 +44,7 @@ async def create_subscription(
 @router.get("", response_model=ListResponse[SubscriptionOut], responses=error_responses(401, 422))
 async def list_subscriptions(
     who: Auth,
-    session: ReadSession,
+    session: ListSession,
     page: Page,
     customer_id: Annotated[str | None, Query(max_length=64)] = None,
     q: Annotated[str | None, Query(max_length=320, description=Q_HELP)] = None,
