@@ -141,11 +141,15 @@ def start_target(
     scenarios: list[str],
     extra_env: dict[str, str] | None = None,
     after_seed: Callable[[str, str], None] | None = None,
+    database_url: str | None = None,
+    workers: int | None = None,
 ) -> list[tuple[Result, str, Path, int]]:
     """Start `exe serve` on a fresh database, seed it, check one answer of each scenario.
     `extra_env`: more LICENSOR_* settings for that server (shown in the command line); by
     default the rate limiter is on with limits far above the load (`LIMITS_ABOVE_LOAD`).
-    `after_seed(root_url, api_key)`: more set-up once seeded (e.g. a webhook endpoint)."""
+    `after_seed(root_url, api_key)`: more set-up once seeded (e.g. a webhook endpoint).
+    `database_url`: a PostgreSQL database of the caller's instead of a fresh one on the
+    machine's PostgreSQL; `workers`: instead of `--workers`."""
     extra_env = {**LIMITS_ABOVE_LOAD, **(extra_env or {})}
     slug = f"{label.strip()}-{backend}".strip("-")
     data_dir = tmp / f"data-{slug}"
@@ -155,12 +159,14 @@ def start_target(
     env.update(extra_env or {})
     database = ""
     if backend == "postgres":
-        env["LICENSOR_DATABASE_URL"] = stack.enter_context(fresh_postgres_database())
+        env["LICENSOR_DATABASE_URL"] = database_url or stack.enter_context(
+            fresh_postgres_database()
+        )
         database = env["LICENSOR_DATABASE_URL"].rsplit("/", 1)[1]
     elif backend != "sqlite":
         raise SystemExit(f"unknown backend {backend!r}")
     port = free_port()
-    cmd = [str(exe), "serve", "--workers", str(args.workers), "--port", str(port)]
+    cmd = [str(exe), "serve", "--workers", str(workers or args.workers), "--port", str(port)]
     root = f"http://127.0.0.1:{port}"
     shown = [f"LICENSOR_DATA_DIR={data_dir}", *(f"{k}={v}" for k, v in (extra_env or {}).items())]
     if backend == "postgres":
