@@ -50,6 +50,10 @@ PAGES: list[tuple[str, str, str | None]] = [
     ("license-keys", "/test/console/license-keys", "support"),
     ("license-key", "/test/console/license-keys/{license_key_id}", "support"),
     ("email-queue", "/test/console/email-queue", "support"),
+    ("licenses", "/test/console/licenses", "support"),
+    ("license", "/test/console/licenses/{license_id}", "support"),
+    ("license-new", "/test/console/licenses/new", "support"),
+    ("license-duplicate", "/test/console/licenses/{license_id}/duplicate", "support"),
 ]
 
 
@@ -104,6 +108,44 @@ def seed_subscription(http: httpx.Client, public: httpx.Client, customer_id: str
     return str(sub["id"])
 
 
+def seed_license(http: httpx.Client, customer_id: str) -> str:
+    """A legacy desk license on a subscription of its own (cloud licensing off), with its
+    note, duplicated once."""
+    sub = {
+        "customer_id": customer_id,
+        "plan_code": "premium",
+        "users_count": 20,
+        "starts_at": "2026-11-01T00:00:00Z",
+        "expires_at": "2027-11-01T00:00:00Z",
+        "external_id": "A-S00067890",
+        "name": "A-S00067890",
+        "cloud_licensing": "No",
+    }
+    http.post("/subscriptions", json=sub).raise_for_status()
+    body = {
+        "license_type": "legacy",
+        "name": "Ann Example",
+        "company": "Example Ltd",
+        "email": "ann@example.com",
+        "users_count": 20,
+        "plan_code": "premium",
+        "starts_at": "2026-11-01T00:00:00Z",
+        "expires_at": "2027-11-01T00:00:00Z",
+        "customer_id": customer_id,
+        "subscription_id": "A-S00067890",
+        "notes": "Re-issue after a lost file, https://support.example.test/tickets/42",
+    }
+    made = http.post("/licenses", json=body)
+    if made.status_code != 201:
+        raise SystemExit(f"POST /licenses: {made.text}")
+    license_id = str(made.json()["id"])
+    again = {"notes": "Five more seats, https://support.example.test/tickets/43"}
+    http.post(
+        f"/licenses/{license_id}/duplicate", json={**again, "users_count": 25}
+    ).raise_for_status()
+    return license_id
+
+
 def seed(env: dict[str, str], url: str) -> tuple[dict[str, str], dict[str, str]]:
     boot = licensor(env, "bootstrap", "--business", "Acme Software", "--email", "owner@acme.test")
     http = httpx.Client(
@@ -131,6 +173,7 @@ def seed(env: dict[str, str], url: str) -> tuple[dict[str, str], dict[str, str]]
         "license_key_id": keys[0]["id"],
         "subscription_id": seed_subscription(http, public, customer["customer_id"]),
     }
+    ids["license_id"] = seed_license(http, customer["customer_id"])
     emails = {}
     for role, name in (("admin", "Ada Admin"), ("support", "Sam Support"), ("read_only", "Rae")):
         email = f"{role.replace('_', '-')}@acme.test"

@@ -10,6 +10,7 @@ from typing import Any
 
 from tests import net
 from tests.cli_helpers import cli, cli_json
+from tests.desk_helpers import legacy_body, ok, setup
 from tests.helpers import activate, setup_key
 from tests.servers import Server, Tenant
 
@@ -43,6 +44,18 @@ def test_key_changes_are_recorded_with_actor_request_and_masked_key(tenant: Tena
     assert key["key"] not in str(got)
     assert disabled["prev_hash"] == created["hash"]
     assert created["seq"] + 1 == disabled["seq"]
+
+
+def test_a_plan_code_is_recorded_in_clear_and_the_desk_key_masked(tenant: Tenant) -> None:
+    """`code` in a field name means a secret (activation codes), except for names that
+    are not: a plan's code is what support reads in a license's history."""
+    with tenant.http() as http:
+        p, c, s = setup(http)
+        made = ok(http.post("/licenses", json=legacy_body(p, c, s)), 201)
+    (issued,) = events(tenant, target_type="desk_license", target_id=made["id"])
+    assert issued["changes"]["plan_code"]["new"] == p["code"]
+    assert issued["changes"]["key"]["new"].startswith("****")
+    assert made["license_key"] not in str(issued)
 
 
 def test_activate_and_deactivate_are_recorded_in_their_raw_transaction(tenant: Tenant) -> None:

@@ -38,6 +38,8 @@ NOT_SECRET = frozenset(
         "token_id",
         "postal_code",
         "country_code",
+        "plan_code",
+        "status_code",
         "key_prefix",
     }
 )
