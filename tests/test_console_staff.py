@@ -5,10 +5,16 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import timedelta
+from typing import Any
 
 from playwright.async_api import expect
+from sqlalchemy import update
 
-from tests.browser import PASSWORD, Console, assert_accessible
+from licensor.kit.clock import utcnow
+from licensor.kit.context import AppContext
+from licensor.models import StaffSession
+from tests.browser import PASSWORD, Console, assert_accessible, run_in_db
 from tests.cli_helpers import invoke, server_env
 from tests.servers import Server
 
@@ -88,6 +94,32 @@ async def test_sessions_end_on_role_change_and_removal(console: Console) -> None
     await admin_page.goto("/console/")  # the admin's own session is untouched
     await expect(admin_page.get_by_role("heading", level=1)).to_be_visible()
     await expect(admin_page).to_have_url(re.compile(r"/console/$"))
+
+
+async def test_sessions_expire_at_their_end_and_when_idle(server: Server, console: Console) -> None:
+    """A session ends at `expires_at` and after `console_idle_seconds` without a request:
+    the next page sends the browser to sign in. The times are moved in the database (the
+    limits are an hour and more), the check is the server's."""
+    ended = await console.staff("support")
+    idle = await console.staff("support", business_id=ended.business_id)
+    fresh = await console.staff("support", business_id=ended.business_id)
+    pages = {who.id: await console.sign_in(who) for who in (ended, idle, fresh)}
+    past = utcnow() - timedelta(seconds=server.settings.console_idle_seconds + 60)
+
+    async def age(ctx: AppContext, session: Any) -> None:
+        await session.execute(
+            update(StaffSession).where(StaffSession.staff_id == ended.id).values(expires_at=past)
+        )
+        await session.execute(
+            update(StaffSession).where(StaffSession.staff_id == idle.id).values(last_seen_at=past)
+        )
+
+    await run_in_db(server, age)
+    for who in (ended, idle):
+        await pages[who.id].goto("/console/licenses")
+        await expect(pages[who.id]).to_have_url(re.compile(r"/console/login\?next="))
+    await pages[fresh.id].goto("/console/licenses")
+    await expect(pages[fresh.id]).to_have_url(re.compile(r"/console/licenses$"))
 
 
 def test_staff_cli(server: Server) -> None:
