@@ -20,9 +20,9 @@ from licensor.console.forms import FormErrors, form_errors
 from licensor.console.session import Staff, StaffUser, allow, guard_post
 from licensor.console.web import redirect, render
 from licensor.customer import service as customer_service
+from licensor.kit.clock import utcnow
 from licensor.kit.context import AppContext
 from licensor.kit.deps import Ctx, ReadSession, WriteSession
-from licensor.kit.clock import utcnow
 from licensor.kit.errors import LicensorError
 from licensor.kit.pagination import PageParams
 from licensor.license_key import instance_service, seats

@@ -9,6 +9,7 @@ The decrypted signing key is cached per business and mode in the process.
 from __future__ import annotations
 
 import base64
+import contextlib
 import re
 import time
 from datetime import UTC, datetime, timedelta
@@ -86,10 +87,8 @@ def answer(
     if active and sub is not None:
         valid_until = now + grace
         if sub.expires_at is not None:
-            try:
+            with contextlib.suppress(OverflowError):  # past year 9999: the offline grace alone
                 valid_until = min(valid_until, sub.expires_at + expiry_grace)
-            except OverflowError:  # a grace past year 9999: the offline grace alone
-                pass
     subscription = None
     if sub is not None and row.revoked_at is None:
         subscription = {

@@ -50,7 +50,7 @@ async def release_instance(
     session: WriteSession,
     reason: Annotated[
         str | None,
-        Query(max_length=500, description="Why, for the audit log and the webhook event."),
+        Query(max_length=seats.REASON_MAX, description="Why: the audit log's note, the event's."),
     ] = None,
 ) -> None:
     await seats.release(session, who, id, reason.strip() or None if reason else None)

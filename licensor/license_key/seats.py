@@ -10,8 +10,9 @@ webhook event of the same name. The caller owns the transaction.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 
+from pydantic import StringConstraints
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from licensor.audit import service as audit
@@ -27,6 +28,9 @@ from licensor.webhooks import events
 FORCED = "force_release"
 RELEASED = "license_key_instance.released"
 SWEEP_BATCH = 500
+REASON_MAX = 500
+# Why staff released a seat (the API's `reason`, the CLI's `--reason`, the console's form).
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, max_length=REASON_MAX)]
 
 
 def _holder(row: Any) -> dict[str, Any]:
