@@ -191,7 +191,7 @@ def start_target(
         bodies = [json.dumps({"license_key": k}) for k in keys]
         path = write_bodies(tmp, f"validate-{slug}", bodies)
         url = root + "/licenses/validate"
-        preflight(url, bodies[0], 200, {"valid": True})
+        preflight(url, bodies[0], 200, {"valid": True, "state": "valid"})
         targets.append(
             (Result(f"{label}{backend} validate", "", database=database), url, path, pid)
         )

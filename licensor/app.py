@@ -60,7 +60,13 @@ first request is still running `409 IDEMPOTENCY_KEY_IN_USE`. Keys are kept 24 ho
 # Not management POSTs: the public checks and the check-in take no Idempotency-Key, on
 # their thin paths or (LICENSOR_FAST_PATH=false) through FastAPI.
 NOT_IDEMPOTENT = frozenset(
-    {"/licenses/validate", "/licenses/activate", "/licenses/deactivate", CHECKIN_PATH}
+    {
+        "/licenses/validate",
+        "/licenses/activate",
+        "/licenses/deactivate",
+        "/licenses/heartbeat",
+        CHECKIN_PATH,
+    }
 )
 
 

@@ -99,6 +99,9 @@ class Settings(BaseSettings):
     # Organisations and instance keys (docs/instance-keys.md).
     # How long an instance may run offline on a signed check-in answer (its validUntil).
     checkin_grace_seconds: int = Field(default=7 * 86400, ge=0, le=366 * 86400)
+    # How long after its subscription's expiry a check-in still answers active, with the
+    # state `in_grace` (docs/machines.md, the grace table); 0: none, as before.
+    checkin_expiry_grace_seconds: int = Field(default=0, ge=0, le=366 * 86400)
     # A member's sign-in session lifetime.
     member_session_seconds: int = Field(default=12 * 3600, ge=60, le=90 * 86400)
     # Per process, a key's last-seen time is written at most this often unless the

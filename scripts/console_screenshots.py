@@ -164,8 +164,8 @@ def seed(env: dict[str, str], url: str) -> tuple[dict[str, str], dict[str, str]]
         made.raise_for_status()
         keys.append(made.json())
     public = httpx.Client(base_url=url + "/test")
-    for name in ("ann-laptop", "ann-desktop"):
-        body = {"license_key": keys[0]["key"], "name": name}
+    for name, fingerprint in (("ann-laptop", "7f3a9c21e04b"), ("ann-desktop", "c0ffee5d9a12")):
+        body = {"license_key": keys[0]["key"], "name": name, "fingerprint": fingerprint}
         public.post("/licenses/activate", json=body).raise_for_status()
     for key in keys[:2]:  # no worker runs here: they wait in the email queue
         http.post(f"/license_keys/{key['id']}/deliveries").raise_for_status()

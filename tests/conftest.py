@@ -39,6 +39,7 @@ XDIST_GROUPS = {
     "test_console_desk": "test_console_desk",
     "test_race": "heavy",
     "test_flood": "heavy",
+    "test_floating_cluster": "heavy",
     "test_rate_limits": "test_rate_limits",
     "test_edge": "test_edge",
     "test_parity": "test_parity",

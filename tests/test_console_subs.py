@@ -193,12 +193,12 @@ async def test_license_key_page_changes_each_confirmed(server: Server, console: 
     assert (await key())["activations_limit"] == 2
     await assert_accessible(page)
 
-    await page.get_by_role("button", name="Deactivate instance laptop").click()
+    await page.get_by_role("button", name="Release the seat of laptop").click()
     await page.get_by_role("link", name="No, go back").click()  # changed my mind
     await expect(instances.locator("tbody tr")).to_have_count(2)
-    await page.get_by_role("button", name="Deactivate instance laptop").click()
-    await confirm(page, "Yes, deactivate the instance")
-    await expect(page.get_by_role("status")).to_have_text("Instance 'laptop' is deactivated.")
+    await page.get_by_role("button", name="Release the seat of laptop").click()
+    await confirm(page, "Yes, release the seat")
+    await expect(page.get_by_role("status")).to_have_text("The seat of 'laptop' is released.")
     await expect(instances.locator("tbody tr")).to_have_count(1)
     assert (await key())["instances_count"] == 1
 

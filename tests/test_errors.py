@@ -98,10 +98,16 @@ def test_public_routes_ignore_authorization(tenant: Tenant, authorization: str) 
     assert made.status_code == 201, made.text
     instance = made.json()["id"]
     check = {"license_key": lk["key"], "license_key_instance_id": instance}
-    assert net.post(url + "/validate", json=check, headers=headers).json() == {"valid": True}
+    assert net.post(url + "/validate", json=check, headers=headers).json() == {
+        "valid": True,
+        "state": "valid",
+    }
     gone = net.post(url + "/deactivate", json=check, headers=headers)
     assert (gone.status_code, gone.content) == (200, b"")
-    assert net.post(url + "/validate", json=check, headers=headers).json() == {"valid": False}
+    assert net.post(url + "/validate", json=check, headers=headers).json() == {
+        "valid": False,
+        "state": "valid",
+    }
 
 
 def test_404_unknown_ids(tenant: Tenant) -> None:
@@ -284,7 +290,7 @@ def test_status_is_computed_at_read_time(tenant: Tenant) -> None:
         assert [k["id"] for k in expired] == [lk["id"]]
         assert http.get("/license_keys", params={"status": "active"}).json() == {"items": []}
     check = net.post(tenant.base_url + "/licenses/validate", json={"license_key": lk["key"]})
-    assert check.json() == {"valid": False}
+    assert check.json() == {"valid": False, "state": "expired"}
 
 
 def test_failed_creates_write_nothing(tenant: Tenant) -> None:

@@ -42,7 +42,10 @@ def test_a_key_is_known_only_on_its_own_face(server: Server, mode: str) -> None:
     tenant = server.tenant(mode=mode)
     _, _, lk = setup_key(tenant)
     own, other = server.face(mode), server.face("live" if mode == "test" else "test")
-    assert _post(own, "/licenses/validate", {"license_key": lk["key"]}).json() == {"valid": True}
+    assert _post(own, "/licenses/validate", {"license_key": lk["key"]}).json() == {
+        "valid": True,
+        "state": "valid",
+    }
     made = _post(own, "/licenses/activate", {"license_key": lk["key"], "name": "m"})
     assert made.status_code == 201, made.text
     instance = made.json()["id"]
@@ -73,7 +76,8 @@ def test_product_id_pins_the_answer_to_one_product(server: Server) -> None:
         return {"license_key": key, "product_id": product, **more}
 
     assert _post(base, "/licenses/validate", pinned(lk["key"], product_id)).json() == {
-        "valid": True
+        "valid": True,
+        "state": "valid",
     }
     for key, product in [
         (lk["key"], other_product),  # this vendor's key, another of its products
@@ -89,7 +93,7 @@ def test_product_id_pins_the_answer_to_one_product(server: Server) -> None:
     assert made.status_code == 201, made.text
     instance = made.json()["id"]
     body = pinned(lk["key"], product_id, license_key_instance_id=instance)
-    assert _post(base, "/licenses/validate", body).json() == {"valid": True}
+    assert _post(base, "/licenses/validate", body).json() == {"valid": True, "state": "valid"}
     body["product_id"] = other_product
     assert _post(base, "/licenses/validate", body).json() == {"valid": False}
     _same(_post(base, "/licenses/deactivate", body), deactivate)

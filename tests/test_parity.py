@@ -61,10 +61,19 @@ BODIES = [
     b'{"license_key": "KEY"}',
     b'{"license_key": "KEY", "name": "pc"}',
     b'{"license_key": "KEY", "license_key_instance_id": "lki_nope"}',
+    b'{"license_key": "KEY", "fingerprint": "machine-1"}',
+    b'{"license_key": "KEY", "fingerprint": "-bad"}',
+    b'{"license_key": "KEY", "fingerprint": 7}',
+    b'{"license_key": "KEY", "name": "pc", "fingerprint": "machine-1"}',
     b'{"license_key": "KEY"}   ',
     b'\xef\xbb\xbf{"license_key": "KEY"}',
 ]
-ROUTES = ["/licenses/validate", "/licenses/activate", "/licenses/deactivate"]
+ROUTES = [
+    "/licenses/validate",
+    "/licenses/activate",
+    "/licenses/deactivate",
+    "/licenses/heartbeat",
+]
 CHECKIN = "/api/v1/licensing/validate"
 AUTHORIZATIONS = [None, "Bearer nope", "Bearer " + "0" * 64, "Basic abc"]
 

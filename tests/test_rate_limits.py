@@ -88,7 +88,7 @@ def test_invalid_key_burst_is_limited_while_another_address_is_served(limited: S
             answers.append(validate(attacker, f"LEGACY-{i:04d}"))
             good = validate(ok, key["key"])
             assert good.status_code == 200, good.text
-            assert good.json() == {"valid": True}
+            assert good.json() == {"valid": True, "state": "valid"}
     statuses = [r.status_code for r in answers]
     # Each failure costs 10 of the address's 50: the sixth guess is refused, and all after.
     assert statuses[:5] == [200] * 5, statuses
@@ -259,7 +259,7 @@ def test_start_up_and_hourly_validation_never_meets_the_defaults(
         _, _, key = setup_key(tenant)
         with client(tenant.base_url, "127.0.0.1") as office:
             for i in range(100):  # 100 machines starting up behind one NAT
-                assert validate(office, key["key"]).json() == {"valid": True}, i
+                assert validate(office, key["key"]).json() == {"valid": True, "state": "valid"}, i
             for _ in range(5):  # a few mistyped keys among them
                 assert validate(office, unique()).json() == {"valid": False}
         with client(tenant.base_url, "127.0.0.2") as enumerator:

@@ -35,7 +35,7 @@ def test_readme_walkthrough_runs_as_written(server: Server) -> None:
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert '"key":"LEGACY-0001"' in lines[0]
-    assert lines[1] == '{"valid":true}'
+    assert lines[1] == '{"valid":true,"state":"valid"}'
     assert lines[2] == '{"valid":false}'
     assert lines[3] == '{"valid":false}'  # the test-mode key on the live face
     assert re.fullmatch(r"lic_\w+ active import", lines[4])

@@ -82,7 +82,7 @@ def test_no_secret_in_clear_in_the_database(server: Server) -> None:
     with tenant.http() as http:  # the keys work, so they are in the database somehow
         for text in imported + generated:
             resp = http.post("/licenses/validate", json={"license_key": text})
-            assert resp.json() == {"valid": True}
+            assert resp.json() == {"valid": True, "state": "valid"}
 
     dump = database_dump(server)
     raw = raw_sqlite_bytes(server)
@@ -125,6 +125,6 @@ def test_processes_starting_together_share_one_secret(tmp_path: Path) -> None:
         _, _, lk = setup_key(tenant)
         for url in srv.faces("test"):
             check = net.post(url + "/licenses/validate", json={"license_key": lk["key"]})
-            assert check.json() == {"valid": True}
+            assert check.json() == {"valid": True, "state": "valid"}
     finally:
         srv.stop()

@@ -23,7 +23,7 @@ def test_validate_answers(tenant: Tenant) -> None:
     with tenant.http() as http:
         key = _key(tenant, http)
         ok = http.post("/licenses/validate", json={"license_key": key["key"]})
-        assert (ok.status_code, ok.content) == (200, b'{"valid":true}')
+        assert (ok.status_code, ok.content) == (200, b'{"valid":true,"state":"valid"}')
         assert ok.headers["content-type"] == "application/json"
         unknown = http.post("/licenses/validate", json={"license_key": key["key"] + "x"})
         assert (unknown.status_code, unknown.json()) == (200, {"valid": False})
@@ -31,11 +31,11 @@ def test_validate_answers(tenant: Tenant) -> None:
             "/licenses/validate",
             json={"license_key": key["key"], "license_key_instance_id": "lki_nope"},
         )
-        assert other.json() == {"valid": False}
+        assert other.json() == {"valid": False, "state": "valid"}
 
         http.patch(f"/license_keys/{key['id']}", json={"disabled": True}).raise_for_status()
         off = http.post("/licenses/validate", json={"license_key": key["key"]})
-        assert off.json() == {"valid": False}
+        assert off.json() == {"valid": False, "state": "disabled"}
 
 
 def test_validate_rejects_bad_bodies_as_pydantic_words_them(tenant: Tenant) -> None:
@@ -78,9 +78,15 @@ def test_activate_limit_and_deactivate(tenant: Tenant) -> None:
             assert (full.status_code, full.json()["code"]) == (422, "LICENSE_KEY_LIMIT_REACHED")
             instance = on.json()["id"]
             check = {"license_key": made["key"], "license_key_instance_id": instance}
-            assert http.post("/licenses/validate", json=check).json() == {"valid": True}
+            assert http.post("/licenses/validate", json=check).json() == {
+                "valid": True,
+                "state": "valid",
+            }
             off = http.post("/licenses/deactivate", json=check)
             assert off.status_code == 200, off.text
             again = http.post("/licenses/deactivate", json=check)
             assert again.json()["code"] == "LICENSE_KEY_INSTANCE_NOT_FOUND"
-            assert http.post("/licenses/validate", json=check).json() == {"valid": False}
+            assert http.post("/licenses/validate", json=check).json() == {
+                "valid": False,
+                "state": "valid",
+            }

@@ -1,11 +1,13 @@
 """License keys (the Dodo face) in the console: the list (by status, and the API's search:
 customer email or domain, an exact key or id, a company or name), a key's page with its
-instances, and the changes — disable or enable, the activations limit, the expiry,
-deactivating an instance — each confirmed first (`confirm.py`), each through the same
-services as `PATCH /license_keys/{id}` and `DELETE /license_key_instances/{id}`."""
+instances (the machine holding each seat: name, fingerprint, last heartbeat), and the
+changes — disable or enable, the activations limit, the expiry, releasing a seat — each
+confirmed first (`confirm.py`), each through the same services as `PATCH
+/license_keys/{id}` and `DELETE /license_key_instances/{id}` (`license_key/seats.py`)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Form, Query, Request
@@ -18,11 +20,12 @@ from licensor.console.forms import FormErrors, form_errors
 from licensor.console.session import Staff, StaffUser, allow, guard_post
 from licensor.console.web import redirect, render
 from licensor.customer import service as customer_service
+from licensor.kit.clock import utcnow
 from licensor.kit.context import AppContext
 from licensor.kit.deps import Ctx, ReadSession, WriteSession
 from licensor.kit.errors import LicensorError
 from licensor.kit.pagination import PageParams
-from licensor.license_key import instance_service
+from licensor.license_key import instance_service, seats
 from licensor.license_key import service as key_service
 from licensor.license_key.schemas import LicenseKeyUpdate
 from licensor.product import service as product_service
@@ -108,6 +111,10 @@ async def _key_page(
     instances = await instance_service.list_page(
         session, who, PageParams(page_number=0, page_size=100), row.id
     )
+    product = await product_service.get(session, who, row.product_id)
+    floating = product.license_model == "floating"
+    silence = product.heartbeat_interval_seconds + product.heartbeat_grace_seconds
+    cutoff = utcnow() - timedelta(seconds=silence)
     return render(
         request,
         "license_key.html",
@@ -116,8 +123,11 @@ async def _key_page(
         errors=errors,
         key=key,
         customer=await customer_service.get(session, who, row.customer_id),
-        product=await product_service.get(session, who, row.product_id),
+        product=product,
         instances=instances,
+        floating=floating,
+        silence=silence,
+        silent={i.id for i in instances if floating and i.last_heartbeat_at < cutoff},
         form=form
         or {
             "activations_limit": ""
@@ -273,30 +283,35 @@ async def set_expiry(
     )
 
 
-@router.post("/license-keys/{key_id}/instances/{instance_id}/deactivate")
+@router.post("/license-keys/{key_id}/instances/{instance_id}/release")
 @allow("admin", "support")
-async def deactivate(
+async def release_seat(
     request: Request,
     key_id: str,
     instance_id: str,
     staff: Staff,
     session: WriteSession,
+    note: Annotated[str, Form(max_length=500)] = "",
     confirmed: Confirmed = "",
 ) -> Response:
+    """Free the seat an instance holds: first a page saying who holds it (and asking
+    why), then, confirmed, `seats.release` — as `DELETE /license_key_instances/{id}`."""
     who = acting(staff)
     instance = await instance_service.get(session, who, instance_id)
     if instance.license_key_id != key_id:
         await key_service.get(session, who, key_id)
         return redirect(request, _page_of(key_id), flash="That instance is not this key's.")
     if confirmed != CONFIRMED:
-        return confirmation(
+        return render(
             request,
+            "release_seat.html",
             staff,
-            question=f"Deactivate instance {instance.name!r} ({instance.id})?",
-            detail="The installation stops validating with this key and its seat is freed.",
-            action=f"{_page_of(key_id)}/instances/{instance_id}/deactivate",
-            button="Yes, deactivate the instance",
+            key_id=key_id,
+            instance=instance,
+            action=f"{_page_of(key_id)}/instances/{instance_id}/release",
             back=_page_of(key_id),
+            confirmed=CONFIRMED,
         )
-    await instance_service.deactivate(session, who, instance_id)
-    return redirect(request, _page_of(key_id), flash=f"Instance {instance.name!r} is deactivated.")
+    await seats.release(session, who, instance_id, note.strip() or None)
+    done = f"The seat of {instance.name!r} is released."
+    return redirect(request, _page_of(key_id), flash=done)

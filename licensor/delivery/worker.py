@@ -41,6 +41,7 @@ from licensor.kit.addresses import AddressError, domain_in, split_address
 from licensor.kit.clock import utcnow
 from licensor.kit.context import AppContext
 from licensor.kit.origin import Origin, bind
+from licensor.license_key import seats
 from licensor.license_key import service as license_key_service
 from licensor.models import Business, EmailJob
 from licensor.webhooks.channel import WebhookChannel
@@ -48,7 +49,9 @@ from licensor.webhooks.events import EMAIL_FAILED, emit
 
 log = logging.getLogger("licensor.delivery")
 
-SWEEP_SECONDS = 10.0  # how often a worker looks for keys that expired (license_key.expired)
+# How often a worker looks for keys that expired (license_key.expired) and for floating
+# seats whose machines went silent (license_key_instance.released).
+SWEEP_SECONDS = 10.0
 
 
 def backoff(settings: Settings, attempts: int) -> timedelta:
@@ -129,6 +132,7 @@ def failed_data(job: EmailJob, error: str) -> dict[str, object]:
 
 
 WORKER = Origin("system:mail_worker")
+REAPER = Origin("system:seat_reaper")
 
 
 class Outcome(Protocol):
@@ -280,7 +284,8 @@ class Worker:
         return done
 
     async def webhooks_once(self) -> int:
-        """The expiry sweep, then every webhook delivery due now."""
+        """The sweeps (expired keys, silent floating seats), then every webhook delivery
+        due now."""
         if self.webhooks is None:
             return 0
         if time.monotonic() - self._swept_at >= SWEEP_SECONDS:
@@ -289,7 +294,20 @@ class Worker:
             while swept:  # announce every key expired since the last sweep
                 async with self.ctx.db.write_sessions() as session, session.begin():
                     swept = await license_key_service.announce_expired(session, utcnow())
+            await self.reap_seats()
         return await self.webhooks.run_once()
+
+    async def reap_seats(self) -> int:
+        """Free every floating seat silent past its policy's interval plus grace, one
+        short transaction per batch; the number freed."""
+        total = 0
+        while True:
+            async with self.ctx.db.write_sessions() as session, session.begin():
+                bind(session, REAPER)
+                freed = await seats.reap_silent(session, utcnow())
+            total += freed
+            if not freed:
+                return total
 
     async def run_once(self) -> int:
         """Deliver every job due now (both channels); the number of attempts made."""

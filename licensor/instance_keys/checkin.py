@@ -9,6 +9,7 @@ The decrypted signing key is cached per business and mode in the process.
 from __future__ import annotations
 
 import base64
+import contextlib
 import re
 import time
 from datetime import UTC, datetime, timedelta
@@ -27,6 +28,7 @@ from licensor.kit.errors import Unauthorized
 from licensor.kit.origin import Origin, bind
 from licensor.kit.secrets import constant_time_equal
 from licensor.signing import service as signing_service
+from licensor.verifier.states import State, state_of
 
 KEY_RE = re.compile(r"^[0-9a-f]{64}$")
 MAX_REMEMBERED = 10_000
@@ -52,21 +54,41 @@ def subscription_status(row: CheckinRow, now: datetime) -> str | None:
     return "active"
 
 
-def answer(row: CheckinRow, body: CheckinIn, now: datetime, grace: timedelta) -> dict[str, Any]:
+def term_state(row: CheckinRow, now: datetime, expiry_grace: timedelta) -> State | None:
+    """The grace rule (`verifier/states.py`, as the license-key checks and the offline
+    verifier apply it) on the current subscription; None without one, for a revoked key,
+    or a cancelled subscription (the status says which)."""
+    sub = row.subscription
+    if sub is None or row.revoked_at is not None or sub.cancelled_at is not None:
+        return None
+    return state_of(sub.expires_at, expiry_grace, now)
+
+
+def answer(
+    row: CheckinRow,
+    body: CheckinIn,
+    now: datetime,
+    grace: timedelta,
+    expiry_grace: timedelta = timedelta(0),
+) -> dict[str, Any]:
     sub_state = subscription_status(row, now)
+    term = term_state(row, now, expiry_grace)
     if row.revoked_at is not None:
         state = "key_revoked"
     elif sub_state is None:
         state = "no_subscription"
+    elif term == "in_grace":  # expired, but within LICENSOR_CHECKIN_EXPIRY_GRACE_SECONDS
+        state = "subscription_in_grace"
     else:
         state = "active" if sub_state == "active" else f"subscription_{sub_state}"
-    active = state == "active"
+    active = state in ("active", "subscription_in_grace")
     sub = row.subscription
     valid_until = now
     if active and sub is not None:
         valid_until = now + grace
         if sub.expires_at is not None:
-            valid_until = min(valid_until, sub.expires_at)
+            with contextlib.suppress(OverflowError):  # past year 9999: the offline grace alone
+                valid_until = min(valid_until, sub.expires_at + expiry_grace)
     subscription = None
     if sub is not None and row.revoked_at is None:
         subscription = {
@@ -86,6 +108,7 @@ def answer(row: CheckinRow, body: CheckinIn, now: datetime, grace: timedelta) ->
     return {
         "active": active,
         "status": state,
+        "state": term,
         "licenseKeyId": row.key_id,
         "businessId": row.business_id,
         "mode": row.mode,
@@ -166,7 +189,8 @@ class Checkins:
         if found is not None:
             return found
         grace = timedelta(seconds=self.settings.checkin_grace_seconds)
-        signed = canonical(answer(row, body, now, grace))
+        expiry_grace = timedelta(seconds=self.settings.checkin_expiry_grace_seconds)
+        signed = canonical(answer(row, body, now, grace, expiry_grace))
         tail = {
             "kid": kid,
             "alg": "EdDSA",

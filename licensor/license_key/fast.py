@@ -1,4 +1,4 @@
-"""A thin ASGI handler for the three public routes, in front of FastAPI.
+"""A thin ASGI handler for the four public routes, in front of FastAPI.
 
 These are the requests shipped software makes all day. Here they cost one body read,
 one parse of the bytes, the checks, and one orjson dump: no routing, no dependency
@@ -8,7 +8,8 @@ Every answer is the one the FastAPI route would give (`kit/asgi.py` reads the bo
 FastAPI does: only a JSON content type is parsed). Validate, the most frequent, parses a
 JSON body with orjson and an exact check of its two fields (`quick_validate_input`); only
 a body that check does not accept goes the FastAPI way, which then gives the same answer
-or the same 422. Its two possible answers are prebuilt ASGI messages.
+or the same 422. Its few possible answers (`{"valid", "state", "code"?}`: machines.py)
+are prebuilt ASGI messages.
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ from licensor.kit.origin import request_id_header, scope_origin
 from licensor.kit.ratelimit import RateLimiter, error_headers
 from licensor.kit.schemas import has_control_characters
 from licensor.kit.tenancy import Mode, face_mode, route_path
-from licensor.license_key.public_schemas import ActivateIn, DeactivateIn, ValidateIn
+from licensor.license_key.machines import UNKNOWN, Verdict
+from licensor.license_key.public_schemas import ActivateIn, DeactivateIn, HeartbeatIn, ValidateIn
 from licensor.license_key.public_service import LicenseChecks
 from licensor.license_key.schemas import is_printable_key
 
@@ -48,9 +50,26 @@ def _prebuilt(status: int, payload: bytes) -> tuple[dict[str, Any], dict[str, An
     )
 
 
-INVALID_BODY = b'{"valid":false}'
-VALID = _prebuilt(200, b'{"valid":true}')
-INVALID = _prebuilt(200, b'{"valid":false}')
+INVALID_BODY = UNKNOWN
+INVALID = _prebuilt(200, INVALID_BODY)
+_ANSWERS: dict[Verdict, tuple[dict[str, Any], dict[str, Any]]] = {}
+
+
+def answer_of(verdict: Verdict | None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The prebuilt messages of a validate answer (one pair per distinct answer)."""
+    if verdict is None:
+        return INVALID
+    found = _ANSWERS.get(verdict)
+    if found is None:
+        found = _ANSWERS[verdict] = _prebuilt(200, verdict.body)
+    return found
+
+
+def refused(payload: bytes | None) -> bool:
+    """A validate answer that says no (it costs the rate limit's failure price)."""
+    return payload is not None and payload.startswith(INVALID_BODY[:-1])
+
+
 KEY_MAX = 512  # KeyText
 ID_MAX = 64  # Id
 
@@ -72,7 +91,7 @@ def quick_validate_input(raw: bytes) -> tuple[str, str | None, str | None] | Non
         data = orjson.loads(raw)
     except orjson.JSONDecodeError:
         return None
-    if type(data) is not dict:
+    if type(data) is not dict or "fingerprint" in data:  # a machine's check: pydantic's
         return None
     key = data.get("license_key")
     if type(key) is not str or not 0 < len(key) <= KEY_MAX or not is_printable_key(key):
@@ -117,13 +136,14 @@ class FastLicenseRoutes:
             "/licenses/validate": (VALIDATE, self._validate),
             "/licenses/activate": (TypeAdapter(ActivateIn), self._activate),
             "/licenses/deactivate": (TypeAdapter(DeactivateIn), self._deactivate),
+            "/licenses/heartbeat": (TypeAdapter(HeartbeatIn), self._heartbeat),
         }
 
     async def _validate(
         self, body: ValidateIn, mode: Mode, scope: Scope
     ) -> tuple[int, bytes | None]:
-        valid = await self.checks().validate(body, mode)
-        return 200, b'{"valid":true}' if valid else b'{"valid":false}'
+        verdict = await self.checks().validate(body, mode)
+        return 200, INVALID_BODY if verdict is None else verdict.body
 
     async def _activate(
         self, body: ActivateIn, mode: Mode, scope: Scope
@@ -131,6 +151,12 @@ class FastLicenseRoutes:
         origin = scope_origin(scope, self.limiter.proxies)
         out = await self.checks().activate(body, mode, origin)
         return 201, orjson.dumps(out.model_dump(mode="json"))
+
+    async def _heartbeat(
+        self, body: HeartbeatIn, mode: Mode, scope: Scope
+    ) -> tuple[int, bytes | None]:
+        out = await self.checks().heartbeat(body, mode)
+        return 200, orjson.dumps(out.model_dump(mode="json"))
 
     async def _deactivate(
         self, body: DeactivateIn, mode: Mode, scope: Scope
@@ -163,7 +189,7 @@ class FastLicenseRoutes:
             target: str = body.license_key  # type: ignore[attr-defined]  # all three have it
             admission = await self.limiter.admit("license", scope, target)
             status, payload = await handler(body, face_mode(scope), scope)
-            if payload == INVALID_BODY:
+            if adapter is VALIDATE and refused(payload):
                 await self.limiter.failed(admission)
         except LicensorError as exc:
             await self.limiter.failed_on(admission, exc)
@@ -185,8 +211,8 @@ class FastLicenseRoutes:
         try:
             admission = await self.limiter.admit("license", scope, license_key)
             checks = self.slot.checks or self.slot.get()
-            valid = await checks.check(license_key, instance_id, mode, product_id)
-            if not valid:
+            verdict = await checks.check(license_key, instance_id, mode, product_id)
+            if verdict is None or not verdict.valid:
                 await self.limiter.failed(admission)
         except LicensorError as exc:
             await respond(send, exc.status_code, orjson.dumps(exc.body()), error_headers(exc))
@@ -195,6 +221,6 @@ class FastLicenseRoutes:
             log.exception("unhandled error on %s", scope["path"])
             await respond(send, *_error(500, "INTERNAL_ERROR", "internal server error"))
             return
-        start, body = VALID if valid else INVALID
+        start, body = answer_of(verdict)
         await send(start)
         await send(body)

@@ -9,6 +9,7 @@ from licensor.kit.deps import ListSession, ReadSession, WriteSession
 from licensor.kit.errors import error_responses
 from licensor.kit.pagination import ListResponse, Page
 from licensor.license_key import instance_service as service
+from licensor.license_key import seats
 from licensor.license_key.instance_schemas import InstanceOut, InstanceUpdate
 
 router = APIRouter(prefix="/license_key_instances", tags=["License Key Instances"])
@@ -40,8 +41,16 @@ async def update_instance(
 @router.delete(
     "/{id}",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=error_responses(401, 404),
-    summary="Deactivate an instance: it is removed and its seat on the license key freed",
+    responses=error_responses(401, 404, 422),
+    summary="Release a seat: the instance is removed and its seat on the license key freed",
 )
-async def deactivate_instance(id: str, who: Auth, session: WriteSession) -> None:
-    await service.deactivate(session, who, id)
+async def release_instance(
+    id: str,
+    who: Auth,
+    session: WriteSession,
+    reason: Annotated[
+        str | None,
+        Query(max_length=seats.REASON_MAX, description="Why: the audit log's note, the event's."),
+    ] = None,
+) -> None:
+    await seats.release(session, who, id, reason.strip() or None if reason else None)

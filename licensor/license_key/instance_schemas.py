@@ -15,3 +15,5 @@ class InstanceOut(Output):
     created_at: datetime
     license_key_id: str
     name: str
+    fingerprint: str | None = None  # Licensor's own (docs/machines.md), as matched
+    last_heartbeat_at: datetime | None = None  # the activation, then its latest heartbeat

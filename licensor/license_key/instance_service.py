@@ -8,7 +8,6 @@ from licensor.kit.errors import NotFound
 from licensor.kit.pagination import PageParams, fetch_page
 from licensor.kit.repository import get_scoped
 from licensor.kit.tenancy import Principal
-from licensor.license_key import repository
 from licensor.models import LicenseKeyInstance
 
 
@@ -45,16 +44,4 @@ async def rename(
     await session.flush()
     if changes:
         audit.event(session, row, "license_key_instance.renamed", changes)
-    return row
-
-
-async def deactivate(session: AsyncSession, who: Principal, instance_id: str) -> LicenseKeyInstance:
-    """Staff deactivate an instance (the API, the console): it is removed and its seat on
-    the license key freed, as when the shipped software deactivates it."""
-    row = await get(session, who, instance_id)
-    if not await repository.delete_instance(session, row.license_key_id, row.id):
-        raise NotFound(  # deactivated at the same moment by someone else
-            f"license key instance {instance_id} not found", code="LICENSE_KEY_INSTANCE_NOT_FOUND"
-        )
-    session.expunge(row)
     return row

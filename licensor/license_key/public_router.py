@@ -9,10 +9,13 @@ from licensor.kit.errors import error_responses
 from licensor.kit.origin import Origin, scope_origin
 from licensor.kit.ratelimit import limited
 from licensor.kit.tenancy import face_mode
+from licensor.license_key.machines import UNKNOWN
 from licensor.license_key.public_schemas import (
     ActivateIn,
     ActivateOut,
     DeactivateIn,
+    HeartbeatIn,
+    HeartbeatOut,
     ValidateIn,
     ValidateOut,
 )
@@ -48,11 +51,24 @@ async def activate_license(body: ActivateIn, request: Request) -> ActivateOut:
     responses=error_responses(422, 429),
     summary="Is this key (and instance) valid now? Always 200 for a well-formed request",
 )
-async def validate_license(body: ValidateIn, request: Request) -> ValidateOut:
+async def validate_license(body: ValidateIn, request: Request) -> Response:
     async with limited(request, "license", body.license_key) as outcome:
-        valid = await _checks(request).validate(body, face_mode(request.scope))
-        outcome.failed = not valid
-    return ValidateOut(valid=valid)
+        verdict = await _checks(request).validate(body, face_mode(request.scope))
+        outcome.failed = verdict is None or not verdict.valid
+    # the thin path's very bytes: `state` and `code` only when there is one
+    content = UNKNOWN if verdict is None else verdict.body
+    return Response(content=content, media_type="application/json")
+
+
+@router.post(
+    "/heartbeat",
+    response_model=HeartbeatOut,
+    responses=error_responses(404, 422, 429),
+    summary="Licensor's own: a machine is alive and keeps its (floating) seat",
+)
+async def heartbeat_license(body: HeartbeatIn, request: Request) -> HeartbeatOut:
+    async with limited(request, "license", body.license_key):
+        return await _checks(request).heartbeat(body, face_mode(request.scope))
 
 
 @router.post(

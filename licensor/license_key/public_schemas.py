@@ -7,6 +7,7 @@ from pydantic import BaseModel, Field
 from licensor.customer.schemas import CustomerBrief
 from licensor.kit.schemas import Id, Input, Name
 from licensor.license_key.schemas import KeyText
+from licensor.product.policy import Fingerprint
 
 PRODUCT_PIN = (
     "Optional: the product this software is. A key of any other product (and so of any "
@@ -21,20 +22,42 @@ class PublicCheck(Input):
     product_id: Id | None = Field(default=None, description=PRODUCT_PIN)
 
 
+FINGERPRINT = (
+    "Optional, Licensor's own: the machine's fingerprint (1-200 of A-Z a-z 0-9 . _ : + / = -, "
+    "starting with a letter or digit), matched as the product's policy says. One fingerprint "
+    "holds one seat: activating it again answers its existing instance (docs/machines.md)."
+)
+STATE = (
+    "Licensor's own: the key's state, `valid`, `in_grace` (after its expiry, within the "
+    "policy's grace), `expired` or `disabled`; absent for an unknown key."
+)
+CODE = "`LICENSE_KEY_IN_GRACE` when the answer is valid only by the grace period."
+
+
 class ActivateIn(PublicCheck):
     name: Name
+    fingerprint: Fingerprint | None = Field(default=None, description=FINGERPRINT)
 
 
 class ValidateIn(PublicCheck):
     license_key_instance_id: Id | None = None
+    fingerprint: Fingerprint | None = Field(
+        default=None, description="Optional: valid only if this machine holds a seat."
+    )
 
 
 class DeactivateIn(PublicCheck):
     license_key_instance_id: Id
 
 
+class HeartbeatIn(PublicCheck):
+    license_key_instance_id: Id
+
+
 class ValidateOut(BaseModel):
     valid: bool
+    state: str | None = Field(default=None, description=STATE)
+    code: str | None = Field(default=None, description=CODE)
 
 
 class ProductBrief(BaseModel):
@@ -50,3 +73,22 @@ class ActivateOut(BaseModel):
     name: str
     customer: CustomerBrief
     product: ProductBrief
+    fingerprint: str | None = Field(default=None, description="As matched (docs/machines.md).")
+    state: str = Field(default="valid", description=STATE)
+    code: str | None = Field(default=None, description=CODE)
+
+
+class HeartbeatOut(BaseModel):
+    """`POST /licenses/heartbeat` (Licensor's own): the instance still holds its seat."""
+
+    id: str
+    license_key_id: str
+    last_heartbeat_at: datetime
+    heartbeat_interval_seconds: int | None = Field(
+        description="Floating seats: send the next heartbeat within this; null: node-locked."
+    )
+    seat_expires_at: datetime | None = Field(
+        description="Floating seats: silent until then, the seat is lost; null: node-locked."
+    )
+    state: str = Field(description=STATE)
+    code: str | None = Field(default=None, description=CODE)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from licensor.customer.schemas import CustomerBrief
 from licensor.kit.clock import utcnow
 from licensor.kit.errors import NotFound, Unprocessable
@@ -10,16 +12,23 @@ from licensor.kit.origin import Origin
 from licensor.kit.secrets import Vault, constant_time_equal
 from licensor.kit.tenancy import Mode
 from licensor.license_key.errors import LicenseKeyNotFound
-from licensor.license_key.keys import LOOKUP_PURPOSE, status_of
+from licensor.license_key.hot_sql import KeyRow
+from licensor.license_key.keys import LOOKUP_PURPOSE
+from licensor.license_key.machines import Verdict, term_of, without_seat
 from licensor.license_key.public_schemas import (
     ActivateIn,
     ActivateOut,
     DeactivateIn,
+    HeartbeatIn,
+    HeartbeatOut,
     ProductBrief,
     PublicCheck,
     ValidateIn,
 )
-from licensor.license_key.store import KeyRow, LicenseStore
+from licensor.license_key.store import LicenseStore
+from licensor.product.policy import fingerprint_key
+
+INSTANCE_NOT_FOUND = "LICENSE_KEY_INSTANCE_NOT_FOUND"
 
 
 class LicenseChecks:
@@ -49,33 +58,59 @@ class LicenseChecks:
             raise LicenseKeyNotFound("license key not found")
         return row
 
-    async def validate(self, body: ValidateIn, mode: Mode) -> bool:
+    async def validate(self, body: ValidateIn, mode: Mode) -> Verdict | None:
         instance_id = body.license_key_instance_id
-        return await self.check(body.license_key, instance_id, mode, body.product_id)
+        return await self.check(
+            body.license_key, instance_id, mode, body.product_id, body.fingerprint
+        )
 
     async def check(
-        self, license_key: str, instance_id: str | None, mode: Mode, product_id: str | None = None
-    ) -> bool:
-        """Is the key (and, when given, that instance of it) valid now? Inputs already checked."""
+        self,
+        license_key: str,
+        instance_id: str | None,
+        mode: Mode,
+        product_id: str | None = None,
+        fingerprint: str | None = None,
+    ) -> Verdict | None:
+        """Is the key (and, when given, that instance or machine of it) valid now? None
+        for an unknown key (`{"valid": false}`). Inputs already checked."""
         row = await self._find(license_key, mode, product_id)
-        if row is None or status_of(row.disabled, row.expires_at, utcnow()) != "active":
-            return False
-        if instance_id is None:
-            return True
-        return await self.store.has_instance(row.id, instance_id)
+        if row is None:
+            return None
+        now = utcnow()
+        term = term_of(row.disabled, row.expires_at, row.policy, now)
+        if not term.valid or (instance_id is None and fingerprint is None):
+            return term
+        matched = None
+        if fingerprint is not None:
+            matched = fingerprint_key(fingerprint, row.policy.fingerprint_match)
+        seat = await self.store.find_seat(row.id, instance_id, matched)
+        if seat is None or not row.policy.holds(seat[1], now):
+            return without_seat(term)
+        return term
+
+    def _usable(self, row: KeyRow, now: datetime) -> Verdict:
+        """The key's verdict, when it may take or keep a seat: refused when disabled, or
+        expired (or in grace under a policy whose grace is invalid)."""
+        term = term_of(row.disabled, row.expires_at, row.policy, now)
+        if term.state == "disabled":
+            raise Unprocessable("this license key is disabled", code="LICENSE_KEY_DISABLED")
+        if not term.valid:
+            raise Unprocessable("this license key has expired", code="LICENSE_KEY_EXPIRED")
+        return term
 
     async def activate(self, body: ActivateIn, mode: Mode, origin: Origin) -> ActivateOut:
         """Activate; the audit event (actor: the key, `license_key:lic_…`, unless `origin`
-        names one) is written in the activation's transaction."""
+        names one) is written in the activation's transaction. A fingerprint that holds a
+        seat already answers that instance (no new seat, no event)."""
         row = await self._require(body, mode)
         now = utcnow()
-        state = status_of(row.disabled, row.expires_at, now)
-        if state == "disabled":
-            raise Unprocessable("this license key is disabled", code="LICENSE_KEY_DISABLED")
-        if state == "expired":
-            raise Unprocessable("this license key has expired", code="LICENSE_KEY_EXPIRED")
-        instance_id = new_id("lki")
-        if not await self.store.activate(row, instance_id, body.name, now, origin):
+        term = self._usable(row, now)
+        fingerprint = None
+        if body.fingerprint is not None:
+            fingerprint = fingerprint_key(body.fingerprint, row.policy.fingerprint_match)
+        done = await self.store.activate(row, new_id("lki"), body.name, fingerprint, now, origin)
+        if done is None:
             raise Unprocessable(
                 "this license key has reached its activations limit",
                 code="LICENSE_KEY_LIMIT_REACHED",
@@ -84,11 +119,11 @@ class LicenseChecks:
         if details is None:  # both rows are referenced by foreign keys
             raise LicenseKeyNotFound("license key not found")
         return ActivateOut(
-            id=instance_id,
+            id=done.seat.id,
             business_id=row.business_id,
-            created_at=now,
+            created_at=done.seat.created_at,
             license_key_id=row.id,
-            name=body.name,
+            name=done.seat.name,
             customer=CustomerBrief(
                 customer_id=details.customer_id,
                 email=details.email,
@@ -97,11 +132,31 @@ class LicenseChecks:
                 metadata=details.metadata,
             ),
             product=ProductBrief(product_id=details.product_id, name=details.product_name),
+            fingerprint=done.seat.fingerprint,
+            state=term.state,
+            code=term.code,
+        )
+
+    async def heartbeat(self, body: HeartbeatIn, mode: Mode) -> HeartbeatOut:
+        """The instance is alive: its seat is held for another interval plus grace. A seat
+        already lost (silent too long, released, deactivated) is 404: activate again."""
+        row = await self._require(body, mode)
+        now = utcnow()
+        term = self._usable(row, now)
+        if not await self.store.heartbeat(row, body.license_key_instance_id, now):
+            raise NotFound("no such instance for this license key", code=INSTANCE_NOT_FOUND)
+        policy = row.policy
+        return HeartbeatOut(
+            id=body.license_key_instance_id,
+            license_key_id=row.id,
+            last_heartbeat_at=now,
+            heartbeat_interval_seconds=policy.interval_seconds if policy.floating else None,
+            seat_expires_at=now + policy.silence if policy.floating else None,
+            state=term.state,
+            code=term.code,
         )
 
     async def deactivate(self, body: DeactivateIn, mode: Mode, origin: Origin) -> None:
         row = await self._require(body, mode)
         if not await self.store.deactivate(row, body.license_key_instance_id, utcnow(), origin):
-            raise NotFound(
-                "no such instance for this license key", code="LICENSE_KEY_INSTANCE_NOT_FOUND"
-            )
+            raise NotFound("no such instance for this license key", code=INSTANCE_NOT_FOUND)

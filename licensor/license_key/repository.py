@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import ColumnElement, Select, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -121,3 +124,53 @@ async def delete_instance(session: AsyncSession, key_id: str, instance_id: str) 
         .execution_options(synchronize_session=False)
     )
     return True
+
+
+async def silent_of_product(
+    session: AsyncSession, product_id: str, cutoff: datetime, limit: int
+) -> list[Any]:
+    """Up to `limit` instances of the product's keys last heard of before `cutoff`,
+    deleted (`DELETE … RETURNING`: each exactly once), their keys' counters lowered by as
+    many. PostgreSQL: the candidates are locked first, skipping rows another sweep or a
+    request holds; then the keys, in id order (instance rows before key rows, as the hot
+    store takes them)."""
+    candidates = (
+        select(LicenseKeyInstance.id)
+        .join(LicenseKey, LicenseKey.id == LicenseKeyInstance.license_key_id)
+        .where(LicenseKey.product_id == product_id, LicenseKeyInstance.last_heartbeat_at < cutoff)
+        .limit(limit)
+        .with_for_update(of=LicenseKeyInstance, skip_locked=True)
+    )
+    ids = list((await session.scalars(candidates)).all())
+    if not ids:
+        return []
+    return await _delete_silent(session, ids, cutoff)
+
+
+async def _delete_silent(session: AsyncSession, ids: Sequence[str], cutoff: datetime) -> list[Any]:
+    gone = (
+        await session.execute(
+            delete(LicenseKeyInstance)
+            .where(LicenseKeyInstance.id.in_(ids), LicenseKeyInstance.last_heartbeat_at < cutoff)
+            .returning(
+                LicenseKeyInstance.id,
+                LicenseKeyInstance.business_id,
+                LicenseKeyInstance.mode,
+                LicenseKeyInstance.license_key_id,
+                LicenseKeyInstance.name,
+                LicenseKeyInstance.fingerprint,
+                LicenseKeyInstance.created_at,
+                LicenseKeyInstance.last_heartbeat_at,
+            )
+            .execution_options(synchronize_session=False)
+        )
+    ).all()
+    freed = Counter(row.license_key_id for row in gone)
+    for key_id in sorted(freed):
+        await session.execute(
+            update(LicenseKey)
+            .where(LicenseKey.id == key_id)
+            .values(instances_count=LicenseKey.instances_count - freed[key_id])
+            .execution_options(synchronize_session=False)
+        )
+    return list(gone)

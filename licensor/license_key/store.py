@@ -2,146 +2,84 @@
 
 It skips the ORM and runs on the process's one hot-path connection layer
 (`kit/hotstore.py`: SQLite read inline and written on one thread, or one asyncpg pool),
-which the app's lifespan opens and closes; this module only holds the queries.
+which the app's lifespan opens and closes; the statements are in `hot_sql.py`, the
+PostgreSQL store in `store_postgres.py`.
+
 Activation is one conditional UPDATE of the key's counter, which cannot pass the limit
 whatever the concurrency: PostgreSQL re-checks the WHERE clause after taking the row
-lock, and SQLite runs writers one at a time (BEGIN IMMEDIATE).
+lock, and SQLite runs writers one at a time (BEGIN IMMEDIATE). In the same transaction:
+
+- a machine that sends the fingerprint of an instance it already holds gets that
+  instance back (same id, no seat taken); the unique index on (key, fingerprint) makes a
+  concurrent twin's insert do nothing, and that transaction starts again and reuses it;
+- on a full floating key, the seats whose machines have been silent for longer than the
+  policy's interval plus grace are deleted first (`DELETE … RETURNING`: each exactly
+  once) and the counter lowered by as many, so a crashed machine never blocks a live one
+  (the worker's sweep frees the others: `license_key/seats.py`).
+
+Locks are taken in one order — instance rows, then the key's row — by every path that
+takes both (reaping, deactivation, the sweep); a new instance's row is its own.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Protocol
 
 import orjson
 
-from licensor.audit.chain import Draft, changes_of
-from licensor.audit.raw import postgres_append, sqlite_append
-from licensor.kit.hotstore import HotDb, PostgresHot, SqliteHot, render
-from licensor.kit.ids import new_id
+from licensor.audit.chain import Draft
+from licensor.audit.raw import sqlite_append
+from licensor.kit.hotstore import HotDb, SqliteHot
 from licensor.kit.origin import Origin
-from licensor.webhooks.events import INSTANCE_ACTIVATED, INSTANCE_DEACTIVATED
-from licensor.webhooks.hot import INSERT_DELIVERY, HotOutbox, subscribers
+from licensor.license_key import hot_sql as q
+from licensor.license_key.hot_sql import Activation, Details, KeyRow, Seat
+from licensor.webhooks.events import INSTANCE_ACTIVATED, INSTANCE_DEACTIVATED, INSTANCE_RELEASED
+from licensor.webhooks.hot import INSERT_DELIVERY, HotOutbox
 
-FIND_KEY = (
-    "SELECT id, business_id, mode, customer_id, product_id, key_hash, disabled, expires_at "
-    "FROM license_keys WHERE key_hash = {0}"
-)
-FIND_INSTANCE = "SELECT 1 FROM license_key_instances WHERE id = {0} AND license_key_id = {1}"
-TAKE_SEAT = (
-    "UPDATE license_keys SET instances_count = instances_count + 1 WHERE id = {0} "
-    "AND (activations_limit IS NULL OR instances_count < activations_limit) RETURNING id"
-)
-# Activation and deactivation queue their webhook event in their own transaction: the
-# seat's statement also returns who listens (webhooks/hot.py), at no extra round trip.
-TAKE_SEAT_LISTENED = TAKE_SEAT + ", {subscribers}"
-FREE_SEAT = (
-    "UPDATE license_keys SET instances_count = instances_count - 1 "
-    "WHERE id = {0} AND instances_count > 0"
-)
-INSERT_INSTANCE = (
-    "INSERT INTO license_key_instances (id, business_id, mode, license_key_id, name, created_at) "
-    "VALUES ({0}, {1}, {2}, {3}, {4}, {5})"
-)
-DELETE_INSTANCE = (
-    "DELETE FROM license_key_instances WHERE id = {0} AND license_key_id = {1} "
-    "RETURNING id, name, created_at, {subscribers}"
-)
-DETAILS = (
-    "SELECT c.id, c.email, c.name, c.phone_number, c.metadata, p.id, p.name "
-    "FROM customers c, products p WHERE c.id = {0} AND p.id = {1}"
-)
+ATTEMPTS = 5  # an activation that lost its fingerprint to a concurrent twin starts again
 
 
-@dataclass(frozen=True, slots=True)
-class KeyRow:
-    id: str
-    business_id: str
-    mode: str
-    customer_id: str
-    product_id: str
-    key_hash: bytes
-    disabled: bool
-    expires_at: datetime | None
-
-
-@dataclass(frozen=True, slots=True)
-class Details:
-    customer_id: str
-    email: str
-    name: str
-    phone_number: str | None
-    metadata: Any
-    product_id: str
-    product_name: str
+class Retry(Exception):
+    """A concurrent activation of the same fingerprint committed first: start again."""
 
 
 class LicenseStore(Protocol):
     async def find_key(self, key_hash: bytes, primary: bool = False) -> KeyRow | None: ...
-    async def has_instance(self, key_id: str, instance_id: str) -> bool: ...
+    async def find_seat(
+        self, key_id: str, instance_id: str | None, fingerprint: str | None
+    ) -> tuple[str, datetime] | None: ...
     async def activate(
-        self, key: KeyRow, instance_id: str, name: str, now: datetime, origin: Origin
-    ) -> bool: ...
+        self,
+        key: KeyRow,
+        instance_id: str,
+        name: str,
+        fingerprint: str | None,
+        now: datetime,
+        origin: Origin,
+    ) -> Activation | None: ...
+    async def heartbeat(self, key: KeyRow, instance_id: str, now: datetime) -> bool: ...
     async def deactivate(
         self, key: KeyRow, instance_id: str, now: datetime, origin: Origin
     ) -> bool: ...
     async def details(self, customer_id: str, product_id: str) -> Details | None: ...
 
 
-def _sqlite_time(value: datetime) -> str:
-    return value.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+def details_of(row: Any) -> Details:
+    metadata = row[4]
+    if isinstance(metadata, str):
+        metadata = orjson.loads(metadata)
+    return Details(row[0], row[1], row[2], row[3], metadata or {}, row[5], row[6])
 
 
-def activated(key: KeyRow, instance_id: str, name: str, now: datetime, origin: Origin) -> Draft:
-    """The audit event of an activation (`license_key_instance.activated`)."""
-    return _draft(key, "activated", instance_id, now, origin, {"name": (None, name)})
-
-
-def deactivated(key: KeyRow, instance_id: str, now: datetime, origin: Origin) -> Draft:
-    return _draft(key, "deactivated", instance_id, now, origin, {})
-
-
-def _draft(
-    key: KeyRow,
-    verb: str,
-    instance_id: str,
-    now: datetime,
-    origin: Origin,
-    pairs: dict[str, tuple[object, object]],
-) -> Draft:
-    return Draft(
-        id=new_id("aud"),
-        business_id=key.business_id,
-        mode=key.mode,
-        created_at=now,
-        actor=origin.actor or f"license_key:{key.id}",
-        action=f"license_key_instance.{verb}",
-        target_type="license_key_instance",
-        target_id=instance_id,
-        changes={"license_key_id": {"old": None, "new": key.id}, **changes_of(pairs)},
-        note=None,
-        request_id=origin.request_id,
-        client_address=origin.client_address,
-    )
-
-
-def _listened(template: str, style: str, table: str, event_type: str) -> str:
-    """`template` with its `{subscribers}` subquery, rendered for the driver."""
-    sql = template.replace("{subscribers}", subscribers(style, table, event_type))
-    return render(sql, style)
-
-
-def instance_data(key: KeyRow, instance_id: str, name: str, created_at: datetime) -> dict[str, Any]:
-    """The instance as the API returns it: the payload of its webhook events."""
-    return {
-        "id": instance_id,
-        "business_id": key.business_id,
-        "created_at": created_at,
-        "license_key_id": key.id,
-        "name": name,
-    }
+def seat_found(
+    row: Any, instance_id: str | None, fingerprint: str | None
+) -> tuple[str, datetime] | None:
+    """(id, last heartbeat) of a found instance that is the one asked about."""
+    if row is None or (fingerprint is not None and instance_id not in (None, row[0])):
+        return None
+    return row[0], q.parse_time(row[1])
 
 
 class SqliteStore:
@@ -150,79 +88,152 @@ class SqliteStore:
         self._outbox = outbox
         self._audit = audit
         self._reader = hot.reader
-        self._find = hot.sql(FIND_KEY)
-        self._has = hot.sql(FIND_INSTANCE)
-        self._details = hot.sql(DETAILS)
-        self._take = _listened(TAKE_SEAT_LISTENED, "qmark", "license_keys", INSTANCE_ACTIVATED)
-        self._delete = _listened(
-            DELETE_INSTANCE, "qmark", "license_key_instances", INSTANCE_DEACTIVATED
+        self._find = hot.sql(q.FIND_KEY)
+        self._has = hot.sql(q.FIND_INSTANCE)
+        self._has_print = hot.sql(q.FIND_FINGERPRINT)
+        self._details = hot.sql(q.DETAILS)
+        self._take = q.listened(q.TAKE_SEAT_LISTENED, "qmark", "license_keys", INSTANCE_ACTIVATED)
+        self._delete = q.listened(
+            q.DELETE_INSTANCE, "qmark", "license_key_instances", INSTANCE_DEACTIVATED
         )
-        self._insert = hot.sql(INSERT_INSTANCE)
-        self._free = hot.sql(FREE_SEAT)
+        self._reap = q.listened(q.REAP, "qmark", "license_key_instances", INSTANCE_RELEASED)
+        self._reuse = hot.sql(q.REUSE)
+        self._insert = hot.sql(q.INSERT_INSTANCE)
+        self._free = hot.sql(q.FREE_SEAT)
+        self._free_many = hot.sql(q.FREE_SEATS)
+        self._beat = hot.sql(q.HEARTBEAT)
         self._queue = hot.sql(INSERT_DELIVERY)
 
     async def find_key(self, key_hash: bytes, primary: bool = False) -> KeyRow | None:
         row = self._reader.execute(self._find, (key_hash,)).fetchone()
         if row is None:
             return None
-        expires = datetime.fromisoformat(row[7]).replace(tzinfo=UTC) if row[7] else None
-        return KeyRow(row[0], row[1], row[2], row[3], row[4], row[5], bool(row[6]), expires)
+        return q.key_row(row, row[5], q.parse_time(row[7]) if row[7] else None)
 
-    async def has_instance(self, key_id: str, instance_id: str) -> bool:
-        return self._reader.execute(self._has, (instance_id, key_id)).fetchone() is not None
+    async def find_seat(
+        self, key_id: str, instance_id: str | None, fingerprint: str | None
+    ) -> tuple[str, datetime] | None:
+        if fingerprint is not None:
+            row = self._reader.execute(self._has_print, (fingerprint, key_id)).fetchone()
+        else:
+            row = self._reader.execute(self._has, (instance_id, key_id)).fetchone()
+        return seat_found(row, instance_id, fingerprint)
 
     async def details(self, customer_id: str, product_id: str) -> Details | None:
         row = self._reader.execute(self._details, (customer_id, product_id)).fetchone()
-        return None if row is None else _details(row)
+        return None if row is None else details_of(row)
+
+    def _queue_event(
+        self,
+        conn: sqlite3.Connection,
+        ids: str | None,
+        key: KeyRow,
+        kind: str,
+        data: Any,
+        now: datetime,
+    ) -> None:
+        if ids:
+            stamp = q.sqlite_time(now)
+            rows = self._outbox.rows(ids, key.business_id, key.mode, kind, data, now, stamp)
+            conn.executemany(self._queue, rows)
+
+    def _reap_silent(
+        self,
+        conn: sqlite3.Connection,
+        key: KeyRow,
+        now: datetime,
+        origin: Origin,
+        events: list[Draft],
+    ) -> int:
+        """Free the key's silent seats; the number freed."""
+        cutoff = q.sqlite_time(key.policy.cutoff(now))
+        gone = conn.execute(self._reap, (key.id, cutoff)).fetchall()
+        if not gone:
+            return 0
+        conn.execute(self._free_many, (len(gone), key.id))
+        note = q.silence_note(key.policy)
+        for row in gone:
+            seat = q.seat_of(row)
+            data = q.released_data(key, seat, note)
+            self._queue_event(conn, row[5], key, INSTANCE_RELEASED, data, now)
+            events.append(q.released(key, seat, now, origin))
+        return len(gone)
+
+    def _reuse_seat(self, conn: sqlite3.Connection, key: KeyRow, seat: Seat) -> Activation | None:
+        """The machine's own instance (by fingerprint), heard of now; None if it has none."""
+        if seat.fingerprint is None:
+            return None
+        now = seat.created_at
+        params = (q.sqlite_time(now), key.id, seat.fingerprint)
+        mine = conn.execute(self._reuse, params).fetchone()
+        if mine is None:
+            return None
+        held = Seat(mine[0], mine[1], seat.fingerprint, q.parse_time(mine[2]), now)
+        return Activation(held, reused=True)
+
+    def _activate_once(
+        self,
+        conn: sqlite3.Connection,
+        key: KeyRow,
+        seat: Seat,
+        origin: Origin,
+        events: list[Draft],
+    ) -> Activation | None:
+        now = seat.created_at
+        stamp = q.sqlite_time(now)
+        reused = self._reuse_seat(conn, key, seat)
+        if reused is not None:
+            return reused
+        taken = conn.execute(self._take, (key.id,)).fetchone()
+        floating = key.policy.floating
+        if taken is None and floating and self._reap_silent(conn, key, now, origin, events):
+            taken = conn.execute(self._take, (key.id,)).fetchone()
+        if taken is None:  # full; a twin of this machine may have just taken its seat
+            return self._reuse_seat(conn, key, seat)
+        values = (seat.id, key.business_id, key.mode, key.id, seat.name, seat.fingerprint)
+        if conn.execute(self._insert, (*values, stamp, stamp)).fetchone() is None:
+            raise Retry()  # never on SQLite's serial writer; the same logic as PostgreSQL
+        self._queue_event(conn, taken[1], key, INSTANCE_ACTIVATED, q.instance_data(key, seat), now)
+        events.append(q.activated(key, seat, now, origin))
+        return Activation(seat, reused=False)
 
     def _activate(
-        self, key: KeyRow, instance_id: str, name: str, event: Draft, conn: sqlite3.Connection
-    ) -> bool:
-        """One IMMEDIATE transaction: the seat, the instance, the event's deliveries, and
-        the audit event chained last."""
-        now = event.created_at
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            taken = conn.execute(self._take, (key.id,)).fetchone()
-            if taken is None:
+        self, key: KeyRow, seat: Seat, origin: Origin, conn: sqlite3.Connection
+    ) -> Activation | None:
+        """One IMMEDIATE transaction: reuse or seat (reaping first when full), instance,
+        the events' deliveries, and the audit events chained last."""
+        for _ in range(ATTEMPTS):
+            events: list[Draft] = []
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                done = self._activate_once(conn, key, seat, origin, events)
+                if done is None and not events:
+                    conn.execute("ROLLBACK")
+                    return None
+                if self._audit:
+                    for event in events:
+                        sqlite_append(conn, event)
+                conn.execute("COMMIT")
+            except Retry:
                 conn.execute("ROLLBACK")
-                return False
-            stamp = _sqlite_time(now)
-            conn.execute(
-                self._insert, (instance_id, key.business_id, key.mode, key.id, name, stamp)
-            )
-            if taken[1]:
-                data = instance_data(key, instance_id, name, now)
-                rows = self._outbox.rows(
-                    taken[1], key.business_id, key.mode, INSTANCE_ACTIVATED, data, now, stamp
-                )
-                conn.executemany(self._queue, rows)
-            if self._audit:
-                sqlite_append(conn, event)
-            conn.execute("COMMIT")
-            return True
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
+                continue
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            return done
+        raise RuntimeError("activation kept losing its fingerprint to concurrent ones")
 
     def _deactivate(
         self, key: KeyRow, instance_id: str, event: Draft, conn: sqlite3.Connection
     ) -> bool:
-        now = event.created_at
         conn.execute("BEGIN IMMEDIATE")
         try:
             gone = conn.execute(self._delete, (instance_id, key.id)).fetchone()
             if gone is None or conn.execute(self._free, (key.id,)).rowcount == 0:
                 conn.execute("ROLLBACK")
                 return False
-            if gone[3]:
-                created = datetime.fromisoformat(gone[2]).replace(tzinfo=UTC)
-                data = instance_data(key, instance_id, gone[1], created)
-                rows = self._outbox.rows(
-                    gone[3], key.business_id, key.mode, INSTANCE_DEACTIVATED, data, now,
-                    _sqlite_time(now),
-                )  # fmt: skip
-                conn.executemany(self._queue, rows)
+            data = q.instance_data(key, q.seat_of(gone))
+            self._queue_event(conn, gone[5], key, INSTANCE_DEACTIVATED, data, event.created_at)
             if self._audit:
                 sqlite_append(conn, event)
             conn.execute("COMMIT")
@@ -232,101 +243,28 @@ class SqliteStore:
             raise
 
     async def activate(
-        self, key: KeyRow, instance_id: str, name: str, now: datetime, origin: Origin
-    ) -> bool:
-        event = activated(key, instance_id, name, now, origin)
-        return await self._hot.write(
-            lambda conn: self._activate(key, instance_id, name, event, conn)
-        )
+        self,
+        key: KeyRow,
+        instance_id: str,
+        name: str,
+        fingerprint: str | None,
+        now: datetime,
+        origin: Origin,
+    ) -> Activation | None:
+        seat = Seat(instance_id, name, fingerprint, now, now)
+        return await self._hot.write(lambda conn: self._activate(key, seat, origin, conn))
+
+    async def heartbeat(self, key: KeyRow, instance_id: str, now: datetime) -> bool:
+        """Hear from the instance now, unless it has already lost its seat (one statement)."""
+        params = (q.sqlite_time(now), instance_id, key.id, q.sqlite_time(key.policy.cutoff(now)))
+        rows = await self._hot.write(lambda conn: conn.execute(self._beat, params).fetchall())
+        return bool(rows)
 
     async def deactivate(
         self, key: KeyRow, instance_id: str, now: datetime, origin: Origin
     ) -> bool:
-        event = deactivated(key, instance_id, now, origin)
+        event = q.deactivated(key, instance_id, now, origin)
         return await self._hot.write(lambda conn: self._deactivate(key, instance_id, event, conn))
-
-
-def _details(row: Any) -> Details:
-    metadata = row[4]
-    if isinstance(metadata, str):
-        metadata = orjson.loads(metadata)
-    return Details(row[0], row[1], row[2], row[3], metadata or {}, row[5], row[6])
-
-
-class PostgresStore:
-    def __init__(self, hot: PostgresHot, outbox: HotOutbox, audit: bool = True) -> None:
-        self._pool = hot.pool
-        self._reads = hot.reads  # the replica's pool when one is configured
-        self._outbox = outbox
-        self._audit = audit
-        self._find = hot.sql(FIND_KEY)
-        self._has = hot.sql(FIND_INSTANCE)
-        self._details = hot.sql(DETAILS)
-        self._take = _listened(TAKE_SEAT_LISTENED, "numeric", "license_keys", INSTANCE_ACTIVATED)
-        self._insert = hot.sql(INSERT_INSTANCE)
-        self._delete = _listened(
-            DELETE_INSTANCE, "numeric", "license_key_instances", INSTANCE_DEACTIVATED
-        )
-        self._free = hot.sql(FREE_SEAT)
-        self._queue = hot.sql(INSERT_DELIVERY)
-
-    async def find_key(self, key_hash: bytes, primary: bool = False) -> KeyRow | None:
-        """`primary`: before a write (activation, deactivation), never from the replica."""
-        row = await (self._pool if primary else self._reads).fetchrow(self._find, key_hash)
-        if row is None:
-            return None
-        return KeyRow(row[0], row[1], row[2], row[3], row[4], bytes(row[5]), row[6], row[7])
-
-    async def has_instance(self, key_id: str, instance_id: str) -> bool:
-        return await self._reads.fetchrow(self._has, instance_id, key_id) is not None
-
-    async def details(self, customer_id: str, product_id: str) -> Details | None:
-        row = await self._pool.fetchrow(self._details, customer_id, product_id)
-        return None if row is None else _details(row)
-
-    async def activate(
-        self, key: KeyRow, instance_id: str, name: str, now: datetime, origin: Origin
-    ) -> bool:
-        async with self._pool.acquire() as conn, conn.transaction():
-            taken = await conn.fetchrow(self._take, key.id)
-            if taken is None:
-                return False
-            await conn.execute(
-                self._insert,
-                instance_id,
-                key.business_id,
-                key.mode,
-                key.id,
-                name,
-                now,
-            )
-            if taken[1]:
-                data = instance_data(key, instance_id, name, now)
-                rows = self._outbox.rows(
-                    taken[1], key.business_id, key.mode, INSTANCE_ACTIVATED, data, now, now
-                )
-                await conn.executemany(self._queue, rows)
-            if self._audit:  # last: the chain head stays locked only until the commit
-                await postgres_append(conn, activated(key, instance_id, name, now, origin))
-            return True
-
-    async def deactivate(
-        self, key: KeyRow, instance_id: str, now: datetime, origin: Origin
-    ) -> bool:
-        async with self._pool.acquire() as conn, conn.transaction():
-            gone = await conn.fetchrow(self._delete, instance_id, key.id)
-            if gone is None:
-                return False
-            await conn.execute(self._free, key.id)
-            if gone[3]:
-                data = instance_data(key, instance_id, gone[1], gone[2])
-                rows = self._outbox.rows(
-                    gone[3], key.business_id, key.mode, INSTANCE_DEACTIVATED, data, now, now
-                )
-                await conn.executemany(self._queue, rows)
-            if self._audit:
-                await postgres_append(conn, deactivated(key, instance_id, now, origin))
-            return True
 
 
 def license_store(hot: HotDb, outbox: HotOutbox, audit: bool = True) -> LicenseStore:
@@ -334,4 +272,6 @@ def license_store(hot: HotDb, outbox: HotOutbox, audit: bool = True) -> LicenseS
     for benchmarks only) leaves activations and deactivations off the audit log."""
     if isinstance(hot, SqliteHot):
         return SqliteStore(hot, outbox, audit)
+    from licensor.license_key.store_postgres import PostgresStore
+
     return PostgresStore(hot, outbox, audit)

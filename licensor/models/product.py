@@ -33,6 +33,13 @@ class Product(Base):
     license_key_activation_message: Mapped[str | None] = mapped_column(Text, default=None)
     key_format: Mapped[str] = mapped_column(String(20), default="base32")
     key_prefix: Mapped[str | None] = mapped_column(String(16), default=None)
+    # The license policy (product/policy.py, docs/machines.md), read live by the checks.
+    license_model: Mapped[str] = mapped_column(String(12), default="node_locked")
+    fingerprint_match: Mapped[str] = mapped_column(String(20), default="exact")
+    heartbeat_interval_seconds: Mapped[int] = mapped_column(Integer, default=600)
+    heartbeat_grace_seconds: Mapped[int] = mapped_column(Integer, default=120)
+    expiry_grace_days: Mapped[int] = mapped_column(Integer, default=0)
+    grace_behaviour: Mapped[str] = mapped_column(String(20), default="valid_with_warning")
     metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

@@ -7,6 +7,14 @@ from pydantic import BaseModel, Field, StringConstraints, model_validator
 
 from licensor.kit.schemas import Input, JsonObject, Metadata, Name, Output
 from licensor.models import Product
+from licensor.product.policy import (
+    POLICY_FIELDS,
+    LicensePolicy,
+    LicensePolicyIn,
+    LicensePolicyUpdate,
+)
+
+POLICY_NOTE = "Licensor's own: machines, floating seats and grace (docs/machines.md)."
 
 Interval = Literal["Day", "Week", "Month", "Year"]
 KeyFormat = Literal["base32", "uuid", "hex64"]
@@ -42,6 +50,7 @@ class ProductCreate(Input):
     key_format: KeyFormat = "base32"
     key_prefix: KeyPrefix | None = None
     metadata: Metadata = Field(default_factory=dict, max_length=50)
+    license_policy: LicensePolicyIn | None = Field(default=None, description=POLICY_NOTE)
 
 
 class ProductUpdate(Input):
@@ -56,6 +65,9 @@ class ProductUpdate(Input):
     key_format: KeyFormat | None = None
     key_prefix: KeyPrefix | None = None
     metadata: Metadata | None = Field(default=None, max_length=50)
+    license_policy: LicensePolicyUpdate | None = Field(
+        default=None, description=POLICY_NOTE + " The fields sent change; the rest stay."
+    )
 
 
 class ProductOut(Output):
@@ -74,6 +86,7 @@ class ProductOut(Output):
     key_format: KeyFormat
     key_prefix: str | None
     metadata: Metadata
+    license_policy: LicensePolicy
     entitlements: list[Any] = Field(default_factory=list)
     credit_entitlements: list[Any] = Field(default_factory=list)
     created_at: datetime
@@ -103,6 +116,11 @@ class ProductOut(Output):
             key_format=row.key_format,
             key_prefix=row.key_prefix,
             metadata=row.metadata_,
+            license_policy=policy_of(row),
             created_at=row.created_at,
             updated_at=row.updated_at,
         )
+
+
+def policy_of(row: Product) -> LicensePolicy:
+    return LicensePolicy.model_validate({name: getattr(row, name) for name in POLICY_FIELDS})

@@ -11,6 +11,7 @@ from licensor.kit.repository import get_scoped
 from licensor.kit.schemas import provided
 from licensor.kit.tenancy import Principal
 from licensor.models import Business, Product
+from licensor.product.policy import POLICY_FIELDS, LicensePolicyIn, LicensePolicyUpdate
 from licensor.product.schemas import LicenseKeyDuration, ProductCreate, ProductUpdate
 
 
@@ -32,13 +33,15 @@ def _apply_duration(row: Product, duration: LicenseKeyDuration | None) -> None:
 
 
 async def create(session: AsyncSession, who: Principal, body: ProductCreate) -> Product:
-    data = body.model_dump(exclude={"license_key_duration", "metadata"})
+    data = body.model_dump(exclude={"license_key_duration", "metadata", "license_policy"})
+    policy = body.license_policy or LicensePolicyIn()
     row = Product(
         id=new_id("pdt"),
         business_id=who.business_id,
         mode=who.mode,
         metadata_=body.metadata,
         **data,
+        **policy.model_dump(),
     )
     _apply_duration(row, body.license_key_duration)
     session.add(row)
@@ -57,7 +60,19 @@ AUDITED = (
     "key_format",
     "key_prefix",
     "metadata=metadata_",
+    *POLICY_FIELDS,
 )
+
+
+def _apply_policy(row: Product, policy: LicensePolicyUpdate | None) -> None:
+    """The policy fields a PATCH sent; none of them may be null."""
+    if policy is None:
+        raise Unprocessable("license_policy cannot be null")
+    for name in policy.model_fields_set:
+        value = getattr(policy, name)
+        if value is None:
+            raise Unprocessable(f"license_policy.{name} cannot be null")
+        setattr(row, name, value)
 
 
 async def update(
@@ -74,6 +89,8 @@ async def update(
         del changes["license_key_duration"]
     if "metadata" in changes:
         row.metadata_ = changes.pop("metadata") or {}
+    if "license_policy" in changes:
+        _apply_policy(row, changes.pop("license_policy"))
     for field, value in changes.items():
         setattr(row, field, value)
     await session.flush()
@@ -88,3 +105,14 @@ async def list_page(session: AsyncSession, who: Principal, page: PageParams) -> 
         .order_by(Product.created_at.desc(), Product.id)
     )
     return await fetch_page(session, stmt, page)
+
+
+async def floating_silences(session: AsyncSession) -> list[tuple[str, int]]:
+    """Every floating product (all businesses, both modes) and how long its seats may be
+    silent: heartbeat interval plus grace, in seconds (the worker's seat sweep)."""
+    rows = await session.execute(
+        select(
+            Product.id, Product.heartbeat_interval_seconds + Product.heartbeat_grace_seconds
+        ).where(Product.license_model == "floating")
+    )
+    return [(product_id, int(seconds)) for product_id, seconds in rows.all()]

@@ -13,6 +13,7 @@ JSON envelope), so that changing any byte of it makes verification fail.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -50,6 +51,7 @@ from .errors import (
 )
 from .keys import PublicKey, check_signature, load_public_keys
 from .payload import Licensee, LicensePayload, PlanInfo, SubscriptionRef, payload_from_dict
+from .states import STATES, State, VerifiedPayload, state_of
 
 __all__ = [
     "ALG_ENCRYPTED",
@@ -62,6 +64,7 @@ __all__ = [
     "LINE_WIDTH",
     "NONCE_BYTES",
     "SIGNING_PREFIX",
+    "STATES",
     "BadSignature",
     "DecryptionFailed",
     "Expired",
@@ -73,10 +76,12 @@ __all__ = [
     "NotYetValid",
     "PlanInfo",
     "PublicKey",
+    "State",
     "SubscriptionRef",
     "UnknownKey",
     "UnsupportedAlgorithm",
     "VerificationError",
+    "VerifiedPayload",
     "b64decode",
     "b64encode",
     "canonical_json",
@@ -87,6 +92,7 @@ __all__ = [
     "parse_envelope",
     "payload_from_dict",
     "signing_input",
+    "state_of",
     "verify_license_file",
 ]
 
@@ -99,9 +105,11 @@ def verify_license_file(
     now: datetime | None = None,
     grace: timedelta = timedelta(0),
     check_times: bool = True,
-) -> LicensePayload:
+) -> VerifiedPayload:
     """Check the format, the signature (by kid), decrypt if needed, then the validity
-    window: `NotYetValid` before `starts_at`, `Expired` after `expires_at + grace`."""
+    window: `NotYetValid` before `starts_at`, `Expired` once `state_of(expires_at, grace,
+    now)` is `expired`. The payload comes back with its `state`: `valid`, or `in_grace`
+    between `expires_at` and `expires_at + grace` (the server's rule, `states.py`)."""
     keys = load_public_keys(public_keys)
     envelope = parse_envelope(text)
     enc = b64decode(envelope["enc"], "the content")
@@ -112,16 +120,14 @@ def verify_license_file(
     except (UnicodeDecodeError, ValueError) as exc:
         raise InvalidPayload("the payload is not JSON") from exc
     payload = payload_from_dict(data, envelope["kid"])
+    moment = now or datetime.now(UTC)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    state = state_of(payload.expires_at, grace, moment)
     if check_times:
-        moment = now or datetime.now(UTC)
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=UTC)
         if moment < payload.starts_at:
             raise NotYetValid(f"the license starts at {payload.starts_at.isoformat()}")
-        try:
-            expired = moment - grace > payload.expires_at
-        except OverflowError:  # a grace period longer than the calendar
-            expired = False
-        if expired:
+        if state == "expired":
             raise Expired(f"the license expired at {payload.expires_at.isoformat()}")
-    return payload
+    fields = {f.name: getattr(payload, f.name) for f in dataclasses.fields(payload)}
+    return VerifiedPayload(**fields, state=state)

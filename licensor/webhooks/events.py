@@ -52,6 +52,7 @@ KEY_ENABLED = "license_key.enabled"
 KEY_EXPIRED = "license_key.expired"
 INSTANCE_ACTIVATED = "license_key_instance.activated"
 INSTANCE_DEACTIVATED = "license_key_instance.deactivated"
+INSTANCE_RELEASED = "license_key_instance.released"
 DESK_ISSUED = "desk_license.issued"
 DESK_DUPLICATED = "desk_license.duplicated"
 CODE_CREATED = "activation_code.created"
@@ -62,7 +63,7 @@ ENDPOINT_DISABLED = "webhook_endpoint.disabled"
 
 LICENSOR_TYPES = (
     KEY_UPDATED, KEY_DISABLED, KEY_ENABLED, KEY_EXPIRED,
-    INSTANCE_ACTIVATED, INSTANCE_DEACTIVATED,
+    INSTANCE_ACTIVATED, INSTANCE_DEACTIVATED, INSTANCE_RELEASED,
     DESK_ISSUED, DESK_DUPLICATED, CODE_CREATED, CODE_REVOKED, SEAT_OVERAGE,
     EMAIL_FAILED, ENDPOINT_DISABLED,
 )  # fmt: skip
