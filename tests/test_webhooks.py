@@ -263,6 +263,13 @@ def test_gone_disables_the_endpoint_with_an_event(hooks: Server, inbox: Receiver
     assert event.json()["data"]["id"] == gone_id
     assert "410" in event.json()["data"]["reason"]
     assert tenant.sdk().webhooks.retrieve(gone_id).disabled is True
+    with tenant.http() as http:
+        query = {"action": "webhook_endpoint.disabled", "target_id": gone_id}
+        [audited] = ok(http.get("/audit_events", params=query))["items"]
+    assert (audited["actor"], audited["note"]) == (
+        "system:webhook_worker",
+        event.json()["data"]["reason"],
+    )
     new_key(tenant)
     run_worker(hooks)
     assert len(inbox.at("/gone")) == 1  # a disabled endpoint gets nothing

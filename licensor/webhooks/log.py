@@ -7,6 +7,7 @@ from typing import Any
 import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from licensor.audit import service as audit
 from licensor.kit.clock import utcnow
 from licensor.kit.errors import Conflict, NotFound
 from licensor.kit.ids import new_id
@@ -119,4 +120,6 @@ async def resend(
     )
     session.add(row)
     await session.flush()
+    fields = ("endpoint_id", "event_id", "event_type", "resend_of")
+    audit.creation(session, row, "webhook_delivery.resent", fields)
     return row
