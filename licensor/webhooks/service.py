@@ -183,10 +183,17 @@ async def update(
     return row
 
 
+async def endpoints(
+    session: AsyncSession, who: Principal, after: str | None, limit: int
+) -> list[WebhookEndpoint]:
+    """The business's endpoints in this mode, by id, after the id `after`."""
+    return await repository.endpoints_after(session, who.business_id, who.mode, after, limit)
+
+
 async def list_page(
     session: AsyncSession, who: Principal, iterator: str | None, limit: int
 ) -> WebhookPage:
-    rows = await repository.endpoints_after(session, who.business_id, who.mode, iterator, limit + 1)
+    rows = await endpoints(session, who, iterator, limit + 1)
     done = len(rows) <= limit
     rows = rows[:limit]
     return WebhookPage(
