@@ -287,8 +287,8 @@ async def _check_bound(session: AsyncSession, instance: CloudInstance) -> None:
     code = await session.get(ActivationCode, code_id) if code_id is not None else None
     if code is None or code.revoked_at is not None:
         raise Forbidden(
-            f"the activation code instance {instance.instance_id!r} was activated with was "
-            "revoked: activate it again with the subscription's current code",
+            f"instance {instance.instance_id!r} was activated with an activation code that "
+            "is revoked: activate it again with the subscription's current code",
             code="ACTIVATION_CODE_REVOKED",
         )
 
