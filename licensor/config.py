@@ -96,6 +96,9 @@ class Settings(BaseSettings):
     rate_limit_login_account: str = "100/15 minutes"
     rate_limit_jwks_address: str = "120/minute"
     rate_limit_jwks_business: str = "6000/minute"
+    # Cloud seat links (docs/license-desk.md): a report timed further than this in the
+    # future (the instance's clock ahead of ours) is refused.
+    cloud_seat_link_clock_skew_seconds: int = Field(default=300, ge=0, le=86400)
     # Organisations and instance keys (docs/instance-keys.md).
     # How long an instance may run offline on a signed check-in answer (its validUntil).
     checkin_grace_seconds: int = Field(default=7 * 86400, ge=0, le=366 * 86400)

@@ -54,6 +54,7 @@ PAGES: list[tuple[str, str, str | None]] = [
     ("license", "/test/console/licenses/{license_id}", "support"),
     ("license-new", "/test/console/licenses/new", "support"),
     ("license-duplicate", "/test/console/licenses/{license_id}/duplicate", "support"),
+    ("webhooks", "/test/console/webhooks", "support"),
 ]
 
 
@@ -155,6 +156,8 @@ def seed(env: dict[str, str], url: str) -> tuple[dict[str, str], dict[str, str]]
     product = http.post(
         "/products", json={"name": "Acme Editor", "license_key_activations_limit": 2}
     ).json()
+    hook = {"url": "https://crm.example.com/hooks/licensor", "description": "CRM sync"}
+    http.post("/webhooks", json=hook).raise_for_status()  # its deliveries wait: no worker
     keys = []
     for _ in range(3):
         made = http.post(

@@ -8,6 +8,9 @@ from typing import Any
 
 import httpx
 
+from tests import net
+from tests.servers import Tenant
+
 NOW = datetime.now(UTC).replace(microsecond=0)
 STARTS = (NOW - timedelta(days=1)).isoformat()
 EXPIRES = (NOW + timedelta(days=365)).isoformat()
@@ -73,7 +76,7 @@ def setup(http: httpx.Client, **sub_extra: Any) -> tuple[dict[str, Any], ...]:
     """A plan, a customer and a subscription (legacy unless told otherwise)."""
     p = plan(http)
     c = customer(http)
-    s = subscription(http, c["customer_id"], p["code"], **sub_extra)
+    s = subscription(http, c["customer_id"], sub_extra.pop("plan_code", p["code"]), **sub_extra)
     return p, c, s
 
 
@@ -98,3 +101,35 @@ def offline_setup(http: httpx.Client) -> tuple[dict[str, Any], ...]:
     p, c, s = setup(http, cloud_licensing="Offline", seat_reconciliation=True)
     ok(http.post(f"/subscriptions/{s['id']}/activation_code"), 201)
     return p, c, s
+
+
+def cloud(
+    tenant: Tenant, users: int = 10, **sub_extra: Any
+) -> tuple[httpx.Client, httpx.Client, dict[str, Any], str]:
+    """A cloud licensing `Yes` subscription and its activation code: (API client, public
+    client with no API key, the subscription, the code)."""
+    http = tenant.http()
+    _, _, s = setup(
+        http, cloud_licensing="Yes", seat_reconciliation=True, users_count=users, **sub_extra
+    )
+    code = ok(http.get(f"/subscriptions/{s['id']}/activation_code"))["activation_code"]
+    public = net.client(base_url=tenant.base_url, timeout=30)  # no API key
+    return http, public, s, code
+
+
+def report(
+    public: httpx.Client,
+    ref: dict[str, str],
+    billable: int,
+    peak: int,
+    timestamp: datetime | None = None,
+) -> httpx.Response:
+    """A seat link of the instance `ref` names (`license_key` or `activation_code`, and
+    `instance_id`), timed now unless told."""
+    body = {
+        **ref,
+        "timestamp": (timestamp or datetime.now(UTC)).isoformat(),
+        "billable_users_count": billable,
+        "max_historical_users_count": peak,
+    }
+    return public.post("/cloud/seat_links", json=body)

@@ -137,3 +137,62 @@ def test_the_cli_records_its_login_and_lists_as_json(server: Server, tenant: Ten
     with tenant.http() as http:
         resp = http.get("/audit_events", params={"actor": listed[0]["actor"]})
     assert [e["id"] for e in resp.json()["items"]] == [listed[0]["id"]]
+
+
+def test_webhook_endpoint_changes_are_recorded_without_secrets(tenant: Tenant) -> None:
+    """Create, update, headers, secret rotation and delete of a webhook endpoint: each on
+    the record, by the API key, and no secret in any of it (the signing secret, old or
+    new, and the value of a custom header)."""
+    with tenant.http() as http:
+        made = http.post(
+            "/webhooks",
+            json={
+                "url": "https://crm.example.test/hooks",
+                "description": "CRM",
+                "filter_types": ["license_key.created"],
+                "headers": {"Authorization": "Bearer crm-t0ken-s3cret", "X-Team": "ops"},
+            },
+        )
+        assert made.status_code == 200, made.text
+        hook = made.json()["id"]
+        old_secret = http.get(f"/webhooks/{hook}/secret").json()["secret"]
+        changed = http.patch(
+            f"/webhooks/{hook}", json={"description": "CRM sync", "disabled": True}
+        )
+        assert changed.status_code == 200, changed.text
+        body = {"headers": {"Authorization": "Bearer n3w-t0ken-s3cret", "X-Team": ""}}
+        assert http.patch(f"/webhooks/{hook}/headers", json=body).status_code == 204
+        rotated = http.post(f"/webhooks/{hook}/secret/rotate")
+        assert rotated.status_code == 200, rotated.text
+        new_secret = http.get(f"/webhooks/{hook}/secret").json()["secret"]
+        assert http.delete(f"/webhooks/{hook}").status_code == 204
+    got = events(tenant, target_type="webhook_endpoint", target_id=hook)
+    assert [e["action"] for e in got] == [
+        "webhook_endpoint.deleted",
+        "webhook_endpoint.secret_rotated",
+        "webhook_endpoint.headers_changed",
+        "webhook_endpoint.updated",
+        "webhook_endpoint.created",
+    ]
+    deleted, rotation, headers, updated, created = got
+    assert {e["actor"][:8] for e in got} == {"api_key:"}
+    assert created["changes"]["url"] == {"old": None, "new": "https://crm.example.test/hooks"}
+    assert created["changes"]["header_names"]["new"] == ["Authorization", "X-Team"]
+    assert created["changes"]["filter_types"]["new"] == ["license_key.created"]
+    assert updated["changes"] == {
+        "description": {"old": "CRM", "new": "CRM sync"},
+        "disabled": {"old": False, "new": True},
+    }
+    assert headers["changes"]["header_names"] == {
+        "old": ["Authorization", "X-Team"],
+        "new": ["Authorization"],
+    }
+    assert headers["note"] == "Authorization, X-Team"
+    assert set(rotation["changes"]) == {"previous_secret_expires_at"}
+    assert rotation["changes"]["previous_secret_expires_at"]["old"] is None
+    assert deleted["changes"]["url"]["new"] is None
+    recorded = json.dumps(got)
+    for secret in (old_secret, new_secret, "crm-t0ken-s3cret", "n3w-t0ken-s3cret"):
+        assert secret not in recorded
+    for secret in (old_secret, new_secret):  # not even masked, with its last characters
+        assert secret[-4:] not in recorded

@@ -52,7 +52,7 @@ async def test_sign_in_shell_mode_switch_and_sign_out(console: Console) -> None:
     await page.goto("/console/")
     await expect(page.get_by_role("searchbox", name="Search")).to_be_visible()
     main = page.get_by_role("navigation", name="Main")
-    for label in ("Licenses", "Subscriptions", "License keys", "Email queue"):
+    for label in ("Licenses", "Subscriptions", "License keys", "Email queue", "Webhooks"):
         await expect(main.get_by_role("link", name=label, exact=True)).to_be_visible()
     await expect(main.get_by_role("link", name="Staff")).to_have_count(0)  # admins only
     await expect(page.locator("header .who")).to_contain_text(staff.email)

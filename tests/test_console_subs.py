@@ -145,6 +145,46 @@ async def test_subscriptions_search_page_code_and_seat_chart(
     assert (await asyncio.to_thread(get, tenant, code_path))["activation_code"] == new
 
 
+async def test_subscription_page_revokes_a_cloud_instance(server: Server, console: Console) -> None:
+    tag = uuid.uuid4().hex[:8]
+    tenant, sub, code = await asyncio.to_thread(cloud_subscription, server, tag)
+    listed = f"/subscriptions/{sub['id']}/cloud_instances"
+    [row] = (await asyncio.to_thread(get, tenant, listed))["items"]
+    reader = await console.staff("read_only", business_id=tenant.business_id)
+    path = f"/console/subscriptions/{sub['id']}"
+    seen = await asyncio.to_thread(as_staff, server, reader.email, path)
+    assert row["id"] in seen.text  # sees the instances
+    assert "Revoke cloud instance" not in seen.text  # changes nothing
+    action = f"{path}/cloud-instances/{row['id']}/revoke"
+    refused_page = await asyncio.to_thread(as_staff, server, reader.email, action, True)
+    assert refused_page.status_code == 403
+
+    page = await console.sign_in(await console.staff("support", business_id=tenant.business_id))
+    await page.goto(f"/console/subscriptions/{sub['id']}")
+    await expect(page.locator(".max-instances")).to_have_text("1 (the plan's)")
+    table = page.get_by_role("table", name=re.compile("^Cloud instances, the last activated first"))
+    await expect(table).to_contain_text("1 of 1 allowed active")
+    await expect(table.locator(f"tr[data-instance='{row['id']}'] .status")).to_have_text("active")
+    await assert_accessible(page)
+    await page.get_by_role("button", name="Revoke cloud instance gl-1").click()
+    question = f"Revoke cloud instance 'gl-1' of GLX-{tag}?"
+    await expect(page.get_by_role("heading", name=question)).to_be_visible()
+    assert (await asyncio.to_thread(get, tenant, listed))["items"][0]["status"] == "active"
+    await confirm(page, "Yes, revoke the cloud instance", check=True)
+    await expect(page.get_by_role("status")).to_have_text("Cloud instance 'gl-1' is revoked.")
+    await expect(table.locator(".status")).to_contain_text("revoked")
+    await expect(page.get_by_role("button", name="Revoke cloud instance gl-1")).to_have_count(0)
+    await assert_accessible(page)
+    assert (await asyncio.to_thread(get, tenant, listed))["items"][0]["status"] == "revoked"
+    with net.client(base_url=tenant.base_url, timeout=30) as public:
+        refused = await asyncio.to_thread(
+            public.post,
+            "/cloud/activate",
+            json={"activation_code": code, "instance_id": "gl-1"},
+        )
+    assert (refused.status_code, refused.json()["code"]) == (403, "CLOUD_INSTANCE_REVOKED")
+
+
 def key_with_two_instances(server: Server) -> tuple[Tenant, str, str]:
     tenant = server.tenant(mode="live")
     email = f"buyer-{uuid.uuid4().hex[:8]}@customer.test"

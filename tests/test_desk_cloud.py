@@ -10,28 +10,8 @@ import pytest
 
 from licensor import verifier as v
 from tests import net
-from tests.desk_helpers import error, ok, setup
+from tests.desk_helpers import cloud, error, ok, report
 from tests.servers import Tenant
-
-
-def cloud(
-    tenant: Tenant, users: int = 10
-) -> tuple[httpx.Client, httpx.Client, dict[str, Any], str]:
-    http = tenant.http()
-    _, _, s = setup(http, cloud_licensing="Yes", seat_reconciliation=True, users_count=users)
-    code = ok(http.get(f"/subscriptions/{s['id']}/activation_code"))["activation_code"]
-    public = net.client(base_url=tenant.base_url, timeout=30)  # no API key
-    return http, public, s, code
-
-
-def report(public: httpx.Client, ref: dict[str, str], billable: int, peak: int) -> httpx.Response:
-    body = {
-        **ref,
-        "timestamp": datetime.now(UTC).isoformat(),
-        "billable_users_count": billable,
-        "max_historical_users_count": peak,
-    }
-    return public.post("/cloud/seat_links", json=body)
 
 
 def test_activation_code_shape_and_regeneration(tenant: Tenant) -> None:

@@ -60,6 +60,13 @@ def test_verifies_and_returns_a_typed_payload() -> None:
     assert got.subscription == v.SubscriptionRef("sub_1", "A-S0001", "A-S0001")
     assert got.kid == "sig_a"
     assert got.expires_at.tzinfo is not None
+    assert got.instance_id is None  # a file without the field (written before it) verifies
+
+
+def test_an_online_cloud_file_names_its_instance() -> None:
+    text = mint(KEY, type="online_cloud", cloud_instance_id="ins_1", instance_id="gl-7f3a")
+    got = v.verify_license_file(text, KEYS, now=NOW)
+    assert (got.cloud_instance_id, got.instance_id) == ("ins_1", "gl-7f3a")
 
 
 @pytest.mark.parametrize(
@@ -144,7 +151,13 @@ def test_unsupported_algorithm_and_version() -> None:
 
 @pytest.mark.parametrize(
     "override",
-    [{"users_count": "25"}, {"licensee": None}, {"expires_at": "soon"}, {"id": 7}],
+    [
+        {"users_count": "25"},
+        {"licensee": None},
+        {"expires_at": "soon"},
+        {"id": 7},
+        {"instance_id": 7},
+    ],
 )
 def test_signed_but_invalid_payload(override: dict[str, Any]) -> None:
     with pytest.raises(v.InvalidPayload):

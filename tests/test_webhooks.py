@@ -263,6 +263,13 @@ def test_gone_disables_the_endpoint_with_an_event(hooks: Server, inbox: Receiver
     assert event.json()["data"]["id"] == gone_id
     assert "410" in event.json()["data"]["reason"]
     assert tenant.sdk().webhooks.retrieve(gone_id).disabled is True
+    with tenant.http() as http:
+        query = {"action": "webhook_endpoint.disabled", "target_id": gone_id}
+        [audited] = ok(http.get("/audit_events", params=query))["items"]
+    assert (audited["actor"], audited["note"]) == (
+        "system:webhook_worker",
+        event.json()["data"]["reason"],
+    )
     new_key(tenant)
     run_worker(hooks)
     assert len(inbox.at("/gone")) == 1  # a disabled endpoint gets nothing
@@ -382,6 +389,8 @@ def test_desk_code_and_seat_events(hooks: Server, inbox: Receiver) -> None:
         seat = ok(
             public.post("/cloud/seat_links", json={**ref, **usage, "max_historical_users_count": 5})
         )
+        [ins] = ok(http.get(f"/subscriptions/{cloud['id']}/cloud_instances"))["items"]
+        ok(http.post(f"/subscriptions/{cloud['id']}/cloud_instances/{ins['id']}/revoke"))
         assert http.delete(f"/subscriptions/{cloud['id']}/activation_code").status_code == 204
     drain(hooks, lambda: "activation_code.revoked" in types_at(inbox, "/desk"), "the revocation")
     events: dict[str, list[dict[str, Any]]] = {}
@@ -400,6 +409,8 @@ def test_desk_code_and_seat_events(hooks: Server, inbox: Receiver) -> None:
     assert (over["overage"], over["licensed_users_count"]) == (seat["overage"], 2)
     assert over["overage"] == 3
     assert over["id"].startswith("seat_")
+    [gone] = events["cloud_instance.revoked"]
+    assert (gone["id"], gone["instance_id"], gone["status"]) == (ins["id"], "gl-1", "revoked")
 
 
 def test_secrets_and_payloads_are_not_stored_in_clear(hooks: Server, inbox: Receiver) -> None:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from licensor.cli import desk_cloud  # noqa: F401  (its commands join `subscriptions`)
 from licensor.cli.common import (
     BusinessId,
     DatabaseUrl,

@@ -13,6 +13,7 @@ from licensor.cli.common import (
     Mode,
     ModeOption,
     echo_json,
+    fail,
     parse,
     run_as,
 )
@@ -34,6 +35,10 @@ subscriptions_app = typer.Typer(
     no_args_is_help=True,
 )
 Feature = Annotated[list[str] | None, typer.Option("--feature", help="Repeat for each feature.")]
+MaxInstances = Annotated[
+    int | None,
+    typer.Option(help="Cap on active cloud instances per subscription (at least 1)."),
+]
 
 
 @plans_app.command("create")
@@ -42,15 +47,17 @@ def plans_create(
     name: Annotated[str, typer.Option(help="Display name.")],
     business_id: BusinessId,
     feature: Feature = None,
+    max_instances: MaxInstances = None,
     mode: ModeOption = Mode.test,
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
 ) -> None:
-    """Create a plan."""
+    """Create a plan (--max-instances: 1 by default)."""
     from licensor.plan import service as plan_service
     from licensor.plan.schemas import PlanCreate, PlanOut
 
-    body = parse(PlanCreate, {"code": code, "name": name, "features": feature or []})
+    fields = {"code": code, "name": name, "features": feature or [], "max_instances": max_instances}
+    body = parse(PlanCreate, fields)
 
     async def work(ctx: AppContext, session: AsyncSession, who: Principal) -> PlanOut:
         return PlanOut.model_validate(await plan_service.create(session, who, body))
@@ -82,15 +89,16 @@ def plans_update(
     business_id: BusinessId,
     name: Annotated[str | None, typer.Option(help="New name.")] = None,
     feature: Feature = None,
+    max_instances: MaxInstances = None,
     mode: ModeOption = Mode.test,
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
 ) -> None:
-    """Rename a plan or replace its features."""
+    """Rename a plan, replace its features or change its cap on cloud instances."""
     from licensor.plan import service as plan_service
     from licensor.plan.schemas import PlanOut, PlanUpdate
 
-    body = parse(PlanUpdate, {"name": name, "features": feature})
+    body = parse(PlanUpdate, {"name": name, "features": feature, "max_instances": max_instances})
 
     async def work(ctx: AppContext, session: AsyncSession, who: Principal) -> PlanOut:
         return PlanOut.model_validate(await plan_service.update(session, who, plan_id, body))
@@ -135,6 +143,7 @@ def subscriptions_create(
     name: Annotated[str | None, typer.Option(help="Billing subscription name.")] = None,
     cloud_licensing: CloudOpt = None,
     seat_reconciliation: SeatOpt = None,
+    max_instances: MaxInstances = None,
     send_email: Annotated[
         bool,
         typer.Option("--send", help="Cloud licensing Yes: email the activation code."),
@@ -205,11 +214,17 @@ def subscriptions_update(
     expires_at: Annotated[str | None, typer.Option(help="ISO 8601 end.")] = None,
     cloud_licensing: CloudOpt = None,
     seat_reconciliation: SeatOpt = None,
+    max_instances: MaxInstances = None,
+    plan_max_instances: Annotated[
+        bool,
+        typer.Option("--plan-max-instances", help="Drop the subscription's own cap: the plan's."),
+    ] = False,
     mode: ModeOption = Mode.test,
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
 ) -> None:
-    """Change plan, seats, end date or cloud licensing (a renewal, an upgrade…)."""
+    """Change plan, seats, end date, cloud licensing or the cap on cloud instances (a
+    renewal, an upgrade…)."""
     from licensor.subscription import service as subscription_service
     from licensor.subscription.schemas import SubscriptionUpdate
 
@@ -219,8 +234,14 @@ def subscriptions_update(
         "expires_at": expires_at,
         "cloud_licensing": cloud_licensing,
         "seat_reconciliation": seat_reconciliation,
+        "max_instances": max_instances,
     }
     body = parse(SubscriptionUpdate, fields)
+    if plan_max_instances:  # null: the plan's cap again
+        if max_instances is not None:
+            raise fail("VALIDATION_ERROR", "give --max-instances or --plan-max-instances")
+        sent = body.model_dump(exclude_unset=True)
+        body = SubscriptionUpdate.model_validate({**sent, "max_instances": None})
 
     async def work(ctx: AppContext, session: AsyncSession, who: Principal) -> Any:
         row = await subscription_service.update(session, ctx.vault, who, subscription_id, body)

@@ -15,6 +15,7 @@ from licensor.console import (
     sso_pages,
     staff_pages,
     subscription_pages,
+    webhook_pages,
 )
 from licensor.console.errors import SignInRequired, error_page, sign_in_required
 from licensor.console.headers import ConsoleHeaders
@@ -31,6 +32,7 @@ ROUTERS = (
     subscription_pages.router,
     key_pages.router,
     queue_pages.router,
+    webhook_pages.router,
 )
 
 

@@ -1,7 +1,8 @@
 """Subscriptions in the console: the list and its search (`subscription.service`), and a
 subscription's page: cloud licensing mode, seat reconciliation, the activation code
-(show, regenerate after confirmation, email), its licenses, its activation code emails
-and the seat-usage chart (`subscription.seat_chart`, SVG drawn on the server)."""
+(show, regenerate after confirmation, email), its cloud instances (revoke one after
+confirmation, `license_desk.cloud_instance_service`), its licenses, its activation code
+emails and the seat-usage chart (`subscription.seat_chart`, SVG drawn on the server)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from licensor.kit.context import AppContext
 from licensor.kit.deps import Ctx, ReadSession, WriteSession
 from licensor.kit.errors import LicensorError
 from licensor.kit.pagination import PageParams
+from licensor.license_desk import cloud_instance_service
 from licensor.subscription import activation, seat_chart
 from licensor.subscription import service as subscription_service
 
@@ -91,6 +93,9 @@ async def _subscription_page(
         )
         code = shown.activation_code
     licenses = await subscription_service.licenses(session, who, row.id)
+    instances = await cloud_instance_service.list_page(
+        session, who, row.id, PageParams(page_number=0, page_size=100)
+    )
     return render(
         request,
         "subscription.html",
@@ -101,6 +106,7 @@ async def _subscription_page(
         customer=await customer_service.get(session, who, row.customer_id),
         code=code,
         licenses=licenses,
+        instances=instances,
         emails=[
             delivery_service.to_out(j) for j in await delivery_service.jobs_of(session, who, row.id)
         ],
@@ -190,4 +196,35 @@ async def email_code(
         )
     return redirect(
         request, _page_of(sub_id), flash=f"The activation code is queued to {job.recipient}."
+    )
+
+
+@router.post("/subscriptions/{sub_id}/cloud-instances/{instance_row_id}/revoke")
+@allow("admin", "support")
+async def revoke_instance(
+    request: Request,
+    sub_id: str,
+    instance_row_id: str,
+    staff: Staff,
+    session: WriteSession,
+    confirmed: Annotated[str, Form(max_length=10)] = "",
+) -> Response:
+    who = acting(staff)
+    sub = await subscription_service.get(session, who, sub_id)
+    action = f"{_page_of(sub.id)}/cloud-instances/{instance_row_id}/revoke"
+    instance = await cloud_instance_service.get(session, who, sub.id, instance_row_id)
+    if confirmed != CONFIRMED:
+        return confirmation(
+            request,
+            staff,
+            question=f"Revoke cloud instance {instance.instance_id!r} of {sub.name or sub.id}?",
+            detail="For good: its seat reports get no license any more, and it cannot "
+            "activate again with any code. Its slot is freed for another instance.",
+            action=action,
+            button="Yes, revoke the cloud instance",
+            back=_page_of(sub.id),
+        )
+    await cloud_instance_service.revoke(session, who, sub.id, instance_row_id)
+    return redirect(
+        request, _page_of(sub.id), flash=f"Cloud instance {instance.instance_id!r} is revoked."
     )

@@ -31,6 +31,7 @@ NAVIGATION = (  # (label, path below the face): the header's links, in order
     ("Subscriptions", "/console/subscriptions"),
     ("License keys", "/console/license-keys"),
     ("Email queue", "/console/email-queue"),
+    ("Webhooks", "/console/webhooks"),
     ("Staff", "/console/staff"),
 )
 

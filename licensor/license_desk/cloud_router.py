@@ -1,7 +1,10 @@
 """Cloud activation for self-managed instances. No API key: the activation code (then
-the license key) is the credential; unknown and revoked codes are told apart."""
+the license key) is the credential; unknown and revoked codes are told apart, and so are
+a full subscription (409) and a revoked instance (403)."""
 
 from __future__ import annotations
+
+from datetime import timedelta
 
 from fastapi import APIRouter, Request
 
@@ -41,7 +44,9 @@ async def activate(body: ActivateIn, request: Request, ctx: Ctx) -> CloudLicense
     async with limited(request, "cloud", body.activation_code):
         # Authenticate with a read first: a garbage or revoked code never takes the write lock.
         async with reading(ctx.db) as session:
-            await service.check_activation(session, ctx.vault, body.activation_code, mode)
+            await service.check_activation(
+                session, ctx.vault, body.activation_code, body.instance_id, mode
+            )
         request.state.actor = "system:cloud_activation"  # the audit log's actor
         async with writing(ctx.db, request_origin(request)) as session:
             held = await service.activate(
@@ -58,12 +63,13 @@ async def activate(body: ActivateIn, request: Request, ctx: Ctx) -> CloudLicense
 )
 async def seat_link(body: SeatLinkIn, request: Request, ctx: Ctx) -> SeatLinkOut:
     mode = face_mode(request.scope)
+    skew = timedelta(seconds=ctx.settings.cloud_seat_link_clock_skew_seconds)
     async with limited(request, "cloud", body.license_key or body.activation_code or ""):
         async with reading(ctx.db) as session:
-            await service.check_seat_link(session, ctx.vault, body, mode)
+            await service.check_seat_link(session, ctx.vault, body, mode, skew)
         request.state.actor = "system:seat_link"
         async with writing(ctx.db, request_origin(request)) as session:
-            held, link = await service.seat_link(session, ctx.vault, body, mode)
+            held, link = await service.seat_link(session, ctx.vault, body, mode, skew)
             return _seat_link_out(held, link)
 
 

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints
 
@@ -43,3 +43,23 @@ class SeatLinkOut(CloudLicenseOut):
     max_historical_users_count: int
     licensed_users_count: int
     overage: int
+
+
+CloudInstanceStatus = Literal["active", "code_revoked", "revoked"]
+
+
+class CloudInstanceOut(Output):
+    id: str = Field(description="The server's id of the instance (`ins_…`).")
+    subscription_id: str
+    instance_id: str = Field(description="The instance's own id, as it sent it.")
+    license_id: str = Field(description="The online cloud license it holds now.")
+    activation_code_id: str | None = Field(
+        description="The activation code it was (last) activated with."
+    )
+    status: CloudInstanceStatus = Field(
+        description="`active` (holds a slot), `code_revoked` (its activation code was "
+        "revoked: it must activate again with the current one) or `revoked` (by staff)."
+    )
+    activated_at: datetime
+    last_seen_at: datetime
+    revoked_at: datetime | None

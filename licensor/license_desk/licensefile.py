@@ -15,11 +15,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from licensor import verifier as fmt
 from licensor.kit.errors import Conflict
 from licensor.kit.secrets import Vault
-from licensor.models import DeskLicense
+from licensor.models import CloudInstance, DeskLicense
 from licensor.signing import service as signing
 
 
-def payload_of(row: DeskLicense) -> dict[str, Any]:
+def payload_of(row: DeskLicense, instance_id: str | None = None) -> dict[str, Any]:
+    """The signed fields of a license; `instance_id`: an online cloud license's instance's
+    own id, as it sent it (docs/license-file-format.md, section 5)."""
     subscription = None
     if row.subscription_id is not None:
         subscription = {
@@ -45,6 +47,7 @@ def payload_of(row: DeskLicense) -> dict[str, Any]:
         "issued_at": row.created_at.isoformat(),
         "subscription": subscription,
         "cloud_instance_id": row.cloud_instance_id,
+        "instance_id": instance_id,
     }
 
 
@@ -91,7 +94,11 @@ async def render(
     def sign(message: bytes) -> bytes:
         return signing.sign_with(vault, key, message).signature
 
-    return encode(payload_of(row), key.kid, sign, license_key)
+    instance_id = None
+    if row.cloud_instance_id is not None:
+        instance = await session.get(CloudInstance, row.cloud_instance_id)
+        instance_id = instance.instance_id if instance is not None else None
+    return encode(payload_of(row, instance_id), key.kid, sign, license_key)
 
 
 async def license_file(

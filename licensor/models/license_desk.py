@@ -140,10 +140,20 @@ class ActivationCode(Base):
 
 
 class CloudInstance(Base):
-    """A self-managed instance activated for a subscription, and the license it holds."""
+    """A self-managed instance activated for a subscription, and the license it holds.
+
+    `instance_id` is the instance's own id (what it sent; in its signed file too).
+    `activation_code_id` is the code it was (last) activated with: while that code is
+    revoked, its seat links are refused until it activates with the live one. Null only
+    for an instance of before migration 0700 whose code could not be told (treated as
+    revoked). `revoked_at`: staff revoked it, for good. An instance holds one of the
+    subscription's slots (`max_instances`) while it is not revoked and its code is live."""
 
     __tablename__ = "cloud_instances"
-    __table_args__ = (UniqueConstraint("subscription_id", "instance_id"),)
+    __table_args__ = (
+        UniqueConstraint("subscription_id", "instance_id"),
+        Index("ix_cloud_instances_subscription_activated", "subscription_id", "activated_at"),
+    )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     business_id: Mapped[str] = mapped_column(ForeignKey("businesses.id", ondelete="CASCADE"))
@@ -151,8 +161,12 @@ class CloudInstance(Base):
     subscription_id: Mapped[str] = mapped_column(ForeignKey("subscriptions.id", ondelete="CASCADE"))
     instance_id: Mapped[str] = mapped_column(String(200))
     license_id: Mapped[str] = mapped_column(ForeignKey("desk_licenses.id", ondelete="CASCADE"))
+    activation_code_id: Mapped[str | None] = mapped_column(
+        ForeignKey("activation_codes.id", ondelete="SET NULL"), default=None
+    )
     activated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
 
 
 class SeatLink(Base):

@@ -15,7 +15,8 @@ class Subscription(Base):
     `external_id` is the billing system's subscription id (the seed's Zuora id) and
     `name` its subscription name. `cloud_licensing` is `Yes`, `Offline`, `No`, or None for
     a legacy subscription; `seat_reconciliation` None means the field is absent, i.e.
-    the subscription is not cloud-license compatible.
+    the subscription is not cloud-license compatible. `max_instances`, when set, overrides
+    the plan's cap on active cloud instances.
     """
 
     __tablename__ = "subscriptions"
@@ -36,6 +37,7 @@ class Subscription(Base):
     name: Mapped[str | None] = mapped_column(String(200), default=None)
     cloud_licensing: Mapped[str | None] = mapped_column(String(10), default=None)
     seat_reconciliation: Mapped[bool | None] = mapped_column(Boolean, default=None)
+    max_instances: Mapped[int | None] = mapped_column(Integer, default=None)
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

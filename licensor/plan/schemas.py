@@ -13,17 +13,24 @@ PlanCode = Annotated[
 ]
 PlanName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Feature = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+MaxInstances = Annotated[int, Field(strict=True, ge=1, le=100_000)]
+MAX_INSTANCES_HELP = (
+    "How many cloud instances a subscription may have active at once (activated with its "
+    "live code, not revoked); 1 by default, GitLab's model. A subscription may override it."
+)
 
 
 class PlanCreate(Input):
     code: PlanCode = Field(description="Lower-case letters, digits, `_ . -`; unique per mode.")
     name: PlanName
     features: list[Feature] = Field(default_factory=list, max_length=200)
+    max_instances: MaxInstances = Field(default=1, description=MAX_INSTANCES_HELP)
 
 
 class PlanUpdate(Input):
     name: PlanName | None = None
     features: list[Feature] | None = Field(default=None, max_length=200)
+    max_instances: MaxInstances | None = Field(default=None, description=MAX_INSTANCES_HELP)
 
 
 class PlanOut(Output):
@@ -31,5 +38,6 @@ class PlanOut(Output):
     code: str
     name: str
     features: list[str]
+    max_instances: int
     created_at: datetime
     updated_at: datetime

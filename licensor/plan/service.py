@@ -45,6 +45,7 @@ async def create(session: AsyncSession, who: Principal, body: PlanCreate) -> Pla
         code=body.code,
         name=body.name,
         features=_dedupe(body.features),
+        max_instances=body.max_instances,
         created_at=now,
         updated_at=now,
     )
@@ -54,7 +55,7 @@ async def create(session: AsyncSession, who: Principal, body: PlanCreate) -> Pla
     return row
 
 
-AUDITED = ("code", "name", "features")
+AUDITED = ("code", "name", "features", "max_instances")
 PUBLIC = ("code",)  # a plan's code is its name in the catalogue, not a secret
 
 
@@ -68,6 +69,10 @@ async def update(session: AsyncSession, who: Principal, plan_id: str, body: Plan
         row.name = body.name
     if "features" in sent:
         row.features = _dedupe(body.features or [])
+    if "max_instances" in sent:
+        if body.max_instances is None:
+            raise Unprocessable("max_instances cannot be null", code="VALIDATION_ERROR")
+        row.max_instances = body.max_instances
     row.updated_at = utcnow()
     await session.flush()
     audit.change(session, row, "plan.updated", AUDITED, before, public=PUBLIC)

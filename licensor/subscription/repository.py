@@ -98,11 +98,12 @@ async def by_external_id(
     return (await session.scalars(stmt)).first()
 
 
-async def plan_codes(session: AsyncSession, plan_ids: set[str]) -> dict[str, str]:
+async def plan_terms(session: AsyncSession, plan_ids: set[str]) -> dict[str, tuple[str, int]]:
+    """Each plan's code and cap on cloud instances."""
     if not plan_ids:
         return {}
-    rows = await session.execute(select(Plan.id, Plan.code).where(Plan.id.in_(plan_ids)))
-    return {r.id: r.code for r in rows}
+    stmt = select(Plan.id, Plan.code, Plan.max_instances).where(Plan.id.in_(plan_ids))
+    return {r.id: (r.code, r.max_instances) for r in await session.execute(stmt)}
 
 
 async def live_code(session: AsyncSession, subscription_id: str) -> ActivationCode | None:

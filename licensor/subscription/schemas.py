@@ -7,11 +7,15 @@ from pydantic import Field, StringConstraints
 
 from licensor.delivery.schemas import DeliveryOut
 from licensor.kit.schemas import UTC, Id, Input, Output
+from licensor.plan.schemas import MaxInstances
 
 CloudLicensing = Literal["Yes", "Offline", "No"]
 ExternalId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 SubName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Seats = Annotated[int, Field(strict=True, ge=1, le=10_000_000)]
+MAX_INSTANCES_HELP = (
+    "Overrides the plan's cap on active cloud instances (at least 1); null: the plan's."
+)
 
 
 class SubscriptionCreate(Input):
@@ -30,6 +34,7 @@ class SubscriptionCreate(Input):
     seat_reconciliation: bool | None = Field(
         default=None, description="Null: the field is absent (not cloud-license compatible)."
     )
+    max_instances: MaxInstances | None = Field(default=None, description=MAX_INSTANCES_HELP)
     send_email: bool = Field(
         default=False,
         strict=True,
@@ -47,6 +52,7 @@ class SubscriptionUpdate(Input):
     name: SubName | None = None
     cloud_licensing: CloudLicensing | None = None
     seat_reconciliation: bool | None = None
+    max_instances: MaxInstances | None = Field(default=None, description=MAX_INSTANCES_HELP)
 
 
 class SubscriptionOut(Output):
@@ -61,6 +67,10 @@ class SubscriptionOut(Output):
     name: str | None
     cloud_licensing: CloudLicensing | None
     seat_reconciliation: bool | None
+    max_instances: int | None = Field(description="The subscription's own cap, or null.")
+    effective_max_instances: int = Field(
+        description="The cap on active cloud instances: `max_instances`, else the plan's."
+    )
     cancelled_at: datetime | None
     has_activation_code: bool
     created_at: datetime

@@ -40,14 +40,14 @@ async def resolve(session: AsyncSession, who: Principal, reference: str) -> Subs
 
 
 async def to_out(session: AsyncSession, rows: list[Subscription]) -> list[SubscriptionOut]:
-    plans = await repository.plan_codes(session, {r.plan_id for r in rows})
+    plans = await repository.plan_terms(session, {r.plan_id for r in rows})
     coded = await repository.with_live_code(session, {r.id for r in rows})
     return [
         SubscriptionOut(
             id=r.id,
             customer_id=r.customer_id,
             plan_id=r.plan_id,
-            plan_code=plans.get(r.plan_id, ""),
+            plan_code=plans[r.plan_id][0],
             users_count=r.users_count,
             starts_at=r.starts_at,
             expires_at=r.expires_at,
@@ -55,6 +55,8 @@ async def to_out(session: AsyncSession, rows: list[Subscription]) -> list[Subscr
             name=r.name,
             cloud_licensing=r.cloud_licensing,
             seat_reconciliation=r.seat_reconciliation,
+            max_instances=r.max_instances,
+            effective_max_instances=r.max_instances or plans[r.plan_id][1],
             cancelled_at=r.cancelled_at,
             has_activation_code=r.id in coded,
             created_at=r.created_at,
@@ -107,6 +109,7 @@ async def create(
         name=body.name,
         cloud_licensing=body.cloud_licensing,
         seat_reconciliation=body.seat_reconciliation,
+        max_instances=body.max_instances,
         created_at=now,
         updated_at=now,
     )
@@ -133,6 +136,7 @@ AUDITED = (
     "name",
     "cloud_licensing",
     "seat_reconciliation",
+    "max_instances",
     "cancelled_at",
 )
 
@@ -158,6 +162,7 @@ async def update(
         "name",
         "cloud_licensing",
         "seat_reconciliation",
+        "max_instances",
     ):
         if field in sent:
             setattr(row, field, getattr(body, field))

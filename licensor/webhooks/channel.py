@@ -11,7 +11,7 @@ drop the duplicate). Here besides:
   answer or error is retried with back-off (6 s, times 4 each time, up to 6 h: ~1 day over
   11 attempts); an address refused by the SSRF check fails the delivery at once;
 - an endpoint whose attempts have all failed for `webhooks_disable_after_seconds`
-  (5 days) is disabled, and `webhook_endpoint.disabled` is emitted.
+  (5 days) is disabled, and `webhook_endpoint.disabled` is emitted (and audited).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from licensor.audit import service as audit
 from licensor.kit import outbox
 from licensor.kit.clock import utcnow
 from licensor.kit.context import AppContext
@@ -37,6 +38,7 @@ from licensor.webhooks.sender import Outcome, Sender, signed_headers
 log = logging.getLogger("licensor.webhooks")
 
 CLAIM_SCAN = 20  # deliveries looked at per claim (disabled or rate-limited ones are skipped)
+WORKER = "system:webhook_worker"  # the audit log's actor of an endpoint it disables
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,6 +202,8 @@ class WebhookChannel:
         endpoint.disabled_reason = reason
         endpoint.updated_at = now
         await session.flush()
+        off = audit.changes_of({"disabled": (False, True)})
+        audit.event(session, endpoint, "webhook_endpoint.disabled", off, note=reason, actor=WORKER)
         data = {**service.to_out(endpoint).model_dump(mode="json"), "reason": reason}
         await emit(session, endpoint.business_id, endpoint.mode, ENDPOINT_DISABLED, data)
         log.warning("webhook %s disabled: %s", endpoint.id, reason)

@@ -58,6 +58,7 @@ DESK_DUPLICATED = "desk_license.duplicated"
 CODE_CREATED = "activation_code.created"
 CODE_REVOKED = "activation_code.revoked"
 SEAT_OVERAGE = "seat_link.over_purchase"
+CLOUD_INSTANCE_REVOKED = "cloud_instance.revoked"
 EMAIL_FAILED = "email.delivery_failed"
 ENDPOINT_DISABLED = "webhook_endpoint.disabled"
 
@@ -65,7 +66,7 @@ LICENSOR_TYPES = (
     KEY_UPDATED, KEY_DISABLED, KEY_ENABLED, KEY_EXPIRED,
     INSTANCE_ACTIVATED, INSTANCE_DEACTIVATED, INSTANCE_RELEASED,
     DESK_ISSUED, DESK_DUPLICATED, CODE_CREATED, CODE_REVOKED, SEAT_OVERAGE,
-    EMAIL_FAILED, ENDPOINT_DISABLED,
+    CLOUD_INSTANCE_REVOKED, EMAIL_FAILED, ENDPOINT_DISABLED,
 )  # fmt: skip
 EVENT_TYPES = frozenset(DODO_TYPES) | frozenset(LICENSOR_TYPES)
 

@@ -7,9 +7,11 @@ from typing import Any
 import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from licensor.audit import service as audit
 from licensor.kit.clock import utcnow
 from licensor.kit.errors import Conflict, NotFound
 from licensor.kit.ids import new_id
+from licensor.kit.pagination import PageParams, fetch_page
 from licensor.kit.secrets import Vault
 from licensor.kit.tenancy import Principal
 from licensor.models import WebhookDelivery
@@ -63,6 +65,15 @@ async def list_page(
         iterator=None if done or not rows else rows[-1].id,
         done=done,
     )
+
+
+async def recent(
+    session: AsyncSession, who: Principal, endpoint_id: str, page: PageParams
+) -> list[DeliveryOut]:
+    """A page of the endpoint's deliveries, newest first (the console's log)."""
+    await service.get(session, who, endpoint_id)
+    rows = await fetch_page(session, repository.recent_deliveries(endpoint_id), page)
+    return [to_out(r) for r in rows]
 
 
 async def get(
@@ -119,4 +130,6 @@ async def resend(
     )
     session.add(row)
     await session.flush()
+    fields = ("endpoint_id", "event_id", "event_type", "resend_of")
+    audit.creation(session, row, "webhook_delivery.resent", fields)
     return row

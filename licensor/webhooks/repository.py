@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from licensor.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
@@ -40,6 +40,15 @@ async def deliveries_after(
     if after:
         stmt = stmt.where(WebhookDelivery.id > after)
     return list((await session.scalars(stmt.order_by(WebhookDelivery.id).limit(limit))).all())
+
+
+def recent_deliveries(endpoint_id: str) -> Select[WebhookDelivery]:
+    """An endpoint's deliveries, newest first (the console's view of the log)."""
+    return (
+        select(WebhookDelivery)
+        .where(WebhookDelivery.endpoint_id == endpoint_id)
+        .order_by(WebhookDelivery.created_at.desc(), WebhookDelivery.id.desc())
+    )
 
 
 async def delivery(

@@ -1,5 +1,9 @@
 """Webhook endpoints: Dodo's create, read, change, delete, secret and headers, plus
-Licensor's secret rotation. Services only flush; the request or CLI command commits."""
+Licensor's secret rotation. Services only flush; the request or CLI command commits.
+
+Every change is on the audit log (`webhook_endpoint.*`, docs/events.md) without a
+secret: not the signing secret (a rotation records when the old one stops signing),
+and of the custom headers only their names."""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from datetime import datetime, timedelta
 import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from licensor.audit import service as audit
 from licensor.config import Settings
 from licensor.kit.clock import utcnow
 from licensor.kit.errors import NotFound, Unprocessable
@@ -126,16 +131,35 @@ async def create(
         created_at=now,
         updated_at=now,
     )
-    _store_headers(vault, row, _checked_headers(dict(body.headers or {})))
+    headers = _checked_headers(dict(body.headers or {}))
+    _store_headers(vault, row, headers)
     session.add(row)
     await session.flush()
+    audit.creation(session, row, "webhook_endpoint.created", AUDITED, extra=_names(headers))
     return row
+
+
+# What the audit log records of an endpoint (never its secret nor a header's value).
+AUDITED = (
+    "url",
+    "description",
+    "metadata=metadata_",
+    "filter_types",
+    "disabled",
+    "rate_limit",
+)
+
+
+def _names(headers: dict[str, str]) -> dict[str, object]:
+    """Custom headers as the audit log records them: their names, sorted."""
+    return {"header_names": sorted(headers)}
 
 
 async def update(
     session: AsyncSession, settings: Settings, who: Principal, endpoint_id: str, body: WebhookUpdate
 ) -> WebhookEndpoint:
     row = await get(session, who, endpoint_id)
+    before = audit.snapshot(row, AUDITED)
     sent = body.model_fields_set
     if body.url is not None:
         row.url = check_url(body.url, settings.webhooks_allow_private)
@@ -155,13 +179,21 @@ async def update(
             row.failing_since = None
     row.updated_at = utcnow()
     await session.flush()
+    audit.change(session, row, "webhook_endpoint.updated", AUDITED, before)
     return row
+
+
+async def endpoints(
+    session: AsyncSession, who: Principal, after: str | None, limit: int
+) -> list[WebhookEndpoint]:
+    """The business's endpoints in this mode, by id, after the id `after`."""
+    return await repository.endpoints_after(session, who.business_id, who.mode, after, limit)
 
 
 async def list_page(
     session: AsyncSession, who: Principal, iterator: str | None, limit: int
 ) -> WebhookPage:
-    rows = await repository.endpoints_after(session, who.business_id, who.mode, iterator, limit + 1)
+    rows = await endpoints(session, who, iterator, limit + 1)
     done = len(rows) <= limit
     rows = rows[:limit]
     return WebhookPage(
@@ -173,8 +205,10 @@ async def list_page(
 
 async def delete(session: AsyncSession, who: Principal, endpoint_id: str) -> None:
     row = await get(session, who, endpoint_id)
+    gone = audit.removed(audit.snapshot(row, AUDITED))
     await session.delete(row)
     await session.flush()
+    audit.event(session, row, "webhook_endpoint.deleted", gone)
 
 
 def secret(vault: Vault, row: WebhookEndpoint) -> str:
@@ -198,6 +232,7 @@ async def rotate_secret(
     row = await get(session, who, endpoint_id)
     now = utcnow()
     fresh = new_secret()
+    overlap_ends = row.previous_secret_expires_at
     row.previous_secret_encrypted = row.secret_encrypted
     row.previous_secret_expires_at = now + timedelta(
         seconds=settings.webhooks_secret_overlap_seconds
@@ -205,6 +240,9 @@ async def rotate_secret(
     row.secret_encrypted = vault.encrypt(fresh, row.id)
     row.updated_at = now
     await session.flush()
+    # No secret on the record: when the previous one stops signing beside the new one.
+    ends = {"previous_secret_expires_at": (overlap_ends, row.previous_secret_expires_at)}
+    audit.event(session, row, "webhook_endpoint.secret_rotated", audit.changes_of(ends))
     return fresh
 
 
@@ -222,6 +260,7 @@ async def update_headers(
     """Add or replace the given headers (Dodo's PATCH); an empty value removes one."""
     row = await get(session, who, endpoint_id)
     merged = custom_headers(vault, row)
+    before = _names(merged)["header_names"]
     lowered = {k.lower(): k for k in merged}
     for name, value in _checked_headers(headers).items():
         old = lowered.get(name.lower())
@@ -232,3 +271,7 @@ async def update_headers(
     _store_headers(vault, row, merged)
     row.updated_at = utcnow()
     await session.flush()
+    # Names only (a value may be a credential); the note names the headers sent.
+    names = audit.changes_of({"header_names": (before, _names(merged)["header_names"])})
+    sent = ", ".join(sorted(headers)) or None
+    audit.event(session, row, "webhook_endpoint.headers_changed", names, note=sent)

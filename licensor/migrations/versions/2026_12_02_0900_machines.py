@@ -1,7 +1,7 @@
 """machines: a product's license policy, instance fingerprints and heartbeats
 
 Revision ID: 0900
-Revises: 0600
+Revises: 0700
 Create Date: 2026-12-02 09:00:00.000000+00:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import licensor.kit.db
 
 revision = "0900"
-down_revision = "0600"
+down_revision = "0700"
 branch_labels = None
 depends_on = None
 
