@@ -63,6 +63,11 @@ BODIES = [
     b'{"license_key": "KEY", "license_key_instance_id": "lki_nope"}',
     b'{"license_key": "KEY"}   ',
     b'\xef\xbb\xbf{"license_key": "KEY"}',
+    b'{"license_key": "KEY", "nonce": null}',
+    b'{"license_key": "KEY", "nonce": "short"}',
+    b'{"license_key": "KEY", "nonce": 5}',
+    b'{"license_key": "nope", "nonce": "0123456789abcdef"}',
+    b'{"nonce": "0123456789abcdef"}',
 ]
 ROUTES = ["/licenses/validate", "/licenses/activate", "/licenses/deactivate"]
 CHECKIN = "/api/v1/licensing/validate"

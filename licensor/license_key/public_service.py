@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from licensor.customer.schemas import CustomerBrief
 from licensor.kit.clock import utcnow
 from licensor.kit.errors import NotFound, Unprocessable
@@ -19,6 +21,12 @@ from licensor.license_key.public_schemas import (
     PublicCheck,
     ValidateIn,
 )
+from licensor.license_key.public_signed import (
+    UNSIGNED_INVALID,
+    AnswerSigner,
+    signed_answer,
+    state_of,
+)
 from licensor.license_key.store import KeyRow, LicenseStore
 
 
@@ -26,9 +34,10 @@ class LicenseChecks:
     """The public checks of one face: every answer is about a key of this mode (and, when
     the caller pins one, of this product); any other key is as unknown as a missing one."""
 
-    def __init__(self, store: LicenseStore, vault: Vault) -> None:
+    def __init__(self, store: LicenseStore, vault: Vault, signer: AnswerSigner) -> None:
         self.store = store
         self.vault = vault
+        self.signer = signer
 
     async def _find(self, license_key: str, mode: Mode, product_id: str | None) -> KeyRow | None:
         digest = self.vault.lookup_hash(license_key, LOOKUP_PURPOSE)
@@ -59,6 +68,25 @@ class LicenseChecks:
         if instance_id is None:
             return True
         return await self.store.has_instance(row.id, instance_id)
+
+    async def signed_validate(self, body: ValidateIn, mode: Mode, nonce: str) -> dict[str, Any]:
+        """The validate answer with its signed statement (public_signed.py); an unknown
+        key's answer is `{"valid": false}` alone."""
+        row = await self._find(body.license_key, mode, body.product_id)
+        if row is None:
+            return UNSIGNED_INVALID
+        now = utcnow().replace(microsecond=0)
+        instance_id = body.license_key_instance_id
+        has = None if instance_id is None else await self.store.has_instance(row.id, instance_id)
+        return await signed_answer(
+            self.signer,
+            row,
+            license_key=body.license_key,
+            instance_id=instance_id,
+            nonce=nonce,
+            state=state_of(row, now, has),
+            now=now,
+        )
 
     async def activate(self, body: ActivateIn, mode: Mode, origin: Origin) -> ActivateOut:
         """Activate; the audit event (actor: the key, `license_key:lic_…`, unless `origin`

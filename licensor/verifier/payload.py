@@ -47,6 +47,10 @@ class LicensePayload:
     subscription: SubscriptionRef | None
     cloud_instance_id: str | None
     kid: str
+    # Optional binding fields: the instance id an online cloud file is for, the machine
+    # fingerprint a machine file is for (absent: not bound; see `verify_license_file`).
+    instance_id: str | None = None
+    fingerprint: str | None = None
 
 
 def _text(obj: Mapping[str, Any], name: str, optional: bool = False) -> Any:
@@ -104,4 +108,6 @@ def payload_from_dict(data: Any, kid: str) -> LicensePayload:
         ),
         cloud_instance_id=_text(data, "cloud_instance_id", True),
         kid=kid,
+        instance_id=_text(data, "instance_id", True),
+        fingerprint=_text(data, "fingerprint", True),
     )
