@@ -3,7 +3,9 @@ transition), the JWKS that follows their states, and the signed revocation list.
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -134,7 +136,7 @@ def test_a_key_of_the_other_mode_is_unknown(server: Server, tenant: Tenant) -> N
 
 
 def test_a_file_of_a_revoked_key_is_refused_by_the_jwks_and_by_the_revocation_list(
-    tenant: Tenant,
+    server: Server, tenant: Tenant, tmp_path: Path
 ) -> None:
     with tenant.http() as http:
         _, old_file = license_file(http)
@@ -147,13 +149,38 @@ def test_a_file_of_a_revoked_key_is_refused_by_the_jwks_and_by_the_revocation_li
         verify(tenant, old_file, jwks(tenant))
     listed = revocations(tenant.base_url, tenant.business_id)
     assert listed.status_code == 200, listed.text
-    held = v.load_revocation_list(
-        listed.text, jwks(tenant), business_id=tenant.business_id, mode="test"
-    )
+    with pytest.raises(v.UnknownKey):  # the replacement signed it: not a shipped key
+        v.load_revocation_list(listed.text, published, business_id=tenant.business_id, mode="test")
+    trusted = [published, jwks(tenant)]
+    held = v.load_revocation_list(listed.text, trusted, business_id=tenant.business_id, mode="test")
     assert held.revoked_kids == {old_kid}
     with pytest.raises(v.Revoked, match=old_kid):
-        verify(tenant, old_file, published, revocations=held)
+        verify(tenant, old_file, trusted, revocations=held)
     assert verify(tenant, new_file, jwks(tenant), held).kid != old_kid
+    # the CLI verifier takes the same list and pins: the keys shipped before, plus the
+    # JWKS fetched with the list (whose active key, the replacement, signed it)
+    (tmp_path / "old.license").write_text(old_file)
+    (tmp_path / "shipped.json").write_text(json.dumps(published))
+    (tmp_path / "fetched.json").write_text(json.dumps(jwks(tenant)))
+    (tmp_path / "revocations.json").write_text(listed.text)
+    args = ["verify", str(tmp_path / "old.license"), "--public-key", str(tmp_path / "shipped.json")]
+    args += ["--public-key", str(tmp_path / "fetched.json")]
+    assert cli(server, *args, "--business-id", tenant.business_id).returncode == 0
+    refusals = {
+        "REVOKED": [
+            "--business-id",
+            tenant.business_id,
+            "--revocations",
+            str(tmp_path / "revocations.json"),
+        ],
+        "WRONG_MODE": ["--mode", "live"],
+        "WRONG_BUSINESS": ["--business-id", "bus_other"],
+        "WRONG_LICENSE_TYPE": ["--type", "offline_cloud"],
+        "VALIDATION_ERROR": ["--revocations", str(tmp_path / "revocations.json")],
+    }
+    for code, extra in refusals.items():
+        done = cli(server, *args, *extra)
+        assert (done.returncode, done.error()["code"]) == (1, code), extra
 
 
 def test_the_revocation_list_is_signed_dated_and_per_mode(server: Server, tenant: Tenant) -> None:
