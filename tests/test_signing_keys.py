@@ -4,6 +4,7 @@ transition), the JWKS that follows their states, and the signed revocation list.
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -232,3 +233,16 @@ def test_cli_retire_revoke_and_list(server: Server, tenant: Tenant) -> None:
     assert first["kid"] in public.stdout
     unknown = cli(server, "signing-keys", "revoke", "sig_nope", *biz)
     assert unknown.error()["code"] == "SIGNING_KEY_NOT_FOUND"
+
+
+def test_concurrent_rotations_leave_one_active_key(tenant: Tenant) -> None:
+    def rotate(_: int) -> int:
+        with tenant.http() as http:
+            return http.post("/signing_keys/rotate").status_code
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        statuses = list(pool.map(rotate, range(6)))
+    assert statuses == [201] * 6
+    with tenant.http() as http:
+        states = [k["state"] for k in keys_of(http)]
+    assert states == ["active"] + ["retired"] * 6

@@ -154,9 +154,8 @@ class Checkins:
             raise Unauthorized("invalid license key", code="INVALID_LICENSE_KEY")
         await self._record(row.key_id, now, body)
         kid, private = await self.signer.key(row.business_id, row.mode)
-        grace = timedelta(seconds=self.settings.checkin_grace_seconds)
         if body.nonce is not None:  # a fresh answer for this request alone: not memoised
-            fresh = answer(row, body, now, grace)
+            fresh = answer(row, body, now, timedelta(seconds=self.settings.checkin_grace_seconds))
             fresh["nonce"] = body.nonce
             fresh["licenseKeyDigest"] = license_key_digest(body.nonce, secret)
             return _signed(canonical(fresh), kid, private.sign)
@@ -164,6 +163,7 @@ class Checkins:
         found = self._answers.get(memo)
         if found is not None:
             return found
+        grace = timedelta(seconds=self.settings.checkin_grace_seconds)
         out = _signed(canonical(answer(row, body, now, grace)), kid, private.sign)
         if len(self._answers) >= MAX_REMEMBERED:
             self._answers.clear()

@@ -83,8 +83,11 @@ async def active_key(session: AsyncSession, business_id: str, mode: str) -> Sign
 
 
 async def _lock(session: AsyncSession, business_id: str) -> None:
-    """One key change per business at a time (PostgreSQL; SQLite's writers queue anyway)."""
-    await session.execute(select(Business.id).where(Business.id == business_id).with_for_update())
+    """One key change per business at a time (PostgreSQL; SQLite's writers queue anyway).
+    `FOR NO KEY UPDATE`: it does not block the foreign-key checks of rows that reference
+    the business (an audit event's insert among them, while its chain head is locked)."""
+    stmt = select(Business.id).where(Business.id == business_id).with_for_update(key_share=True)
+    await session.execute(stmt)
 
 
 async def _create(session: AsyncSession, vault: Vault, business_id: str, mode: str) -> SigningKey:
