@@ -40,6 +40,7 @@ from licensor.license_key.router import router as license_keys
 from licensor.license_key.store import license_store
 from licensor.orgs.router import router as orgs
 from licensor.product.router import router as products
+from licensor.signing.hot import HotSigner
 from licensor.signing.router import router as signing
 from licensor.webhooks.hot import HotOutbox
 from licensor.webhooks.router import router as webhooks
@@ -86,8 +87,10 @@ def build_fastapi(settings: Settings, slot: ChecksSlot | None = None) -> FastAPI
         idempotency.ctx = ctx
         app.state.hot = hot  # the hot paths' connections (kit/hotstore.py), one set per process
         outbox = HotOutbox(ctx.vault, settings.webhooks_max_attempts)  # webhooks/hot.py
+        # the active signing keys of both hot paths (check-in, validate with a nonce)
+        app.state.signer = HotSigner(hot, ctx, settings.signing_key_cache_seconds)
         app.state.license_checks = LicenseChecks(
-            license_store(hot, outbox, audit=settings.audit), ctx.vault
+            license_store(hot, outbox, audit=settings.audit), ctx.vault, app.state.signer
         )
         mail = announce_mail(ctx)  # says on stderr when mail cannot go out
         worker = BackgroundWorker(ctx, mail=mail) if settings.mail_worker else None

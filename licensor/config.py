@@ -112,6 +112,9 @@ class Settings(BaseSettings):
     checkin_record_interval_seconds: float = Field(default=1.0, ge=0, le=3600)
     # How long a process keeps a decrypted signing key before looking for a newer one.
     signing_key_cache_seconds: float = Field(default=60.0, ge=0, le=86400)
+    # A revocation list's `next_update` is this long after its `issued_at`: a verifier
+    # refuses a list past it (docs/license-file-format.md, "Revocation list").
+    revocation_list_seconds: int = Field(default=86400, ge=60, le=30 * 86400)
     # Idempotency keys (docs/events.md, "Idempotency"): how long a claim holds its key
     # without an answer (a process that died mid-request frees it after this), and how
     # long a key and its answer are kept (at least 24 hours, Stripe's promise).

@@ -168,8 +168,9 @@ def test_signing_keys_refuse_an_unknown_mode_and_store_nothing(server: Server) -
     tenant = server.tenant()
     biz = ["--business-id", tenant.business_id]
     before = signing_key_modes(server, tenant.business_id)
-    for command in ("rotate", "list", "public"):
-        bogus = cli_in_process(server, "signing-keys", command, *biz, "--mode", "bogus")
+    for command in ("rotate", "list", "public", "retire sig_x", "revoke sig_x"):
+        args = [*command.split(), *biz, "--mode", "bogus"]
+        bogus = cli_in_process(server, "signing-keys", *args)
         assert bogus.returncode == 2, bogus.stdout
         assert bogus.stdout == ""
         assert bogus.error()["code"] == "INVALID_MODE"
@@ -182,9 +183,18 @@ def test_signing_keys_refuse_an_unknown_mode_and_store_nothing(server: Server) -
     listed = cli_in_process(server, "signing-keys", "list", *biz, "--mode", "test")
     keys = json.loads(listed.stdout)
     assert keys[0]["kid"] == kid
-    assert keys[0]["state"] == "current"
+    assert keys[0]["state"] == "active"
+    assert keys[1]["state"] == "retired"  # the key bootstrap made, retired by the rotation
     assert len(keys[0]["public_key"]) == 43  # base64url of 32 bytes, never cut
-    assert set(keys[0]) == {"kid", "state", "created_at", "public_key"}
+    assert set(keys[0]) == {
+        "kid",
+        "algorithm",
+        "state",
+        "created_at",
+        "retired_at",
+        "revoked_at",
+        "public_key",
+    }
 
 
 def _commands(group: typer.Typer) -> list[tuple[str, object]]:

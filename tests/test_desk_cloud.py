@@ -35,7 +35,7 @@ def test_activate_returns_a_signed_online_cloud_license(tenant: Tenant) -> None:
     http, public, s, code = cloud(tenant)
     held = ok(public.post("/cloud/activate", json={"activation_code": code, "instance_id": "gl-1"}))
     keys = ok(public.get(f"/.well-known/jwks/{tenant.business_id}/test.json"))
-    got = v.verify_license_file(held["license_file"], keys)
+    got = v.verify_license_file(held["license_file"], keys, mode="test")
     assert got.type == "online_cloud"
     assert got.id == held["license_id"]
     assert got.users_count == 10
@@ -86,7 +86,7 @@ def test_a_changed_subscription_gets_a_new_license(tenant: Tenant, change: Any) 
     assert renewed["new_license"] is True
     assert renewed["license_id"] != held["license_id"]
     keys = ok(public.get(f"/.well-known/jwks/{tenant.business_id}/test.json"))
-    got = v.verify_license_file(renewed["license_file"], keys)
+    got = v.verify_license_file(renewed["license_file"], keys, mode="test")
     if "users_count" in change:
         assert got.users_count == 20
     if "plan_code" in change:

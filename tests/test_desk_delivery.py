@@ -105,7 +105,7 @@ def test_legacy_license_with_send_email_arrives_with_a_verifiable_file(
         served = client.get(f"/licenses/{lic['id']}/file")
         assert served.status_code == 200, served.text
         assert content == served.content  # the bytes GET .../file gives
-        payload = verifier.verify_license_file(content, jwks(client, shop))
+        payload = verifier.verify_license_file(content, jwks(client, shop), mode="test")
         assert payload.id == lic["id"]
         assert payload.licensee.email == address
         assert payload.users_count == 25
@@ -154,7 +154,7 @@ def test_without_send_email_nothing_is_sent_and_duplicate_sends_when_asked(
         (received,) = arrived(sink, address)
         filename, _, content = attachment(received)
         assert filename == f"{copy['id']}.license"
-        payload = verifier.verify_license_file(content, jwks(client, shop))
+        payload = verifier.verify_license_file(content, jwks(client, shop), mode="test")
         assert (payload.id, payload.users_count) == (copy["id"], 40)
         assert deliveries_of(client, f"/licenses/{lic['id']}") == []
         assert len(deliveries_of(client, f"/licenses/{copy['id']}")) == 1
@@ -427,7 +427,7 @@ def test_cli_creates_with_send_and_shows_the_deliveries(
     (received,) = arrived(sink, address)
     filename, _, content = attachment(received)
     assert filename == f"{lic['id']}.license"
-    assert verifier.verify_license_file(content, keys).users_count == 12
+    assert verifier.verify_license_file(content, keys, mode="test").users_count == 12
 
     wait_for(
         lambda: [d["status"] for d in cli_deliveries(mail_server, lic["id"])] == ["sent"],

@@ -26,7 +26,9 @@ def test_legacy_file_carries_the_license(tenant: Tenant) -> None:
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("application/x-licensor-license")
     assert lic["id"] in response.headers["content-disposition"]
-    got = v.verify_license_file(response.text, jwks(tenant))
+    got = v.verify_license_file(
+        response.text, jwks(tenant), business_id=tenant.business_id, mode="test"
+    )
     assert got.id == lic["id"]
     assert got.type == "legacy"
     assert got.business_id == tenant.business_id
@@ -44,8 +46,15 @@ def test_offline_cloud_file_and_encryption(tenant: Tenant) -> None:
     lic = ok(http.post("/licenses", json=body), 201)
     sealed = http.get(f"/licenses/{lic['id']}/file", params={"encrypted": "true"}).text
     with pytest.raises(v.LicenseKeyRequired):
-        v.verify_license_file(sealed, jwks(tenant))
-    got = v.verify_license_file(sealed, jwks(tenant), license_key=lic["license_key"])
+        v.verify_license_file(sealed, jwks(tenant), mode="test")
+    got = v.verify_license_file(
+        sealed,
+        jwks(tenant),
+        license_key=lic["license_key"],
+        business_id=tenant.business_id,
+        mode="test",
+        license_types={"offline_cloud"},
+    )
     assert got.type == "offline_cloud"
     error(
         http.get(f"/licenses/{lic['id']}/file", params={"encrypted": "maybe"}),
@@ -74,8 +83,8 @@ def test_files_signed_before_a_rotation_still_verify(
     assert new_kid != old_kid
     keys = jwks(tenant)
     assert [k["kid"] for k in keys["keys"]] == [new_kid, old_kid]
-    assert v.verify_license_file(before, keys).kid == old_kid
-    assert v.verify_license_file(after, keys).kid == new_kid
+    assert v.verify_license_file(before, keys, mode="test").kid == old_kid
+    assert v.verify_license_file(after, keys, mode="test").kid == new_kid
     # the CLI verifier, with the PEM export and with the JWKS document
     pem = _cli(
         server,
@@ -96,7 +105,7 @@ def test_files_signed_before_a_rotation_still_verify(
     assert lic["id"] in out
     only_new = {"keys": [k for k in keys["keys"] if k["kid"] == new_kid]}
     with pytest.raises(v.UnknownKey):
-        v.verify_license_file(before, only_new)
+        v.verify_license_file(before, only_new, mode="test")
 
 
 def test_online_cloud_license_has_no_desk_file(tenant: Tenant) -> None:

@@ -67,6 +67,11 @@ BODIES = [
     b'{"license_key": "KEY", "name": "pc", "fingerprint": "machine-1"}',
     b'{"license_key": "KEY"}   ',
     b'\xef\xbb\xbf{"license_key": "KEY"}',
+    b'{"license_key": "KEY", "nonce": null}',
+    b'{"license_key": "KEY", "nonce": "short"}',
+    b'{"license_key": "KEY", "nonce": 5}',
+    b'{"license_key": "nope", "nonce": "0123456789abcdef"}',
+    b'{"nonce": "0123456789abcdef"}',
 ]
 ROUTES = [
     "/licenses/validate",

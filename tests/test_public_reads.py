@@ -95,6 +95,8 @@ def test_unauthenticated_requests_answer_while_the_write_lock_is_held(
         jwks = http.get(f"/.well-known/jwks/{old}/test.json")
         assert jwks.status_code == 200, jwks.text
         assert jwks.json() == {"keys": []}
+        listed = http.get(f"/.well-known/licensor/{tenant.business_id}/revocations.json")
+        assert listed.status_code == 200, listed.text
 
 
 def test_jwks_only_reads(server: Server, tenant: Tenant) -> None:
@@ -109,4 +111,7 @@ def test_jwks_only_reads(server: Server, tenant: Tenant) -> None:
             assert [k["kty"] for k in keys] == ["OKP"]
             missing = http.get(f"/.well-known/jwks/bus_{uuid.uuid4().hex[:8]}/{mode}.json")
             assert missing.status_code == 404
+            # nor does the revocation list make the key it would be signed with
+            unsigned = http.get(f"/.well-known/licensor/{old}/revocations.json")
+            assert (unsigned.status_code, unsigned.json()["code"]) == (404, "SIGNING_KEY_NOT_FOUND")
     assert key_count(server, old) == 0

@@ -96,6 +96,21 @@ def test_invalid_key_burst_is_limited_while_another_address_is_served(limited: S
     assert_limited(answers[-1])
 
 
+def test_signed_refusals_count_as_failures(limited: Server) -> None:
+    """A validate asked with a nonce answers `{"valid":false,"signed":…}` for a disabled
+    key: a failure like the unsigned `{"valid":false}`, on both counters."""
+    tenant = limited.tenant()
+    _, _, key = setup_key(tenant)
+    with tenant.http() as http:
+        assert http.patch(f"/license_keys/{key['id']}", json={"disabled": True}).status_code == 200
+    body = {"license_key": key["key"], "nonce": "0123456789abcdef"}
+    with client(tenant.base_url, "127.0.0.16") as attacker:
+        answers = [attacker.post("/licenses/validate", json=body) for _ in range(8)]
+    assert answers[0].json()["signed"]["answer"]["state"] == "disabled"
+    assert [r.status_code for r in answers] == [200] * 5 + [429] * 3
+    assert_limited(answers[-1])
+
+
 def test_activate_enumeration_is_limited_before_any_lookup(limited: Server) -> None:
     tenant = limited.tenant()
     _, _, key = setup_key(tenant)

@@ -75,14 +75,26 @@ def test_an_online_cloud_file_names_its_instance() -> None:
         pytest.param(jwks(("sig_old", OTHER), ("sig_a", KEY)), id="jwks"),
         pytest.param(json.dumps(jwks(("sig_a", KEY))), id="jwks-text"),
         pytest.param(jwks(("sig_a", KEY))["keys"][0], id="jwk"),
-        pytest.param(pem(KEY), id="pem-without-kid"),
         pytest.param(f"# kid: sig_old\n{pem(OTHER)}# kid: sig_a\n{pem(KEY)}", id="pem-with-kids"),
-        pytest.param(KEY.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw), id="raw"),
-        pytest.param([pem(OTHER), KEY.public_key()], id="list"),
+        pytest.param({"sig_a": pem(KEY)}, id="kid-mapping"),
     ],
 )
 def test_accepts_every_key_form(keys: object) -> None:
     assert v.verify_license_file(FILE, keys, now=NOW).id == "dlc_test"
+
+
+@pytest.mark.parametrize(
+    "keys",
+    [
+        pytest.param(pem(KEY), id="pem-without-kid"),
+        pytest.param(KEY.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw), id="raw"),
+        pytest.param([pem(OTHER), KEY.public_key()], id="list"),
+    ],
+)
+def test_keys_without_a_kid_only_when_the_caller_opts_in(keys: object) -> None:
+    with pytest.raises(v.UnknownKey, match="allow_unnamed_keys"):
+        v.verify_license_file(FILE, keys, now=NOW)
+    assert v.verify_license_file(FILE, keys, now=NOW, allow_unnamed_keys=True).id == "dlc_test"
 
 
 def test_unknown_kid() -> None:

@@ -258,18 +258,61 @@ def verify(
         str | None, typer.Option(help="For an encrypted file: its license key.")
     ] = None,
     grace_days: Annotated[int, typer.Option(min=0, help="Days accepted after expiry.")] = 0,
+    mode: ModeOption = Mode.test,
+    business_id: Annotated[
+        str | None, typer.Option("--business-id", help="Refuse a file of another business.")
+    ] = None,
+    license_type: Annotated[
+        list[str] | None,
+        typer.Option("--type", help="Accept only this license type; repeat for more."),
+    ] = None,
+    instance_id: Annotated[
+        str | None, typer.Option(help="Refuse a file bound to another instance id.")
+    ] = None,
+    fingerprint: Annotated[
+        str | None, typer.Option(help="Refuse a file bound to another machine fingerprint.")
+    ] = None,
+    revocations: Annotated[
+        Path | None,
+        typer.Option(
+            help="The business's revocation list (.json; needs --business-id).",
+            exists=True,
+            dir_okay=False,
+        ),
+    ] = None,
+    allow_unnamed_keys: Annotated[
+        bool, typer.Option(help="Also try keys given without a kid (a bare PEM).")
+    ] = False,
 ) -> None:
-    """Verify a license file offline and print its payload as JSON."""
+    """Verify a license file offline (a file of --mode, test by default) and print its
+    payload as JSON."""
     from datetime import timedelta
 
     from licensor import verifier
 
+    if revocations is not None and business_id is None:
+        raise fail("VALIDATION_ERROR", "--revocations needs --business-id (the list's business)")
     keys: list[Any] = []
     try:
         for path in public_key:
             keys += verifier.load_public_keys(path.read_text())
+        revoked = None
+        if revocations is not None and business_id is not None:
+            revoked = verifier.load_revocation_list(
+                revocations.read_text(), keys, business_id=business_id, mode=mode.value
+            )
         payload = verifier.verify_license_file(
-            file.read_bytes(), keys, license_key=license_key, grace=timedelta(days=grace_days)
+            file.read_bytes(),
+            keys,
+            license_key=license_key,
+            grace=timedelta(days=grace_days),
+            business_id=business_id,
+            mode=mode.value,
+            license_types=license_type or None,
+            instance_id=instance_id,
+            fingerprint=fingerprint,
+            revocations=revoked,
+            allow_unnamed_keys=allow_unnamed_keys,
         )
     except verifier.VerificationError as exc:
         raise fail(_code_of(exc), str(exc)) from exc

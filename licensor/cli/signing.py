@@ -1,4 +1,5 @@
-"""`licensor signing-keys list|rotate|public`: a business's Ed25519 signing keys per mode."""
+"""`licensor signing-keys list|rotate|retire|revoke|public`: a business's Ed25519 signing
+keys per mode (the API's `/signing_keys` routes, the same service)."""
 
 from __future__ import annotations
 
@@ -22,12 +23,15 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from licensor.kit.context import AppContext
+    from licensor.signing.schemas import SigningKeyChange, SigningKeyOut
 
 signing_app = typer.Typer(
     rich_markup_mode=None,
-    help="Ed25519 signing keys (license files, signed answers).",
+    help="Ed25519 signing keys (license files, signed answers, revocation lists).",
     no_args_is_help=True,
 )
+
+Kid = Annotated[str, typer.Argument(help="The key id (sig_…).")]
 
 
 class KeyFormat(enum.StrEnum):
@@ -42,23 +46,16 @@ def signing_keys_list(
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
 ) -> None:
-    """List signing keys as JSON, current first (made on first use)."""
+    """List signing keys as JSON (active first, then retired and revoked, newest first);
+    the active key is made on first use."""
     from licensor.business import service as business_service
     from licensor.signing import service as signing_service
 
-    async def work(ctx: AppContext, session: AsyncSession) -> list[dict[str, str]]:
+    async def work(ctx: AppContext, session: AsyncSession) -> list[SigningKeyOut]:
         await business_service.find_business(session, business_id)
         await signing_service.current_key(session, ctx.vault, business_id, mode.value)
         keys = await signing_service.list_keys(session, business_id, mode.value)
-        return [
-            {
-                "kid": k.kid,
-                "state": "current" if i == 0 else "previous",
-                "created_at": k.created_at.isoformat(),
-                "public_key": signing_service.b64url(k.public_key),
-            }
-            for i, k in enumerate(keys)
-        ]
+        return [signing_service.to_out(k) for k in keys]
 
     echo_json(run(data_dir, database_url, work))
 
@@ -70,15 +67,57 @@ def signing_keys_rotate(
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
 ) -> None:
-    """Add a new current signing key; files signed by older keys still verify."""
+    """Make a new active signing key; the previous one is retired (its files still verify)."""
     from licensor.business import service as business_service
     from licensor.signing import service as signing_service
 
-    async def work(ctx: AppContext, session: AsyncSession) -> str:
+    async def work(ctx: AppContext, session: AsyncSession) -> SigningKeyOut:
         await business_service.find_business(session, business_id)
-        return (await signing_service.rotate(session, ctx.vault, business_id, mode.value)).kid
+        key = await signing_service.rotate(session, ctx.vault, business_id, mode.value)
+        return signing_service.to_out(key)
 
-    typer.echo(json.dumps({"kid": run(data_dir, database_url, work)}))
+    echo_json(run(data_dir, database_url, work))
+
+
+@signing_app.command("retire")
+def signing_keys_retire(
+    kid: Kid,
+    business_id: BusinessId,
+    mode: ModeOption = Mode.test,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Retire the active key: a new active key signs from now on (409 for any other key)."""
+    from licensor.business import service as business_service
+    from licensor.signing import service as signing_service
+
+    async def work(ctx: AppContext, session: AsyncSession) -> SigningKeyChange:
+        await business_service.find_business(session, business_id)
+        key, new = await signing_service.retire(session, ctx.vault, business_id, mode.value, kid)
+        return signing_service.to_change(key, new)
+
+    echo_json(run(data_dir, database_url, work))
+
+
+@signing_app.command("revoke")
+def signing_keys_revoke(
+    kid: Kid,
+    business_id: BusinessId,
+    mode: ModeOption = Mode.test,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Revoke a key: it leaves the JWKS and enters the revocation list. Revoking the
+    active key also makes its replacement (`replaced_by`)."""
+    from licensor.business import service as business_service
+    from licensor.signing import service as signing_service
+
+    async def work(ctx: AppContext, session: AsyncSession) -> SigningKeyChange:
+        await business_service.find_business(session, business_id)
+        key, new = await signing_service.revoke(session, ctx.vault, business_id, mode.value, kid)
+        return signing_service.to_change(key, new)
+
+    echo_json(run(data_dir, database_url, work))
 
 
 @signing_app.command("public")
@@ -89,7 +128,8 @@ def signing_keys_public(
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
 ) -> None:
-    """Print the public keys (JWKS, or PEM blocks with their kid), to ship with client software."""
+    """Print the published public keys (JWKS, or PEM blocks with their kid; revoked keys
+    left out), to ship with client software."""
     from licensor.business import service as business_service
     from licensor.signing import service as signing_service
 
@@ -98,7 +138,8 @@ def signing_keys_public(
         await signing_service.current_key(session, ctx.vault, business_id, mode.value)
         keys = await signing_service.list_keys(session, business_id, mode.value)
         if fmt is KeyFormat.pem:
-            return "".join(f"# kid: {k.kid}\n{signing_service.public_pem(k)}" for k in keys)
+            published = signing_service.published(keys)
+            return "".join(f"# kid: {k.kid}\n{signing_service.public_pem(k)}" for k in published)
         return json.dumps(signing_service.jwks(keys), indent=2)
 
     typer.echo(run(data_dir, database_url, work))

@@ -2,21 +2,22 @@
 
 The answer is `{"license": {...}, "kid", "alg": "EdDSA", "signature"}`; the signature is
 Ed25519 over the canonical encoding of `license` (keys sorted at every level, no
-whitespace, UTF-8), made with the business's current signing key for the key's mode.
-The decrypted signing key is cached per business and mode in the process.
+whitespace, UTF-8), made with the business's active signing key for the key's mode
+(the process's `HotSigner`, which caches the decrypted key per business and mode).
+With a client `nonce`, `license` also echoes it with `licenseKeyDigest` (HMAC-SHA256 of
+the key, keyed with the nonce), and that answer is made afresh (never from the memo).
 """
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import re
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from licensor.config import Settings
 from licensor.instance_keys.schemas import CheckinIn
@@ -25,9 +26,10 @@ from licensor.instance_keys.store import CheckinRow, CheckinStore, checkin_store
 from licensor.kit.clock import utcnow
 from licensor.kit.context import AppContext
 from licensor.kit.errors import Unauthorized
-from licensor.kit.origin import Origin, bind
 from licensor.kit.secrets import constant_time_equal
 from licensor.signing import service as signing_service
+from licensor.signing.hot import HotSigner
+from licensor.verifier import license_key_digest
 from licensor.verifier.states import State, state_of
 
 KEY_RE = re.compile(r"^[0-9a-f]{64}$")
@@ -121,31 +123,22 @@ def answer(
     }
 
 
+def _signed(signed: bytes, kid: str, sign: Callable[[bytes], bytes]) -> bytes:
+    tail = {"kid": kid, "alg": "EdDSA", "signature": signing_service.b64url(sign(signed))}
+    # the license goes out in its canonical form: the bytes that were signed
+    return b'{"license":' + signed + b"," + orjson.dumps(tail)[1:]
+
+
 class Checkins:
-    def __init__(self, store: CheckinStore, ctx: AppContext, settings: Settings) -> None:
+    def __init__(
+        self, store: CheckinStore, ctx: AppContext, settings: Settings, signer: HotSigner
+    ) -> None:
         self.store = store
         self.ctx = ctx
         self.settings = settings
-        self._signers: dict[tuple[str, str], tuple[float, str, Ed25519PrivateKey]] = {}
+        self.signer = signer
         self._recorded: dict[str, tuple[float, str | None, str | None]] = {}
         self._answers: dict[tuple[Any, ...], bytes] = {}
-
-    async def _signer(self, business_id: str, mode: str) -> tuple[str, Ed25519PrivateKey]:
-        cached = self._signers.get((business_id, mode))
-        now = time.monotonic()
-        if cached is not None and now - cached[0] < self.settings.signing_key_cache_seconds:
-            return cached[1], cached[2]
-        found = await self.store.signing_key(business_id, mode)
-        if found is None:  # the first signed answer of this business and mode: make its key
-            async with self.ctx.db.write_sessions() as session, session.begin():
-                bind(session, Origin("system:checkin"))
-                key = await signing_service.current_key(session, self.ctx.vault, business_id, mode)
-                found = (key.kid, key.private_key_encrypted)
-        kid, blob = found
-        raw = base64.b64decode(self.ctx.vault.decrypt(blob, kid))
-        private = Ed25519PrivateKey.from_private_bytes(raw)
-        self._signers[(business_id, mode)] = (now, kid, private)
-        return kid, private
 
     async def _record(self, key_id: str, now: datetime, body: CheckinIn) -> None:
         """Write the last check-in; at most once per interval per process unless it changed."""
@@ -183,21 +176,19 @@ class Checkins:
         if row is None or not constant_time_equal(row.key_hash, digest) or row.mode != mode:
             raise Unauthorized("invalid license key", code="INVALID_LICENSE_KEY")
         await self._record(row.key_id, now, body)
-        kid, private = await self._signer(row.business_id, row.mode)
+        kid, private = await self.signer.key(row.business_id, row.mode)
+        grace = timedelta(seconds=self.settings.checkin_grace_seconds)
+        expiry_grace = timedelta(seconds=self.settings.checkin_expiry_grace_seconds)
+        if body.nonce is not None:  # a fresh answer for this request alone: not memoised
+            fresh = answer(row, body, now, grace, expiry_grace)
+            fresh["nonce"] = body.nonce
+            fresh["licenseKeyDigest"] = license_key_digest(body.nonce, secret)
+            return _signed(canonical(fresh), kid, private.sign)
         memo = (row, body.instance_id, body.version, now, kid)
         found = self._answers.get(memo)
         if found is not None:
             return found
-        grace = timedelta(seconds=self.settings.checkin_grace_seconds)
-        expiry_grace = timedelta(seconds=self.settings.checkin_expiry_grace_seconds)
-        signed = canonical(answer(row, body, now, grace, expiry_grace))
-        tail = {
-            "kid": kid,
-            "alg": "EdDSA",
-            "signature": signing_service.b64url(private.sign(signed)),
-        }
-        # the license goes out in its canonical form: the bytes that were signed
-        out = b'{"license":' + signed + b"," + orjson.dumps(tail)[1:]
+        out = _signed(canonical(answer(row, body, now, grace, expiry_grace)), kid, private.sign)
         if len(self._answers) >= MAX_REMEMBERED:
             self._answers.clear()
         self._answers[memo] = out
@@ -210,7 +201,8 @@ async def checkins_for(state: Any) -> Checkins:
     found: Checkins | None = getattr(state, "instance_checkins", None)
     if found is None:
         ctx: AppContext = state.ctx
-        found = Checkins(checkin_store(state.hot), ctx, ctx.settings)
+        signer: HotSigner = state.signer
+        found = Checkins(checkin_store(state.hot), ctx, ctx.settings, signer)
         state.instance_checkins = found
     return found
 

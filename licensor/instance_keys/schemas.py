@@ -7,6 +7,7 @@ from typing import Annotated
 from pydantic import Field, StringConstraints
 
 from licensor.kit.camel import CamelIn, CamelOut, Timestamp
+from licensor.kit.schemas import Nonce
 
 InstanceName = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)
@@ -48,3 +49,8 @@ class CheckinIn(CamelIn):
 
     instance_id: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
     version: Annotated[str, StringConstraints(min_length=1, max_length=100)] | None = None
+    nonce: Nonce | None = Field(
+        default=None,
+        description="16-128 characters (A-Z a-z 0-9 . _ ~ + / = -), new for each check-in: "
+        "the signed answer then echoes it and a digest of the key (docs/instance-keys.md)",
+    )

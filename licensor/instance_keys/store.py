@@ -3,7 +3,8 @@
 It runs on the process's one hot-path connection layer (`kit/hotstore.py`, shared with
 the license routes and owned by the app's lifespan); this module only holds the queries
 and the parsing of their rows. One query answers a check-in: the key, its organisation,
-the organisation's current subscription (the newest that has started) and its plan.
+the organisation's current subscription (the newest that has started) and its plan. The
+signing key comes from the process's signer (`signing/hot.py`).
 """
 
 from __future__ import annotations
@@ -28,10 +29,6 @@ CHECKIN = (
     "ORDER BY s2.starts_at DESC, s2.created_at DESC, s2.id DESC LIMIT 1) "
     "LEFT JOIN plans p ON p.id = s.plan_id "
     "WHERE k.key_hash = {0}"
-)
-SIGNING_KEY = (
-    "SELECT kid, private_key_encrypted FROM signing_keys WHERE business_id = {0} AND mode = {1} "
-    "ORDER BY created_at DESC, kid DESC LIMIT 1"
 )
 RECORD = (
     "UPDATE instance_keys SET last_seen_at = {0}, last_version = COALESCE({1}, last_version), "
@@ -71,7 +68,6 @@ class CheckinRow:
 
 class CheckinStore(Protocol):
     async def find(self, key_hash: bytes, now: datetime) -> CheckinRow | None: ...
-    async def signing_key(self, business_id: str, mode: str) -> tuple[str, bytes] | None: ...
     async def record(
         self, key_id: str, now: datetime, version: str | None, instance_id: str | None
     ) -> None: ...
@@ -125,7 +121,6 @@ class SqliteCheckinStore:
         self._hot = hot
         self._reader = hot.reader
         self._find = hot.sql(CHECKIN)
-        self._signing = hot.sql(SIGNING_KEY)
         self._record = hot.sql(RECORD)
         self._version: int | None = None
         self._cache: dict[tuple[bytes, str], CheckinRow | None] = {}
@@ -152,10 +147,6 @@ class SqliteCheckinStore:
         self._cache[(key_hash, at)] = row
         return row
 
-    async def signing_key(self, business_id: str, mode: str) -> tuple[str, bytes] | None:
-        r = self._reader.execute(self._signing, (business_id, mode)).fetchone()
-        return None if r is None else (r[0], bytes(r[1]))
-
     async def record(
         self, key_id: str, now: datetime, version: str | None, instance_id: str | None
     ) -> None:
@@ -174,16 +165,11 @@ class PostgresCheckinStore:
         # (created on first use) and the record (a write) stay on the primary.
         self._reads = hot.reads
         self._find = hot.sql(CHECKIN)
-        self._signing = hot.sql(SIGNING_KEY)
         self._record = hot.sql(RECORD)
 
     async def find(self, key_hash: bytes, now: datetime) -> CheckinRow | None:
         r = await self._reads.fetchrow(self._find, key_hash, now)
         return None if r is None else _row(r)
-
-    async def signing_key(self, business_id: str, mode: str) -> tuple[str, bytes] | None:
-        r = await self._pool.fetchrow(self._signing, business_id, mode)
-        return None if r is None else (r[0], bytes(r[1]))
 
     async def record(
         self, key_id: str, now: datetime, version: str | None, instance_id: str | None

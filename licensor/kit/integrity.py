@@ -43,6 +43,10 @@ DOMAIN_CONFLICTS: dict[str, tuple[str, str]] = {
         "LICENSE_KEY_COLLISION",
         "could not generate a unique license key",
     ),
+    "uq_signing_keys_one_active": (
+        "CONCURRENT_UPDATE",
+        "the signing keys were changed at the same time; try again",
+    ),
     "uq_cloud_instances_subscription_id_instance_id": (
         "CONCURRENT_UPDATE",
         "this instance was activated at the same time; try again",

@@ -50,6 +50,11 @@ def _no_control(value: str) -> str:
 Id = Annotated[str, StringConstraints(min_length=1, max_length=64), AfterValidator(_no_control)]
 
 
+# A client's nonce for a signed answer (validate, the check-in): 16-128 characters of
+# base64, base64url, hex or a UUID, so it reads the same in every log and JSON encoder.
+Nonce = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._~+/=-]{16,128}$")]
+
+
 def _utc(value: datetime) -> datetime:
     try:
         return as_utc(value)

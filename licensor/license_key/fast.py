@@ -91,7 +91,7 @@ def quick_validate_input(raw: bytes) -> tuple[str, str | None, str | None] | Non
         data = orjson.loads(raw)
     except orjson.JSONDecodeError:
         return None
-    if type(data) is not dict or "fingerprint" in data:  # a machine's check: pydantic's
+    if type(data) is not dict or "fingerprint" in data or "nonce" in data:  # pydantic's path
         return None
     key = data.get("license_key")
     if type(key) is not str or not 0 < len(key) <= KEY_MAX or not is_printable_key(key):
@@ -142,6 +142,9 @@ class FastLicenseRoutes:
     async def _validate(
         self, body: ValidateIn, mode: Mode, scope: Scope
     ) -> tuple[int, bytes | None]:
+        if body.nonce is not None:
+            answer = await self.checks().signed_validate(body, mode, body.nonce)
+            return 200, orjson.dumps(answer)
         verdict = await self.checks().validate(body, mode)
         return 200, INVALID_BODY if verdict is None else verdict.body
 

@@ -3,6 +3,7 @@ thin ASGI handler in `fast.py` answers them first, through the same `LicenseChec
 
 from __future__ import annotations
 
+import orjson
 from fastapi import APIRouter, Request, Response, status
 
 from licensor.kit.errors import error_responses
@@ -48,12 +49,20 @@ async def activate_license(body: ActivateIn, request: Request) -> ActivateOut:
 @router.post(
     "/validate",
     response_model=ValidateOut,
+    response_model_exclude_unset=True,  # `signed` only when asked: `{"valid": …}` as before
     responses=error_responses(422, 429),
     summary="Is this key (and instance) valid now? Always 200 for a well-formed request",
 )
 async def validate_license(body: ValidateIn, request: Request) -> Response:
+    """With a `nonce`, the answer also carries `signed` (docs/license-file-format.md,
+    "Signed answers"); its bytes are the thin path's."""
     async with limited(request, "license", body.license_key) as outcome:
-        verdict = await _checks(request).validate(body, face_mode(request.scope))
+        mode = face_mode(request.scope)
+        if body.nonce is not None:
+            answer = await _checks(request).signed_validate(body, mode, body.nonce)
+            outcome.failed = not answer["valid"]
+            return Response(orjson.dumps(answer), media_type="application/json")
+        verdict = await _checks(request).validate(body, mode)
         outcome.failed = verdict is None or not verdict.valid
     # the thin path's very bytes: `state` and `code` only when there is one
     content = UNKNOWN if verdict is None else verdict.body

@@ -5,7 +5,7 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 
 from licensor.customer.schemas import CustomerBrief
-from licensor.kit.schemas import Id, Input, Name
+from licensor.kit.schemas import Id, Input, Name, Nonce
 from licensor.license_key.schemas import KeyText
 from licensor.product.policy import Fingerprint
 
@@ -39,11 +39,19 @@ class ActivateIn(PublicCheck):
     fingerprint: Fingerprint | None = Field(default=None, description=FINGERPRINT)
 
 
+NONCE = (
+    "Optional (Licensor's): 16-128 characters (A-Z a-z 0-9 . _ ~ + / = -), new for each "
+    "request. The answer then also carries `signed`: a statement signed by the business's "
+    'active key that echoes it (docs/license-file-format.md, "Signed answers").'
+)
+
+
 class ValidateIn(PublicCheck):
     license_key_instance_id: Id | None = None
     fingerprint: Fingerprint | None = Field(
         default=None, description="Optional: valid only if this machine holds a seat."
     )
+    nonce: Nonce | None = Field(default=None, description=NONCE)
 
 
 class DeactivateIn(PublicCheck):
@@ -54,10 +62,44 @@ class HeartbeatIn(PublicCheck):
     license_key_instance_id: Id
 
 
+class SignedAnswerStatement(BaseModel):
+    """What a signed validate answer says; the signature covers exactly these fields."""
+
+    business_id: str
+    mode: str
+    issued_at: str = Field(description="The server's time, ISO 8601 to the second, UTC")
+    license_key_id: str
+    license_key_digest: str = Field(
+        description="HMAC-SHA256 of the license key sent, keyed with the nonce (hex)"
+    )
+    license_key_instance_id: str | None = Field(description="The instance asked about, if any")
+    product_id: str
+    nonce: str
+    valid: bool
+    state: str = Field(
+        description="The key's: `valid`, `in_grace`, `expired` or `disabled` (an instance or "
+        "machine asked about that holds no seat makes `valid` false)"
+    )
+
+
+class SignedAnswer(BaseModel):
+    answer: SignedAnswerStatement
+    kid: str
+    alg: str = Field(description="`EdDSA`")
+    signature: str = Field(
+        description="Ed25519, base64url, over `licensor/signed-answer/v1` 0x00 and the "
+        "canonical JSON of `answer`"
+    )
+
+
 class ValidateOut(BaseModel):
     valid: bool
     state: str | None = Field(default=None, description=STATE)
     code: str | None = Field(default=None, description=CODE)
+    signed: SignedAnswer | None = Field(
+        default=None,
+        description="Only when the request sent a `nonce` and the key is known to this face",
+    )
 
 
 class ProductBrief(BaseModel):

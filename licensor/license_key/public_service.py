@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from licensor.customer.schemas import CustomerBrief
 from licensor.kit.clock import utcnow
@@ -25,6 +26,7 @@ from licensor.license_key.public_schemas import (
     PublicCheck,
     ValidateIn,
 )
+from licensor.license_key.public_signed import UNSIGNED_INVALID, AnswerSigner, signed_answer
 from licensor.license_key.store import LicenseStore
 from licensor.product.policy import fingerprint_key
 
@@ -35,9 +37,10 @@ class LicenseChecks:
     """The public checks of one face: every answer is about a key of this mode (and, when
     the caller pins one, of this product); any other key is as unknown as a missing one."""
 
-    def __init__(self, store: LicenseStore, vault: Vault) -> None:
+    def __init__(self, store: LicenseStore, vault: Vault, signer: AnswerSigner) -> None:
         self.store = store
         self.vault = vault
+        self.signer = signer
 
     async def _find(
         self, license_key: str, mode: Mode, product_id: str | None, primary: bool = False
@@ -77,7 +80,11 @@ class LicenseChecks:
         row = await self._find(license_key, mode, product_id)
         if row is None:
             return None
-        now = utcnow()
+        return await self._verdict(row, instance_id, fingerprint, utcnow())
+
+    async def _verdict(
+        self, row: KeyRow, instance_id: str | None, fingerprint: str | None, now: datetime
+    ) -> Verdict:
         term = term_of(row.disabled, row.expires_at, row.policy, now)
         if not term.valid or (instance_id is None and fingerprint is None):
             return term
@@ -98,6 +105,25 @@ class LicenseChecks:
         if not term.valid:
             raise Unprocessable("this license key has expired", code="LICENSE_KEY_EXPIRED")
         return term
+
+    async def signed_validate(self, body: ValidateIn, mode: Mode, nonce: str) -> dict[str, Any]:
+        """The validate answer with its signed statement (public_signed.py); an unknown
+        key's answer is `{"valid": false}` alone."""
+        row = await self._find(body.license_key, mode, body.product_id)
+        if row is None:
+            return UNSIGNED_INVALID
+        now = utcnow().replace(microsecond=0)
+        instance_id = body.license_key_instance_id
+        answer = await self._verdict(row, instance_id, body.fingerprint, now)
+        return await signed_answer(
+            self.signer,
+            row,
+            license_key=body.license_key,
+            instance_id=instance_id,
+            nonce=nonce,
+            verdict=answer,
+            now=now,
+        )
 
     async def activate(self, body: ActivateIn, mode: Mode, origin: Origin) -> ActivateOut:
         """Activate; the audit event (actor: the key, `license_key:lic_…`, unless `origin`

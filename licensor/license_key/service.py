@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -230,3 +231,18 @@ async def update(
     if row.disabled != before["disabled"]:
         await announce(session, row, events.KEY_DISABLED if row.disabled else events.KEY_ENABLED)
     return row
+
+
+async def disabled_key_ids(session: AsyncSession, business_id: str, mode: str) -> list[str]:
+    """The ids of the business's disabled license keys of this mode, sorted: the license
+    ids of its revocation list (license_desk/revocations.py)."""
+    stmt = (
+        select(LicenseKey.id)
+        .where(
+            LicenseKey.business_id == business_id,
+            LicenseKey.mode == mode,
+            LicenseKey.disabled.is_(True),
+        )
+        .order_by(LicenseKey.id)
+    )
+    return list((await session.scalars(stmt)).all())

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
@@ -22,6 +23,12 @@ FORMAT_VERSION = 1
 ALG_PLAIN = "ed25519"
 ALG_ENCRYPTED = "aes-256-gcm+ed25519"
 SIGNING_PREFIX = b"licensor/license-file/v1\x00"
+# The signed answers of `/licenses/validate` and the revocation lists: the same idea
+# (Ed25519 over canonical JSON), each with its own prefix so that no signature of one
+# kind can pass for another (a check-in answer signs its bare canonical JSON: `{…`).
+ANSWER_PREFIX = b"licensor/signed-answer/v1\x00"
+REVOCATIONS_PREFIX = b"licensor/revocations/v1\x00"
+JWS_ALG = "EdDSA"
 HKDF_INFO = b"licensor/license-file/aes-256-gcm/v1"
 NONCE_BYTES = 12
 ENVELOPE_KEYS = ("alg", "enc", "kid", "sig", "v")
@@ -44,6 +51,29 @@ def file_key(license_key: str) -> bytes:
 
 def b64encode(data: bytes) -> str:
     return base64.b64encode(data).decode()
+
+
+def b64url_encode(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def b64url_decode(text: str) -> bytes:
+    """base64url without padding (RFC 4648 §5), as JWKs and signed answers carry it;
+    ValueError when it is not."""
+    if not isinstance(text, str) or "=" in text:
+        raise ValueError("not unpadded base64url")
+    try:
+        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (binascii.Error, ValueError) as exc:
+        raise ValueError("not base64url") from exc
+
+
+def parse_time(value: Any) -> datetime:
+    """An ISO 8601 time, taken as UTC when it has no offset; ValueError when it is not."""
+    if not isinstance(value, str):
+        raise ValueError("not a string")
+    moment = datetime.fromisoformat(value)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def b64decode(text: str, what: str) -> bytes:

@@ -41,3 +41,51 @@ class NotYetValid(VerificationError):
 
 class Expired(VerificationError):
     """The license expired, and the grace period is over too."""
+
+
+class Revoked(VerificationError):
+    """The revocation list names the key that signed, or the license (or license key)."""
+
+
+class PinMismatch(VerificationError):
+    """Genuine, but not for this client: the base of the pinning errors below."""
+
+
+class WrongBusiness(PinMismatch):
+    """Issued by another business than the one the client expects."""
+
+
+class WrongMode(PinMismatch):
+    """Of the other mode (a test file or answer where live is expected, by default)."""
+
+
+class WrongLicenseType(PinMismatch):
+    """A license type the client does not accept."""
+
+
+class WrongInstance(PinMismatch):
+    """Bound to another instance id or machine fingerprint."""
+
+
+class WrongLicenseKey(PinMismatch):
+    """A signed answer about another license key than the client's."""
+
+
+class MalformedAnswer(VerificationError):
+    """Not a signed answer as Licensor writes it (no signed statement, a missing field)."""
+
+
+class NonceMismatch(VerificationError):
+    """A signed answer to another request: its nonce is not the one the client sent."""
+
+
+class StaleAnswer(VerificationError):
+    """A signed answer older than `max_age` (or dated too far in the future)."""
+
+
+class MalformedRevocationList(VerificationError):
+    """Not a revocation list as Licensor writes it."""
+
+
+class StaleRevocationList(VerificationError):
+    """A revocation list past its `next_update`, or older than the one the client holds."""

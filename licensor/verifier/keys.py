@@ -20,7 +20,7 @@ from .errors import BadSignature, UnknownKey
 
 @dataclass(frozen=True)
 class PublicKey:
-    kid: str | None  # None: a key without an id (raw or PEM); tried for any file
+    kid: str | None  # None: a key without an id (raw or PEM); see `verify_by_kid`
     key: Ed25519PublicKey
 
 
@@ -97,16 +97,38 @@ def load_public_keys(source: Any) -> list[PublicKey]:
     raise UnknownKey(f"cannot load public key from {type(source).__name__}")
 
 
-def check_signature(envelope: dict[str, Any], enc: bytes, keys: list[PublicKey]) -> None:
-    candidates = [k for k in keys if k.kid == envelope["kid"]] or [k for k in keys if k.kid is None]
+def verify_by_kid(
+    kid: str,
+    signature: bytes,
+    message: bytes,
+    keys: list[PublicKey],
+    *,
+    allow_unnamed: bool = False,
+) -> None:
+    """Verify `signature` over `message` with the key named `kid`. A key given without a
+    kid (raw bytes, a bare PEM, an `Ed25519PublicKey`) is tried only with `allow_unnamed`
+    and only when no key has that kid: it would otherwise accept a signature of any kid."""
+    candidates = [k for k in keys if k.kid == kid]
+    if not candidates and allow_unnamed:
+        candidates = [k for k in keys if k.kid is None]
     if not candidates:
-        raise UnknownKey(f"no public key with kid {envelope['kid']!r}")
-    signature = b64decode(envelope["sig"], "the signature")
-    message = signing_input(envelope["alg"], enc)
+        hint = ""
+        if not allow_unnamed and any(k.kid is None for k in keys):
+            hint = " (keys without a kid are tried only with allow_unnamed_keys=True)"
+        raise UnknownKey(f"no public key with kid {kid!r}{hint}")
     for candidate in candidates:
         try:
             candidate.key.verify(signature, message)
             return
         except InvalidSignature:
             continue
-    raise BadSignature(f"the signature does not verify under key {envelope['kid']!r}")
+    raise BadSignature(f"the signature does not verify under key {kid!r}")
+
+
+def check_signature(
+    envelope: dict[str, Any], enc: bytes, keys: list[PublicKey], *, allow_unnamed: bool = False
+) -> None:
+    """A license file's signature (docs/license-file-format.md, section 4)."""
+    signature = b64decode(envelope["sig"], "the signature")
+    message = signing_input(envelope["alg"], enc)
+    verify_by_kid(envelope["kid"], signature, message, keys, allow_unnamed=allow_unnamed)

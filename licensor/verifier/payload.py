@@ -46,11 +46,12 @@ class LicensePayload:
     issued_at: datetime
     subscription: SubscriptionRef | None
     cloud_instance_id: str | None
+    # Binding (None: not bound, and in files written before the field): the cloud
+    # instance's own id as it sent it when activating (online cloud licenses), and the
+    # machine fingerprint a machine file is for (see `verify_license_file`'s pins).
+    instance_id: str | None
+    fingerprint: str | None
     kid: str
-    # The cloud instance's own id, as it sent it when activating (online cloud licenses):
-    # the instance compares it with its own to know the file is its. None in files
-    # written before it was added, and in other licenses.
-    instance_id: str | None = None
 
 
 def _text(obj: Mapping[str, Any], name: str, optional: bool = False) -> Any:
@@ -109,4 +110,5 @@ def payload_from_dict(data: Any, kid: str) -> LicensePayload:
         cloud_instance_id=_text(data, "cloud_instance_id", True),
         kid=kid,
         instance_id=_text(data, "instance_id", True),
+        fingerprint=_text(data, "fingerprint", True),
     )

@@ -1,7 +1,7 @@
 """machines: a product's license policy, instance fingerprints and heartbeats
 
 Revision ID: 0900
-Revises: 0700
+Revises: 0800
 Create Date: 2026-12-02 09:00:00.000000+00:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import licensor.kit.db
 
 revision = "0900"
-down_revision = "0700"
+down_revision = "0800"
 branch_labels = None
 depends_on = None
 
