@@ -27,6 +27,7 @@ from licensor.cli.common import (
 )
 from licensor.cli.db import db_app
 from licensor.cli.delivery import mail_settings_app, worker
+from licensor.cli.license_keys import license_keys_app
 from licensor.cli.orgs import app as orgs_app
 from licensor.cli.queue import deliveries_app
 from licensor.cli.signing import signing_app
@@ -49,6 +50,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(audit_app, name="audit")
 app.add_typer(keys_app, name="api-keys")
 app.add_typer(signing_app, name="signing-keys")
+app.add_typer(license_keys_app, name="license-keys")
 desk_cli.register(app)
 app.add_typer(orgs_app, name="orgs")
 app.add_typer(staff_app, name="staff")

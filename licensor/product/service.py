@@ -88,3 +88,14 @@ async def list_page(session: AsyncSession, who: Principal, page: PageParams) -> 
         .order_by(Product.created_at.desc(), Product.id)
     )
     return await fetch_page(session, stmt, page)
+
+
+async def all_of(session: AsyncSession, who: Principal) -> list[Product]:
+    """Every product of the caller's business and mode (an import matches rows against
+    them by id, external id or name; a business has a handful)."""
+    stmt = (
+        select(Product)
+        .where(Product.business_id == who.business_id, Product.mode == who.mode)
+        .order_by(Product.created_at, Product.id)
+    )
+    return list((await session.scalars(stmt)).all())
