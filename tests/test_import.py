@@ -16,6 +16,10 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from hypothesis import given
+from hypothesis import strategies as st
+
+from licensor.kit.secrets import Vault
 from tests import net
 from tests.helpers import make_customer, make_key, make_product
 from tests.import_helpers import (
@@ -48,6 +52,7 @@ COLUMNS = [
 ]
 NEXT_YEAR = (datetime.now(UTC) + timedelta(days=365)).replace(microsecond=0).isoformat()
 LAST_YEAR = (datetime.now(UTC) - timedelta(days=365)).replace(microsecond=0).isoformat()
+VAULT = Vault(os.urandom(32))
 
 
 def validate(tenant: Tenant, key: str) -> bool:
@@ -83,7 +88,8 @@ def test_csv_matches_and_creates_customers_and_the_keys_validate(
         )
         expected[key] = (limit, expires, disabled)
     path = write_csv(tmp_path / "keys.csv", COLUMNS, rows)
-    summary = imported(server, tenant, path, "--batch-size", "500")
+    # Two processes prepare the batches (`--workers`); they are still written in order.
+    summary = imported(server, tenant, path, "--batch-size", "500", "--workers", "2")
     assert (summary["imported"], summary["rejected"]) == (3000, 0), summary
     assert summary["customers_created"] == 100
     assert (summary["batches"], summary["status"]) == (6, "completed")
@@ -193,6 +199,7 @@ def test_jsonl_reports_rejected_rows_by_line(
     ]
     lines += [jsonl({"key": f"LATE-{n:04d}", **good}) for n in range(21, 40)]  # 21-39
     lines += [jsonl({"key": "GOOD-0002", **good})]  # 40: line 2's key, a later batch
+    lines += [jsonl({"key": "EMPTY-PAYMENT", **good, "payment_id": ""})]  # 41: "" is a value
     path = write_lines(tmp_path / "keys.jsonl", lines)
     report = tmp_path / "rejected.jsonl"
     summary = imported(server, tenant, path, "--batch-size", "25", "--report", str(report))
@@ -216,6 +223,7 @@ def test_jsonl_reports_rejected_rows_by_line(
         19: "VALIDATION_ERROR",
         20: "VALIDATION_ERROR",
         40: "LICENSE_KEY_ALREADY_EXISTS",
+        41: "VALIDATION_ERROR",
     }
     assert [r["line"] for r in report_of(report)] == sorted(rejected)  # in file order
     assert rejected[4]["message"].startswith("activations_limit:")
@@ -359,3 +367,16 @@ def test_a_run_killed_mid_import_resumes_without_duplicates(
     assert key_count(server, tenant.business_id) == total
     assert distinct_hashes(server, tenant.business_id) == total
     assert report_of(tmp_path / "big.csv.rejected.jsonl") == []
+
+
+@given(st.text(max_size=600), st.sampled_from(["license_key", "api_key", ""]))
+def test_the_bulk_hasher_is_the_vaults_lookup_hash(secret: str, purpose: str) -> None:
+    assert VAULT.lookup_hasher(purpose)(secret) == VAULT.lookup_hash(secret, purpose)
+
+
+def test_encrypt_many_is_encrypt_with_fresh_nonces() -> None:
+    rows = ["lic_a", "lic_b", "lic_c"]
+    blobs = VAULT.encrypt_many(["k1", "k2", "k1"], rows)
+    assert [VAULT.decrypt(b, r) for b, r in zip(blobs, rows, strict=True)] == ["k1", "k2", "k1"]
+    assert len({b[:12] for b in blobs}) == 3  # a nonce each
+    assert all(len(b) == len(VAULT.encrypt("k1", "lic_a")) for b in blobs)

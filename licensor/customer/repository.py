@@ -6,7 +6,7 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from licensor.kit import bulk
+from licensor.kit.bulk import Bulk
 from licensor.kit.repository import created_between
 from licensor.kit.search import EmailTerm, email_term, fold
 from licensor.models import Customer
@@ -114,6 +114,6 @@ async def existing_ids(
 INSERTED = ("id", "business_id", "mode", "email", "email_lc", "name", "metadata", "created_at")
 
 
-async def insert_many(session: AsyncSession, rows: Sequence[Sequence[object]]) -> None:
-    """New customers (values in the order of `INSERTED`) at the driver's speed."""
-    await bulk.insert_rows(session, Customer.__table__, INSERTED, rows)  # type: ignore[arg-type]
+async def insert_many(writer: Bulk, rows: Sequence[Sequence[object]]) -> None:
+    """New customers (values in the order of `INSERTED`, in the driver's form)."""
+    await writer.insert(Customer.__table__, INSERTED, rows)  # type: ignore[arg-type]

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from licensor.audit import service as audit
 from licensor.customer import repository
 from licensor.customer.schemas import CustomerCreate, CustomerUpdate
+from licensor.kit.bulk import Bulk
 from licensor.kit.errors import NotFound, Unprocessable
 from licensor.kit.ids import new_id, new_ids
 from licensor.kit.pagination import PageParams, fetch_page
@@ -136,14 +137,17 @@ async def match_or_create(
     missing = [folded for folded in wanted if folded not in found]
     if not missing:
         return Imported(found, 0)
+    writer = await Bulk.of(session)
+    created_at, empty = writer.time(now), writer.json({})
     rows: list[tuple[object, ...]] = []
     for customer_id, folded in zip(new_ids("cus", len(missing)), missing, strict=True):
         email, name = wanted[folded]
+        name = (name or email)[:300]
         rows.append(
-            (customer_id, who.business_id, who.mode, email, folded, (name or email)[:300], {}, now)
+            (customer_id, who.business_id, who.mode, email, folded, name, empty, created_at)
         )
         found[folded] = customer_id
-    await repository.insert_many(session, rows)
+    await repository.insert_many(writer, rows)
     audit.record(
         session,
         business_id=who.business_id,

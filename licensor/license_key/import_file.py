@@ -4,7 +4,9 @@ A file is CSV (a header row naming the columns, then one key per record) or JSON
 (one object per line); both are UTF-8 (a leading BOM is allowed). A record is numbered by
 the line it starts on, counting the header as line 1: the numbers the rejected-rows
 report gives, and the position an interrupted run resumes after. Blank lines are
-skipped. The columns are `import_schemas.COLUMNS` (docs/import.md).
+skipped. The columns are `import_schemas.COLUMNS` (docs/import.md); a field by another
+name is refused (the API ignores unknown fields, but in a file a misspelt column would
+drop a value for every row).
 """
 
 from __future__ import annotations
@@ -20,11 +22,12 @@ from typing import IO, Literal, NamedTuple
 import orjson
 
 from licensor.kit.errors import Unprocessable
-from licensor.license_key.import_schemas import COLUMNS, REQUIRED
+from licensor.license_key.import_schemas import COLUMNS, NULLABLE, REQUIRED
 
 Format = Literal["csv", "jsonl"]
 FILE_INVALID = "IMPORT_FILE_INVALID"
 CHUNK = 1 << 20
+KNOWN = frozenset(COLUMNS)
 csv.field_size_limit(1 << 20)
 
 
@@ -37,12 +40,14 @@ class FileInfo:
 
 
 class Record(NamedTuple):
-    """One record: its line, and its fields as text (CSV) or JSON values (JSON lines);
-    `problem` instead when the line itself is unreadable (bad JSON, wrong field count)."""
+    """One record: its line, and its fields as the row model takes them; `problem`
+    instead when the line is unreadable (bad JSON, wrong field count, an unknown field),
+    with its `key` where one can be read (the report shows it masked)."""
 
     line: int
     fields: dict[str, object] | None
     problem: str | None = None
+    key: str | None = None
 
 
 def format_of(path: Path, given: str | None) -> Format:
@@ -152,7 +157,14 @@ def _csv_records(info: FileInfo, after_line: int) -> Iterator[Record]:
             if len(cells) != width:
                 yield Record(start, None, f"{len(cells)} fields where the header has {width}")
                 continue
-            yield Record(start, dict(zip(columns, cells, strict=True)))
+            # An empty cell is left out, or null in a nullable column (as JSON's null).
+            fields: dict[str, object] = {}
+            for name, cell in zip(columns, cells, strict=True):
+                if cell:
+                    fields[name] = cell
+                elif name in NULLABLE:
+                    fields[name] = None
+            yield Record(start, fields)
 
 
 def _jsonl_records(info: FileInfo, after_line: int) -> Iterator[Record]:
@@ -167,5 +179,11 @@ def _jsonl_records(info: FileInfo, after_line: int) -> Iterator[Record]:
                 continue
             if not isinstance(value, dict):
                 yield Record(number, None, "a line must hold one JSON object")
+                continue
+            unknown = value.keys() - KNOWN
+            if unknown:
+                key = value.get("key")
+                problem = f"unknown field(s): {', '.join(sorted(unknown))}"
+                yield Record(number, None, problem, key if isinstance(key, str) else None)
                 continue
             yield Record(number, value)

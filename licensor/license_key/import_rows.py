@@ -20,12 +20,11 @@ from licensor.kit.handlers import describe_validation_errors
 from licensor.kit.ids import new_ids
 from licensor.kit.secrets import Vault
 from licensor.license_key.import_file import Record
-from licensor.license_key.import_schemas import COLUMNS, NULLABLE, LicenseKeyImportRow
+from licensor.license_key.import_schemas import LicenseKeyImportRow
 from licensor.license_key.keys import LOOKUP_PURPOSE
 
 VALIDATION = "VALIDATION_ERROR"
 DUPLICATE_IN_BATCH = "DUPLICATE_KEY_IN_FILE"
-KNOWN = frozenset(COLUMNS)
 UNSET: Any = object()  # a field the row left out: the product's default applies
 COLUMN_LISTS = (
     "lines",
@@ -96,22 +95,8 @@ class Batch:
                 setattr(self, name, [column[i] for i in wanted])
 
 
-def _fields(record: Record) -> dict[str, object]:
-    """A record's fields as the model takes them: an empty CSV cell is left out, or null
-    for a nullable column (`activations_limit`, `expires_at`), as JSON's null is."""
-    assert record.fields is not None
-    out: dict[str, object] = {}
-    for name, value in record.fields.items():
-        if value == "":
-            if name in NULLABLE:
-                out[name] = None
-        else:
-            out[name] = value
-    return out
-
-
-def _key_of(fields: dict[str, object] | None) -> str | None:
-    key = fields.get("key") if fields else None
+def _key_of(fields: dict[str, object]) -> str | None:
+    key = fields.get("key")
     return key if isinstance(key, str) else None
 
 
@@ -130,23 +115,16 @@ def _add(batch: Batch, line: int, row: LicenseKeyImportRow) -> None:
 
 
 def validate(records: list[Record]) -> Batch:
-    """Each record through `LicenseKeyImportRow` (the API's rules and messages); a field
-    the file format does not have is refused rather than ignored."""
+    """Each record through `LicenseKeyImportRow`: the API's rules and messages."""
     batch = Batch(first_line=records[0].line, last_line=records[-1].line)
     model = LicenseKeyImportRow.model_validate
     for record in records:
         if record.fields is None:
-            batch.rejected.append(Rejected(record.line, None, VALIDATION, record.problem or ""))
-            continue
-        unknown = record.fields.keys() - KNOWN
-        if unknown:
-            message = f"unknown field(s): {', '.join(sorted(unknown))}"
-            batch.rejected.append(
-                Rejected(record.line, _key_of(record.fields), VALIDATION, message)
-            )
+            problem = record.problem or ""
+            batch.rejected.append(Rejected(record.line, record.key, VALIDATION, problem))
             continue
         try:
-            row = model(_fields(record))
+            row = model(record.fields)
         except ValidationError as exc:
             message = describe_validation_errors(list(exc.errors()))
             batch.rejected.append(

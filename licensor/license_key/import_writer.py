@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from licensor.audit import service as audit
 from licensor.customer import service as customer_service
+from licensor.kit.bulk import Bulk
 from licensor.kit.clock import utcnow
 from licensor.kit.errors import Conflict
 from licensor.kit.search import fold
@@ -156,6 +157,8 @@ async def write(
         chosen.append(found)
         keep.append(i)
     customers = await _customers(session, who, run_id, batch, keep, now)
+    writer = await Bulk.of(session)
+    stamp = writer.time(now)
     rows: list[tuple[Any, ...]] = []
     for product, i in zip(chosen, keep, strict=True):
         customer_id = customers.ids.get(batch.customers[i])
@@ -167,7 +170,7 @@ async def write(
         limit = default.limit if batch.limits[i] is UNSET else batch.limits[i]
         expires_at = default.expires_at if batch.expiries[i] is UNSET else batch.expiries[i]
         # A key that expired before it was imported is not announced as expiring now.
-        announced = now if expires_at is not None and expires_at <= now else None
+        announced = expires_at is not None and expires_at <= now
         rows.append(
             (
                 batch.ids[i],
@@ -181,15 +184,15 @@ async def write(
                 limit,
                 0,
                 batch.disabled[i],
-                expires_at,
-                announced,
+                writer.time(expires_at),
+                stamp if announced else None,
                 batch.payment_ids[i],
                 batch.subscription_ids[i],
-                now,
-                now,
+                stamp,
+                stamp,
             )
         )
-    await repository.insert_many(session, rows)
+    await repository.insert_many(writer, rows)
     await repository.count_batch(session, run_id, len(rows), len(rejected), customers.created)
     audit.record(
         session,

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, Select, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from licensor.kit import bulk
+from licensor.kit.bulk import Bulk
 from licensor.kit.pagination import PageParams
 from licensor.kit.repository import created_between
 from licensor.models import ImportRun, LicenseKey, LicenseKeyInstance
@@ -173,9 +173,9 @@ IMPORTED = (
 )
 
 
-async def insert_many(session: AsyncSession, rows: Sequence[Sequence[object]]) -> None:
-    """New keys (values in the order of `IMPORTED`) at the driver's speed."""
-    await bulk.insert_rows(session, LicenseKey.__table__, IMPORTED, rows)  # type: ignore[arg-type]
+async def insert_many(writer: Bulk, rows: Sequence[Sequence[object]]) -> None:
+    """New keys (values in the order of `IMPORTED`, in the driver's form) at its speed."""
+    await writer.insert(LicenseKey.__table__, IMPORTED, rows)  # type: ignore[arg-type]
 
 
 async def find_run(
