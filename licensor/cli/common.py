@@ -6,7 +6,8 @@
   `LicensorError` (the same code the API answers), 2 for a usage error (a bad flag).
 - Output on stdout is JSON.
 - A command runs its work in one transaction through `run` / `run_as`: open the context,
-  commit on success, roll back on any error, close.
+  commit on success, roll back on any error, close. A command that needs several (an
+  import: one per batch) opens each with `transaction`.
 
 This module, like every command module, imports no web stack or database engine at
 import time: `licensor --help` stays fast. Domain modules are imported in command bodies.

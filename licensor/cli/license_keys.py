@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import os
+import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, TextIO
 
@@ -171,14 +173,19 @@ def import_keys(
     from licensor.license_key import import_file
     from licensor.license_key.importer import BatchFailed
 
+    began = time.monotonic()  # the summary's time includes hashing the file
     settings = apply_overrides(data_dir, database_url)
-    report_path = report or file.with_name(file.name + ".rejected.jsonl")
+    how = How(
+        report=report or file.with_name(file.name + ".rejected.jsonl"),
+        progress=progress,
+        batch_size=batch_size,
+        workers=default_workers() if workers is None else workers,
+        began=began,
+    )
     try:
         info = import_file.inspect(file, file_format)
         import_file.header_of(info)
-        summary = _run(
-            settings, business_id, mode, info, report_path, progress, batch_size, workers
-        )
+        summary = _run(settings, business_id, mode, info, how)
     except LicensorError as exc:
         raise fail(exc.code, exc.message) from exc
     except ValidationError as exc:
@@ -188,20 +195,22 @@ def import_keys(
         message = f"{exc}; nothing of lines {lines} was written: run again to resume"
         raise fail("IMPORT_BATCH_FAILED", message) from exc
     except OSError as exc:  # the report cannot be written
-        raise fail("IMPORT_REPORT_FAILED", f"{report_path}: {exc.strerror or exc}") from exc
-    summary.report = str(report_path)
+        raise fail("IMPORT_REPORT_FAILED", f"{how.report}: {exc.strerror or exc}") from exc
+    summary.report = str(how.report)
     echo_json(summary)
 
 
+@dataclass(frozen=True)
+class How:
+    report: Path
+    progress: bool
+    batch_size: int
+    workers: int
+    began: float
+
+
 def _run(
-    settings: Settings,
-    business_id: str,
-    mode: Mode,
-    info: FileInfo,
-    report_path: Path,
-    progress: bool,
-    batch_size: int,
-    workers: int | None,
+    settings: Settings, business_id: str, mode: Mode, info: FileInfo, how: How
 ) -> ImportSummary:
     import asyncio
 
@@ -214,7 +223,7 @@ def _run(
 
     async def go() -> ImportSummary:
         ctx = AppContext.from_settings(settings)
-        shown = Shown(Report(report_path), progress)
+        shown = Shown(Report(how.report), how.progress)
         try:
             async with transaction(ctx) as session:
                 await business_service.find_business(session, business_id)
@@ -224,8 +233,9 @@ def _run(
                 info,
                 lambda: transaction(ctx),
                 shown,
-                batch_size=batch_size,
-                workers=default_workers() if workers is None else workers,
+                batch_size=how.batch_size,
+                workers=how.workers,
+                began=how.began,
             )
         finally:
             shown.close()

@@ -170,8 +170,11 @@ async def run_import(
     *,
     batch_size: int = DEFAULT_BATCH,
     workers: int = 0,
+    began: float | None = None,
 ) -> ImportSummary:
-    began = time.monotonic()
+    """Import the file (or the rest of it) for `who`; `began` (`time.monotonic()`) is when
+    the caller started, reading the file's hash included, for the summary's time."""
+    began = time.monotonic() if began is None else began
     async with transaction() as session:
         run = await _start(session, who, info)
         run_id, after, status = run.id, run.last_line, run.status
