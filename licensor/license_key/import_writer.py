@@ -9,7 +9,7 @@ No webhook is queued per key (docs/import.md): an import is a migration, not a s
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -45,6 +45,7 @@ class Products:
     by_id: dict[str, Product]
     by_external_id: dict[str, list[Product]]
     by_name: dict[str, list[Product]]
+    found: dict[str, Product | tuple[str, str]] = field(default_factory=dict)
 
     @classmethod
     async def load(cls, session: AsyncSession, who: Principal) -> Products:
@@ -60,7 +61,14 @@ class Products:
         return cls(by_id, by_external_id, by_name)
 
     def find(self, ref: str) -> Product | tuple[str, str]:
-        """The product `ref` names, or the report's (code, message)."""
+        """The product `ref` names, or the report's (code, message); a batch names the
+        same few products on every row, so each answer is kept."""
+        found = self.found.get(ref)
+        if found is None:
+            found = self.found[ref] = self._find(ref)
+        return found
+
+    def _find(self, ref: str) -> Product | tuple[str, str]:
         if ref.startswith(PRODUCT_ID_PREFIX) and ref in self.by_id:
             return self.by_id[ref]
         matches = self.by_external_id.get(ref) or self.by_name.get(fold(ref)) or []
@@ -87,6 +95,7 @@ class _Defaults:
     """A product's activations limit and expiry for a key made now; `problem` when its
     duration ends past year 9999 (a row that leaves the expiry out is then refused)."""
 
+    product_id: str
     limit: int | None
     expires_at: datetime | None
     problem: str | None = None
@@ -95,12 +104,13 @@ class _Defaults:
 def _defaults(product: Product, now: datetime) -> _Defaults:
     limit = product.license_key_activations_limit
     if product.license_key_duration_count is None:
-        return _Defaults(limit, None)
+        return _Defaults(product.id, limit, None)
     interval = product.license_key_duration_interval or "Day"
     try:
-        return _Defaults(limit, expiry_after(now, product.license_key_duration_count, interval))
+        expires_at = expiry_after(now, product.license_key_duration_count, interval)
     except (OverflowError, ValueError):
-        return _Defaults(limit, None, "the product's key duration ends after year 9999")
+        return _Defaults(product.id, limit, None, "the product's key duration ends after 9999")
+    return _Defaults(product.id, limit, expires_at)
 
 
 async def write(
@@ -130,8 +140,8 @@ async def write(
         else set()
     )
     products = await Products.load(session, who)
-    defaults: dict[str, _Defaults] = {}
-    chosen: list[Product] = []
+    defaults: dict[Product, _Defaults] = {}
+    chosen: list[_Defaults] = []
     keep: list[int] = []
     for i in range(len(batch)):
         if batch.hashes[i] in existing:
@@ -148,27 +158,26 @@ async def write(
         if isinstance(found, tuple):
             rejected.append(Rejected(batch.lines[i], batch.keys[i], *found))
             continue
-        if found.id not in defaults:
-            defaults[found.id] = _defaults(found, now)
-        problem = defaults[found.id].problem
-        if batch.expiries[i] is UNSET and problem is not None:
-            rejected.append(Rejected(batch.lines[i], batch.keys[i], VALIDATION, problem))
+        terms = defaults.get(found)
+        if terms is None:
+            terms = defaults[found] = _defaults(found, now)
+        if batch.expiries[i] is UNSET and terms.problem is not None:
+            rejected.append(Rejected(batch.lines[i], batch.keys[i], VALIDATION, terms.problem))
             continue
-        chosen.append(found)
+        chosen.append(terms)
         keep.append(i)
     customers = await _customers(session, who, run_id, batch, keep, now)
     writer = await Bulk.of(session)
     stamp = writer.time(now)
     rows: list[tuple[Any, ...]] = []
-    for product, i in zip(chosen, keep, strict=True):
+    for terms, i in zip(chosen, keep, strict=True):
         customer_id = customers.ids.get(batch.customers[i])
         if customer_id is None:
             message = f"customer {batch.customers[i]} not found"
             rejected.append(Rejected(batch.lines[i], batch.keys[i], CUSTOMER_NOT_FOUND, message))
             continue
-        default = defaults[product.id]
-        limit = default.limit if batch.limits[i] is UNSET else batch.limits[i]
-        expires_at = default.expires_at if batch.expiries[i] is UNSET else batch.expiries[i]
+        limit = terms.limit if batch.limits[i] is UNSET else batch.limits[i]
+        expires_at = terms.expires_at if batch.expiries[i] is UNSET else batch.expiries[i]
         # A key that expired before it was imported is not announced as expiring now.
         announced = expires_at is not None and expires_at <= now
         rows.append(
@@ -177,7 +186,7 @@ async def write(
                 who.business_id,
                 who.mode,
                 customer_id,
-                product.id,
+                terms.product_id,
                 batch.hashes[i],
                 batch.encrypted[i],
                 "import",
