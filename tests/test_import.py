@@ -322,6 +322,11 @@ def test_a_failing_batch_commits_nothing_and_the_run_resumes(
     assert (done_again["imported"], done_again["skipped_lines"]) == (0, 101)
 
 
+def children_of(pid: int) -> list[int]:
+    found = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return [int(c) for c in found]
+
+
 def test_a_run_killed_mid_import_resumes_without_duplicates(
     server: Server, tenant: Tenant, tmp_path: Path
 ) -> None:
@@ -335,7 +340,7 @@ def test_a_run_killed_mid_import_resumes_without_duplicates(
         "LICENSOR_DATABASE_URL": server.settings.resolved_database_url,
     }
     cmd = [sys.executable, "-m", "licensor", "license-keys", "import", str(path)]
-    cmd += ["--business-id", tenant.business_id, "--batch-size", "250", "--workers", "0"]
+    cmd += ["--business-id", tenant.business_id, "--batch-size", "250", "--workers", "1"]
     out = (tmp_path / "out.txt").open("wb")
     proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT)
     try:
@@ -346,6 +351,8 @@ def test_a_run_killed_mid_import_resumes_without_duplicates(
                 break
             time.sleep(0.02)
         assert proc.poll() is None, (tmp_path / "out.txt").read_text()  # still importing
+        children = children_of(proc.pid)  # the worker preparing batches (and its tracker)
+        assert children
         proc.send_signal(signal.SIGKILL)
     finally:
         if proc.poll() is None:
@@ -353,6 +360,10 @@ def test_a_run_killed_mid_import_resumes_without_duplicates(
         proc.wait(timeout=30)
         out.close()
     assert proc.returncode == -signal.SIGKILL
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and any(Path(f"/proc/{c}").exists() for c in children):
+        time.sleep(0.1)
+    assert not [c for c in children if Path(f"/proc/{c}").exists()]  # none outlives it
     killed = run_row(server, tenant.business_id)
     assert killed is not None
     assert killed["status"] == "running"

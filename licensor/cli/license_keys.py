@@ -44,10 +44,14 @@ license_keys_app = typer.Typer(
 )
 
 
-def default_workers() -> int:
-    """Processes that prepare batches: none (a thread) on one or two cores, where the
-    writer and the database need the second; else all cores but two, at most four."""
-    return max(0, min(4, (os.cpu_count() or 1) - 2))
+def default_workers(lines: int, batch_size: int) -> int:
+    """Processes that prepare batches: one per core but one, at most four (the writing
+    process keeps a core: SQLite's inserts run in it); none, a thread, on one core or for
+    a file of one or two batches, where starting a process costs more than it saves."""
+    cores = os.cpu_count() or 1
+    if cores < 2 or lines <= 2 * batch_size:
+        return 0
+    return min(4, cores - 1)
 
 
 class Report:
@@ -153,7 +157,7 @@ def import_keys(
             "--workers",
             min=0,
             max=32,
-            help="Processes preparing batches (0: a thread; default by the CPU count).",
+            help="Processes preparing batches (0: a thread; default: cores less one, up to 4).",
         ),
     ] = None,
     report: Annotated[
@@ -175,16 +179,17 @@ def import_keys(
 
     began = time.monotonic()  # the summary's time includes hashing the file
     settings = apply_overrides(data_dir, database_url)
-    how = How(
-        report=report or file.with_name(file.name + ".rejected.jsonl"),
-        progress=progress,
-        batch_size=batch_size,
-        workers=default_workers() if workers is None else workers,
-        began=began,
-    )
+    report_path = report or file.with_name(file.name + ".rejected.jsonl")
     try:
         info = import_file.inspect(file, file_format)
         import_file.header_of(info)
+        how = How(
+            report=report_path,
+            progress=progress,
+            batch_size=batch_size,
+            workers=default_workers(info.lines, batch_size) if workers is None else workers,
+            began=began,
+        )
         summary = _run(settings, business_id, mode, info, how)
     except LicensorError as exc:
         raise fail(exc.code, exc.message) from exc
@@ -195,8 +200,8 @@ def import_keys(
         message = f"{exc}; nothing of lines {lines} was written: run again to resume"
         raise fail("IMPORT_BATCH_FAILED", message) from exc
     except OSError as exc:  # the report cannot be written
-        raise fail("IMPORT_REPORT_FAILED", f"{how.report}: {exc.strerror or exc}") from exc
-    summary.report = str(how.report)
+        raise fail("IMPORT_REPORT_FAILED", f"{report_path}: {exc.strerror or exc}") from exc
+    summary.report = str(report_path)
     echo_json(summary)
 
 

@@ -9,6 +9,7 @@ found by the writer.
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,7 +26,16 @@ from licensor.license_key.keys import LOOKUP_PURPOSE
 
 VALIDATION = "VALIDATION_ERROR"
 DUPLICATE_IN_BATCH = "DUPLICATE_KEY_IN_FILE"
-UNSET: Any = object()  # a field the row left out: the product's default applies
+
+
+class _Unset(enum.Enum):
+    """A field the row left out: the product's default applies. An enum member, so it is
+    still itself after a batch comes back from a worker process (pickled by name)."""
+
+    UNSET = "unset"
+
+
+UNSET: Any = _Unset.UNSET
 COLUMN_LISTS = (
     "lines",
     "keys",

@@ -5,23 +5,27 @@ opens one (its origin bound) and commits it on leaving, or rolls it back on an e
 The run takes one to start (or find, to resume) its `import_runs` row, one per batch
 (`import_writer.write`: all of the batch or none of it) and one to finish.
 
-Batches are read, validated and sealed (hashed, encrypted) while the previous one is
-written: on a thread of this process (`workers=0`), or in `workers` processes when one
-core is not enough. Either way batches are written, and committed, in file order, so the
-run's `last_line` is always the end of a committed stretch: running the same file again
-resumes after it, and no line is written twice.
+Batches are read, then validated and sealed (hashed, encrypted) while the previous one is
+written: in `workers` processes, or on a thread of this process (`workers=0`: for a small
+file, where a process costs more to start than it saves; a thread and SQLite's
+`executemany` take turns at Python's lock). Batches are written, and committed, in file
+order, so the run's `last_line` is always the end of a committed stretch: running the
+same file again resumes after it, and no line is written twice.
 """
 
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
+import multiprocessing.connection
+import os
+import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from itertools import islice
-from multiprocessing import get_context
 from typing import Protocol
 
 from sqlalchemy.exc import IntegrityError
@@ -263,6 +267,16 @@ _WORKER_VAULT: list[Vault] = []
 
 def _worker_start(settings: Settings) -> None:
     _WORKER_VAULT.append(Vault(load_server_secret(settings)))
+    # A worker outlives a parent that was killed (it holds its queue's both ends): it
+    # leaves as soon as the parent is gone.
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        threading.Thread(target=_leave_with, args=(parent.sentinel,), daemon=True).start()
+
+
+def _leave_with(sentinel: int) -> None:
+    multiprocessing.connection.wait([sentinel])
+    os._exit(1)
 
 
 def _worker_prepare(chunk: list[Record]) -> Batch:
@@ -272,8 +286,8 @@ def _worker_prepare(chunk: list[Record]) -> Batch:
 def _preparer(ctx: AppContext, workers: int) -> _Preparer:
     if workers <= 0:
         vault = ctx.vault
-        # One thread: it prepares the next batch while this one is written (the driver
-        # and the database do their part without Python's lock).
+        # One thread: it prepares the next batch while this one is written (it gains
+        # where the database does its part in another process: PostgreSQL).
         return _Preparer(
             ThreadPoolExecutor(1, thread_name_prefix="import-prepare"),
             1,
@@ -281,7 +295,7 @@ def _preparer(ctx: AppContext, workers: int) -> _Preparer:
         )
     pool = ProcessPoolExecutor(
         workers,
-        mp_context=get_context("spawn"),
+        mp_context=multiprocessing.get_context("spawn"),
         initializer=_worker_start,
         initargs=(ctx.settings,),
     )
