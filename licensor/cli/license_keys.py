@@ -96,6 +96,7 @@ class Shown:
         self.progress: Progress | None = None
         self.task: TaskID | None = None
         self.imported = 0
+        self.since = time.monotonic()
         self.show = progress
 
     def started(self, run_id: str, total_lines: int, skipped_lines: int) -> None:
@@ -105,8 +106,8 @@ class Shown:
         from rich.console import Console
         from rich.progress import (
             BarColumn,
-            MofNCompleteColumn,
             Progress,
+            TaskProgressColumn,
             TextColumn,
             TimeElapsedColumn,
             TimeRemainingColumn,
@@ -114,17 +115,18 @@ class Shown:
 
         self.progress = Progress(
             TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("lines · {task.fields[imported]:,} keys"),
+            BarColumn(bar_width=24),
+            TaskProgressColumn(),
+            TextColumn("{task.fields[imported]:,} keys, {task.fields[rate]:,.0f}/s"),
             TimeElapsedColumn(),
             TimeRemainingColumn(),
             console=Console(stderr=True),
         )
         self.progress.start()
         self.task = self.progress.add_task(
-            f"import {run_id}", total=total_lines, completed=skipped_lines, imported=0
+            "import", total=total_lines, completed=skipped_lines, imported=0, rate=0.0
         )
+        self.since = time.monotonic()
 
     def rejected(self, rows: list[Rejected]) -> None:
         self.report.write(rows)
@@ -132,7 +134,8 @@ class Shown:
     def committed(self, last_line: int, written: Written) -> None:
         self.imported += written.imported
         if self.progress is not None and self.task is not None:
-            self.progress.update(self.task, completed=last_line, imported=self.imported)
+            rate = self.imported / max(time.monotonic() - self.since, 1e-6)
+            self.progress.update(self.task, completed=last_line, imported=self.imported, rate=rate)
 
     def close(self) -> None:
         if self.progress is not None:

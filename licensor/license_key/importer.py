@@ -111,23 +111,18 @@ async def _start(session: AsyncSession, who: Principal, info: FileInfo) -> Impor
     return run
 
 
-async def _finish(session: AsyncSession, who: Principal, run_id: str) -> ImportRun:
+async def _finish(session: AsyncSession, run_id: str, loaded: bool) -> ImportRun:
     run = await session.get(ImportRun, run_id)
     assert run is not None
     if run.status != "completed":
+        before = audit.snapshot(run, ("status",))
         run.status = "completed"
         run.finished_at = run.updated_at = utcnow()
         await session.flush()
-        audit.event(
-            session,
-            run,
-            "import_run.completed",
-            audit.created(
-                {"imported": run.imported, "rejected": run.rejected, "last_line": run.last_line}
-            ),
-        )
-    # PostgreSQL's planner statistics after a bulk load (autovacuum would take them later).
-    await bulk.analyze(session, ("license_keys", "customers"))
+        note = f"{run.imported} imported, {run.rejected} rejected, through line {run.last_line}"
+        audit.change(session, run, "import_run.completed", ("status",), before, note=note)
+    if loaded:  # PostgreSQL's planner statistics after a bulk load (autovacuum's, sooner)
+        await bulk.analyze(session, ("license_keys", "customers"))
     return run
 
 
@@ -197,7 +192,7 @@ async def run_import(
                 done.batches += 1
                 to.committed(after, written)
     async with transaction() as session:
-        run = await _finish(session, who, run_id)
+        run = await _finish(session, run_id, loaded=done.imported > 0)
         totals = (run.status, run.imported, run.rejected)
     seconds = time.monotonic() - began
     return ImportSummary(
