@@ -26,8 +26,8 @@ import uuid
 from contextlib import ExitStack
 from pathlib import Path
 
-from support import BIN, LIMITS_ABOVE_LOAD, add_load_options
-from validate import Result, measure, start_target
+from support import BIN, LIMITS_ABOVE_LOAD, Result, add_load_options, measure
+from validate import start_target
 
 TARGET = 0.9
 Target = tuple[Result, str, Path, int]  # what start_target gives: result, url, bodies, pid

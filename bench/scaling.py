@@ -23,8 +23,8 @@ import time
 from contextlib import ExitStack
 from pathlib import Path
 
-from support import BIN, add_load_options, free_port, running
-from validate import HERE, Result, measure, report, start_target, write_bodies
+from support import BIN, HERE, Result, add_load_options, free_port, measure, running, write_bodies
+from validate import report, start_target
 
 sys.path.insert(0, str(HERE.parent))
 from tests.pgcluster import primary_and_replica

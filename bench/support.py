@@ -1,5 +1,7 @@
 """Plumbing for the benchmarks: servers, seeding (license keys, instance keys), PostgreSQL
-databases, CPU accounting."""
+databases, CPU accounting, and the wrk-driven measurements against the bare-ASGI
+baseline (`Result`, `wrk`, `measure`, `baseline_command`) that validate.py and the
+benches built on it share."""
 
 from __future__ import annotations
 
@@ -7,14 +9,17 @@ import argparse
 import asyncio
 import json
 import os
+import shlex
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import time
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -22,6 +27,8 @@ from typing import Any, NamedTuple
 import httpx
 
 BIN = Path(sys.executable).parent
+HERE = Path(__file__).resolve().parent
+LUA = HERE / "wrk_post.lua"
 PG_ADMIN_URL = os.environ.get(
     "LICENSOR_BENCH_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 )
@@ -36,6 +43,109 @@ def add_load_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int, default=2, help="wrk threads")
     p.add_argument("--workers", type=int, default=2, help="server worker processes")
     p.add_argument("--wrk", default=shutil.which("wrk") or "wrk")
+
+
+@dataclass
+class Result:
+    name: str
+    command: str
+    rps: list[float] = field(default_factory=list)
+    p50_ms: list[float] = field(default_factory=list)
+    p99_ms: list[float] = field(default_factory=list)
+    ratios: list[float] = field(default_factory=list)
+    loads: list[float] = field(default_factory=list)
+    cpu_us: list[float] = field(default_factory=list)
+    db_cpu_us: list[float] = field(default_factory=list)
+    database: str = ""  # PostgreSQL database name, to count its backends' CPU
+    non_2xx: int = 0
+    socket_errors: int = 0
+    timeouts: int = 0
+
+    def median(self, values: list[float]) -> float:
+        return statistics.median(values) if values else 0.0
+
+
+def wrk(
+    args: argparse.Namespace, url: str, bodies: Path, seconds: float
+) -> tuple[str, dict[str, int]]:
+    """One wrk run; a bodies file named `checkin-*` holds `TOKEN JSON` lines (bearer)."""
+    cmd = [
+        args.wrk,
+        f"-t{args.threads}",
+        f"-c{args.connections}",
+        f"-d{seconds:g}s",
+        "--timeout",
+        "5s",
+        "-s",
+        str(LUA),
+        url,
+        "--",
+        str(bodies),
+    ]
+    if bodies.name.startswith("checkin-"):
+        cmd.append("bearer")
+    run = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    line = next((x for x in run.stdout.splitlines() if x.startswith("WRKJSON ")), None)
+    if run.returncode != 0 or line is None:
+        raise SystemExit(f"wrk failed ({run.returncode}):\n{run.stdout}\n{run.stderr}")
+    return shlex.join(cmd), json.loads(line.removeprefix("WRKJSON "))
+
+
+def measure(args: argparse.Namespace, result: Result, url: str, bodies: Path, pid: int) -> float:
+    if args.warmup > 0:
+        wrk(args, url, bodies, args.warmup)
+    load = os.getloadavg()[0]
+    cpu, db_cpu = cpu_seconds(pid, result.database)
+    command, stats = wrk(args, url, bodies, args.duration)
+    cpu_after, db_after = cpu_seconds(pid, result.database)
+    cpu_us = (cpu_after - cpu) * 1e6 / max(stats["requests"], 1)
+    result.cpu_us.append(cpu_us)
+    result.db_cpu_us.append((db_after - db_cpu) * 1e6 / max(stats["requests"], 1))
+    rps = float(stats["requests"]) / (stats["duration_us"] / 1e6)
+    result.command = command
+    result.rps.append(rps)
+    result.p50_ms.append(stats["p50_us"] / 1000)
+    result.p99_ms.append(stats["p99_us"] / 1000)
+    result.loads.append(load)
+    result.non_2xx += stats["status"]
+    result.timeouts += stats["timeout"]
+    result.socket_errors += stats["connect"] + stats["read"] + stats["write"]
+    print(
+        f"  {result.name:<22} {rps:>9.0f} req/s  p50 {stats['p50_us'] / 1000:6.2f} ms  "
+        f"p99 {stats['p99_us'] / 1000:6.2f} ms  cpu {cpu_us:4.0f} us/req "
+        f"(+db {result.db_cpu_us[-1]:3.0f})  load {load:.2f}  "
+        f"non-2xx {stats['status']}",
+        flush=True,
+    )
+    return rps
+
+
+def write_bodies(folder: Path, name: str, lines: list[str]) -> Path:
+    path = folder / f"{name}.txt"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def baseline_command(args: argparse.Namespace, port: int) -> list[str]:
+    """The bare ASGI app answering a constant JSON body (`baseline_app.py`), served by
+    uvicorn with the server's workers and flags: what every ratio is measured against."""
+    return [
+        str(BIN / "uvicorn"),
+        "baseline_app:app",
+        "--app-dir",
+        str(HERE),
+        "--port",
+        str(port),
+        "--workers",
+        str(args.workers),
+        "--http",
+        "httptools",
+        "--loop",
+        "uvloop",
+        "--no-access-log",
+        "--log-level",
+        "warning",
+    ]
 
 
 def free_port() -> int:

@@ -21,114 +21,31 @@ import json
 import os
 import shlex
 import shutil
-import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from support import (
     BIN,
     LIMITS_ABOVE_LOAD,
+    Result,
     add_load_options,
-    cpu_seconds,
+    baseline_command,
     free_port,
     fresh_postgres_database,
+    measure,
     preflight,
     running,
     seed,
     seed_instance_keys,
+    write_bodies,
 )
 
-HERE = Path(__file__).resolve().parent
-LUA = HERE / "wrk_post.lua"
 TARGET_RATIO = 0.4
 TARGET_P99_MS = 20.0
-
-
-@dataclass
-class Result:
-    name: str
-    command: str
-    rps: list[float] = field(default_factory=list)
-    p50_ms: list[float] = field(default_factory=list)
-    p99_ms: list[float] = field(default_factory=list)
-    ratios: list[float] = field(default_factory=list)
-    loads: list[float] = field(default_factory=list)
-    cpu_us: list[float] = field(default_factory=list)
-    db_cpu_us: list[float] = field(default_factory=list)
-    database: str = ""  # PostgreSQL database name, to count its backends' CPU
-    non_2xx: int = 0
-    socket_errors: int = 0
-    timeouts: int = 0
-
-    def median(self, values: list[float]) -> float:
-        return statistics.median(values) if values else 0.0
-
-
-def wrk(
-    args: argparse.Namespace, url: str, bodies: Path, seconds: float
-) -> tuple[str, dict[str, int]]:
-    """One wrk run; a bodies file named `checkin-*` holds `TOKEN JSON` lines (bearer)."""
-    cmd = [
-        args.wrk,
-        f"-t{args.threads}",
-        f"-c{args.connections}",
-        f"-d{seconds:g}s",
-        "--timeout",
-        "5s",
-        "-s",
-        str(LUA),
-        url,
-        "--",
-        str(bodies),
-    ]
-    if bodies.name.startswith("checkin-"):
-        cmd.append("bearer")
-    run = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    line = next((x for x in run.stdout.splitlines() if x.startswith("WRKJSON ")), None)
-    if run.returncode != 0 or line is None:
-        raise SystemExit(f"wrk failed ({run.returncode}):\n{run.stdout}\n{run.stderr}")
-    return shlex.join(cmd), json.loads(line.removeprefix("WRKJSON "))
-
-
-def measure(args: argparse.Namespace, result: Result, url: str, bodies: Path, pid: int) -> float:
-    if args.warmup > 0:
-        wrk(args, url, bodies, args.warmup)
-    load = os.getloadavg()[0]
-    cpu, db_cpu = cpu_seconds(pid, result.database)
-    command, stats = wrk(args, url, bodies, args.duration)
-    cpu_after, db_after = cpu_seconds(pid, result.database)
-    cpu_us = (cpu_after - cpu) * 1e6 / max(stats["requests"], 1)
-    result.cpu_us.append(cpu_us)
-    result.db_cpu_us.append((db_after - db_cpu) * 1e6 / max(stats["requests"], 1))
-    rps = float(stats["requests"]) / (stats["duration_us"] / 1e6)
-    result.command = command
-    result.rps.append(rps)
-    result.p50_ms.append(stats["p50_us"] / 1000)
-    result.p99_ms.append(stats["p99_us"] / 1000)
-    result.loads.append(load)
-    result.non_2xx += stats["status"]
-    result.timeouts += stats["timeout"]
-    result.socket_errors += stats["connect"] + stats["read"] + stats["write"]
-    print(
-        f"  {result.name:<22} {rps:>9.0f} req/s  p50 {stats['p50_us'] / 1000:6.2f} ms  "
-        f"p99 {stats['p99_us'] / 1000:6.2f} ms  cpu {cpu_us:4.0f} us/req "
-        f"(+db {result.db_cpu_us[-1]:3.0f})  load {load:.2f}  "
-        f"non-2xx {stats['status']}",
-        flush=True,
-    )
-    return rps
-
-
-def write_bodies(folder: Path, name: str, lines: list[str]) -> Path:
-    path = folder / f"{name}.txt"
-    path.write_text("\n".join(lines) + "\n")
-    return path
 
 
 def start_target(
@@ -263,23 +180,7 @@ def main() -> int:
         targets: list[tuple[Result, str, Path, int]] = []
 
         base_port = free_port()
-        base_cmd = [
-            str(BIN / "uvicorn"),
-            "baseline_app:app",
-            "--app-dir",
-            str(HERE),
-            "--port",
-            str(base_port),
-            "--workers",
-            str(args.workers),
-            "--http",
-            "httptools",
-            "--loop",
-            "uvloop",
-            "--no-access-log",
-            "--log-level",
-            "warning",
-        ]
+        base_cmd = baseline_command(args, base_port)
         base_url = f"http://127.0.0.1:{base_port}/licenses/validate"
         print("baseline:", shlex.join(base_cmd), flush=True)
         base_pid = stack.enter_context(running(base_cmd, base_url))

@@ -27,8 +27,8 @@ from contextlib import ExitStack
 from pathlib import Path
 
 import httpx
-from support import BIN, add_load_options
-from validate import Result, measure, start_target
+from support import BIN, Result, add_load_options, measure
+from validate import start_target
 
 TARGETS = {"validate": 0.9, "activate": 0.7}
 Target = tuple[Result, str, Path, int]

@@ -249,7 +249,8 @@ def test_help_imports_no_web_stack() -> None:
     probe = (
         "import sys\n"
         "from licensor.cli.main import app\n"
-        "for args in (['--help'], ['licenses', 'note', '--help'], ['orgs', '--help']):\n"
+        "for args in (['--help'], ['licenses', 'note', '--help'], ['orgs', '--help'],\n"
+        "             ['license-keys', 'import', '--help']):\n"
         "    try:\n"
         "        app(args)\n"
         "    except SystemExit as exc:\n"
@@ -262,4 +263,5 @@ def test_help_imports_no_web_stack() -> None:
     assert done.returncode == 0, done.stderr
     assert "self-hostable license-key server" in done.stdout  # the help was printed
     assert "Add a note to a license" in done.stdout
+    assert "run it again to resume" in done.stdout  # license-keys import's help
     assert done.stdout.strip().splitlines()[-1] == "[]"

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import pytest
 
 from licensor import verifier as v
 from tests import net
@@ -60,13 +61,18 @@ def test_today_the_signed_file_names_the_instance_itself(tenant: Tenant) -> None
     _http, public, _s, code = cloud(tenant)
     held = ok(activate(public, code, "gl-own-7f3a"))
     keys = ok(public.get(f"/.well-known/jwks/{tenant.business_id}/test.json"))
-    got = v.verify_license_file(held["license_file"], keys)
+    got = v.verify_license_file(held["license_file"], keys, mode="test")
     assert got.instance_id == "gl-own-7f3a"
     assert got.cloud_instance_id is not None
     assert got.cloud_instance_id.startswith("ins_")
     ref = {"license_key": held["license_key"], "instance_id": "gl-own-7f3a"}
     linked = ok(report(public, ref, 1, 1))
-    assert v.verify_license_file(linked["license_file"], keys).instance_id == "gl-own-7f3a"
+    pinned = v.verify_license_file(
+        linked["license_file"], keys, mode="test", instance_id="gl-own-7f3a"
+    )
+    assert pinned.instance_id == "gl-own-7f3a"
+    with pytest.raises(v.WrongInstance):  # copied to another machine, the file is refused
+        v.verify_license_file(linked["license_file"], keys, mode="test", instance_id="other")
 
 
 def test_today_a_revoked_code_kept_its_instances_licensed(tenant: Tenant) -> None:

@@ -40,6 +40,7 @@ __all__ = [
     "event",
     "history",
     "list_page",
+    "mask",
     "record",
     "removed",
     "snapshot",
@@ -47,6 +48,7 @@ __all__ = [
 ]
 
 changes_of = chain.changes_of
+mask = chain.mask
 created = chain.created
 removed = chain.removed
 

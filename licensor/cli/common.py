@@ -6,7 +6,8 @@
   `LicensorError` (the same code the API answers), 2 for a usage error (a bad flag).
 - Output on stdout is JSON.
 - A command runs its work in one transaction through `run` / `run_as`: open the context,
-  commit on success, roll back on any error, close.
+  commit on success, roll back on any error, close. A command that needs several (an
+  import: one per batch) opens each with `transaction`.
 
 This module, like every command module, imports no web stack or database engine at
 import time: `licensor --help` stays fast. Domain modules are imported in command bodies.
@@ -18,7 +19,8 @@ import enum
 import json
 import os
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
@@ -142,6 +144,17 @@ def cli_actor() -> str:
     return f"cli:{user}"
 
 
+@asynccontextmanager
+async def transaction(ctx: AppContext) -> AsyncIterator[AsyncSession]:
+    """One write transaction of a command, its origin bound: committed on leaving, rolled
+    back on any error (a command that takes several, such as an import, opens each so)."""
+    from licensor.kit.origin import Origin, bind
+
+    async with ctx.db.write_sessions() as session, session.begin():
+        bind(session, Origin(cli_actor()))
+        yield session
+
+
 def in_transaction(
     settings: Settings, work: Callable[[AppContext, AsyncSession], Awaitable[T]]
 ) -> T:
@@ -149,13 +162,11 @@ def in_transaction(
     import asyncio
 
     from licensor.kit.context import AppContext
-    from licensor.kit.origin import Origin, bind
 
     async def go() -> T:
         ctx = AppContext.from_settings(settings)
         try:
-            async with ctx.db.write_sessions() as session, session.begin():
-                bind(session, Origin(cli_actor()))
+            async with transaction(ctx) as session:
                 return await work(ctx, session)
         finally:
             await ctx.close()

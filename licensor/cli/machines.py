@@ -18,6 +18,7 @@ from licensor.cli.common import (
     parse_value,
     run_as,
 )
+from licensor.cli.groups import license_keys_app
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -29,11 +30,6 @@ if TYPE_CHECKING:
 products_app = typer.Typer(
     rich_markup_mode=None,
     help="Products and their license policy (machines, floating seats, grace).",
-    no_args_is_help=True,
-)
-license_keys_app = typer.Typer(
-    rich_markup_mode=None,
-    help="License keys: the machines holding their seats.",
     no_args_is_help=True,
 )
 ProductArg = Annotated[str, typer.Argument(help="Product id (pdt_…).")]

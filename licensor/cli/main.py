@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+import licensor.cli.license_keys  # noqa: F401  (its commands join license_keys_app)
 from licensor.cli import desk as desk_cli
 from licensor.cli.audit import audit_app
 from licensor.cli.common import (
@@ -27,7 +28,8 @@ from licensor.cli.common import (
 )
 from licensor.cli.db import db_app
 from licensor.cli.delivery import mail_settings_app, worker
-from licensor.cli.machines import license_keys_app, products_app
+from licensor.cli.groups import license_keys_app
+from licensor.cli.machines import products_app
 from licensor.cli.orgs import app as orgs_app
 from licensor.cli.queue import deliveries_app
 from licensor.cli.signing import signing_app

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Select
@@ -8,8 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from licensor.audit import service as audit
 from licensor.customer import repository
 from licensor.customer.schemas import CustomerCreate, CustomerUpdate
+from licensor.kit.bulk import Bulk
 from licensor.kit.errors import NotFound, Unprocessable
-from licensor.kit.ids import new_id
+from licensor.kit.ids import new_id, new_ids
 from licensor.kit.pagination import PageParams, fetch_page
 from licensor.kit.repository import get_scoped
 from licensor.kit.schemas import provided
@@ -100,3 +103,60 @@ async def update(
     await session.flush()
     audit.change(session, row, "customer.updated", AUDITED, before)
     return row
+
+
+async def existing_ids(session: AsyncSession, who: Principal, ids: set[str]) -> set[str]:
+    """Those of `ids` that are customers of the caller's business and mode."""
+    return await repository.existing_ids(session, who.business_id, who.mode, ids) if ids else set()
+
+
+@dataclass(frozen=True)
+class Imported:
+    """The customers an import batch named by email: folded email → id, and how many of
+    them the batch created."""
+
+    ids: dict[str, str]
+    created: int
+
+
+async def match_or_create(
+    session: AsyncSession,
+    who: Principal,
+    wanted: Mapping[str, tuple[str, str | None]],
+    *,
+    now: datetime,
+    import_run_id: str,
+    lines: tuple[int, int],
+) -> Imported:
+    """The customers of an import batch, by email: `wanted` maps each folded email to
+    the address as written and a name (None: the address). An existing customer of the
+    business and mode with that email is matched (the oldest, if several) and left as it
+    is; the others are created, at the driver's speed, under one `customer.imported`
+    event for the batch (its target is the import run; docs/events.md)."""
+    found = await repository.ids_by_email(session, who.business_id, who.mode, wanted.keys())
+    missing = [folded for folded in wanted if folded not in found]
+    if not missing:
+        return Imported(found, 0)
+    writer = await Bulk.of(session)
+    created_at, empty = writer.time(now), writer.json({})
+    rows: list[tuple[object, ...]] = []
+    for customer_id, folded in zip(new_ids("cus", len(missing)), missing, strict=True):
+        email, name = wanted[folded]
+        name = (name or email)[:300]
+        rows.append(
+            (customer_id, who.business_id, who.mode, email, folded, name, empty, created_at)
+        )
+        found[folded] = customer_id
+    await repository.insert_many(writer, rows)
+    audit.record(
+        session,
+        business_id=who.business_id,
+        mode=who.mode,
+        action="customer.imported",
+        target_type="import_run",
+        target_id=import_run_id,
+        changes=audit.created(
+            {"customers_created": len(rows), "first_line": lines[0], "last_line": lines[1]}
+        ),
+    )
+    return Imported(found, len(rows))

@@ -59,6 +59,11 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+def sqlite_time(value: datetime) -> str:
+    """A time as `UTCDateTime` stores it on SQLite: naive UTC text with microseconds."""
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+
+
 def sqlite_path(url: str) -> str:
     return url.split(":///", 1)[1]
 

@@ -13,6 +13,13 @@ def new_id(prefix: str) -> str:
     return f"{prefix}_{body}"
 
 
+def new_ids(prefix: str, count: int) -> list[str]:
+    """`count` ids like `new_id`, from one draw of randomness (15 bytes each: 24 base32
+    characters, no padding) instead of one system call and one encoding per id."""
+    body = base64.b32encode(os.urandom(15 * count)).decode().lower()
+    return [f"{prefix}_{body[i : i + 24]}" for i in range(0, 24 * count, 24)]
+
+
 def uuid7() -> uuid.UUID:
     """A time-ordered UUID (RFC 9562 version 7)."""
     ms = time.time_ns() // 1_000_000

@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import os
 import secrets as _secrets
+from collections.abc import Callable, Sequence
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -41,6 +42,34 @@ class Vault:
         mac = base.copy()
         mac.update(secret.encode())
         return mac.digest()
+
+    def lookup_hasher(self, purpose: str) -> Callable[[str], bytes]:
+        """`lookup_hash(secret, purpose)` as a function of the secret, for a tight loop over
+        many (an import): the same HMAC-SHA256 (RFC 2104) computed from the key's inner and
+        outer SHA-256 states, taken once, so each secret costs two state copies and two
+        short hashes, about half of what copying a keyed `hmac` object costs."""
+        block = self._hmac_key.ljust(64, b"\x00")  # SHA-256's block; the key is 32 bytes
+        inner = hashlib.sha256(bytes(b ^ 0x36 for b in block) + purpose.encode() + b"\x00")
+        outer = hashlib.sha256(bytes(b ^ 0x5C for b in block))
+
+        def digest(secret: str) -> bytes:
+            mac = inner.copy()
+            mac.update(secret.encode())
+            out = outer.copy()
+            out.update(mac.digest())
+            return out.digest()
+
+        return digest
+
+    def encrypt_many(self, plaintexts: Sequence[str], bound_to: Sequence[str]) -> list[bytes]:
+        """`encrypt(plaintexts[i], bound_to[i])` for each i, the nonces drawn in one call."""
+        nonces = os.urandom(NONCE_BYTES * len(plaintexts))
+        seal = self._aead.encrypt
+        out: list[bytes] = []
+        for i, (text, row) in enumerate(zip(plaintexts, bound_to, strict=True)):
+            nonce = nonces[i * NONCE_BYTES : (i + 1) * NONCE_BYTES]
+            out.append(nonce + seal(nonce, text.encode(), row.encode()))
+        return out
 
     def encrypt(self, plaintext: str, bound_to: str) -> bytes:
         return self.encrypt_bytes(plaintext.encode(), bound_to)

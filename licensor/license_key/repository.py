@@ -9,8 +9,10 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from licensor.kit.bulk import Bulk
+from licensor.kit.pagination import PageParams
 from licensor.kit.repository import created_between
-from licensor.models import LicenseKey, LicenseKeyInstance
+from licensor.models import ImportRun, LicenseKey, LicenseKeyInstance
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,11 @@ class KeySearch:
         if self.q_customers is not None:
             terms.append(LicenseKey.customer_id.in_(self.q_customers))
         return terms
+
+
+# Newest first; among keys made at the same moment (an import batch), the greater id first,
+# so the whole order is one backward walk of the (…, created_at, id) indexes.
+ORDER = (LicenseKey.created_at.desc(), LicenseKey.id.desc())
 
 
 def list_statement(
@@ -75,7 +82,15 @@ def list_statement(
             or_(LicenseKey.expires_at.is_(None), LicenseKey.expires_at > now),
         )
     stmt = created_between(stmt, LicenseKey.created_at, created_at_gte, created_at_lte)
-    return stmt.order_by(LicenseKey.created_at.desc(), LicenseKey.id)
+    return stmt.order_by(*ORDER)
+
+
+def page_statement(stmt: Select[LicenseKey], page: PageParams) -> Select[LicenseKey]:
+    """One page of a list: its ids first (`stmt` with the id alone, in order, cut to the
+    page: read from the `(…, created_at, id)` index without touching a row it skips, so
+    a page 10,000 deep costs an index walk), then those rows, in the same order."""
+    ids = page.apply(stmt.with_only_columns(LicenseKey.id))
+    return select(LicenseKey).where(LicenseKey.id.in_(ids)).order_by(*ORDER)
 
 
 async def key_hash_taken(session: AsyncSession, key_hash: bytes) -> bool:
@@ -174,3 +189,84 @@ async def _delete_silent(session: AsyncSession, ids: Sequence[str], cutoff: date
             .execution_options(synchronize_session=False)
         )
     return list(gone)
+
+
+HASH_CHUNK = 5000  # values per IN list: well under either driver's limit on parameters
+
+
+async def existing_hashes(session: AsyncSession, hashes: Sequence[bytes]) -> set[bytes]:
+    """Those of `hashes` that some license key (of any business) already has."""
+    found: set[bytes] = set()
+    for start in range(0, len(hashes), HASH_CHUNK):
+        chunk = hashes[start : start + HASH_CHUNK]
+        stmt = select(LicenseKey.key_hash).where(LicenseKey.key_hash.in_(chunk))
+        found.update((await session.scalars(stmt)).all())
+    return found
+
+
+IMPORTED = (
+    "id",
+    "business_id",
+    "mode",
+    "customer_id",
+    "product_id",
+    "key_hash",
+    "key_encrypted",
+    "source",
+    "activations_limit",
+    "instances_count",
+    "disabled",
+    "expires_at",
+    "expiry_announced_at",
+    "payment_id",
+    "subscription_id",
+    "created_at",
+    "updated_at",
+)
+
+
+async def insert_many(writer: Bulk, rows: Sequence[Sequence[object]]) -> None:
+    """New keys (values in the order of `IMPORTED`, in the driver's form) at its speed."""
+    await writer.insert(LicenseKey.__table__, IMPORTED, rows)  # type: ignore[arg-type]
+
+
+async def find_run(
+    session: AsyncSession, business_id: str, mode: str, sha256: str
+) -> ImportRun | None:
+    stmt = select(ImportRun).where(
+        ImportRun.business_id == business_id,
+        ImportRun.mode == mode,
+        ImportRun.file_sha256 == sha256,
+    )
+    return (await session.scalars(stmt)).one_or_none()
+
+
+async def claim_lines(
+    session: AsyncSession, run_id: str, after: int, through: int, now: datetime
+) -> bool:
+    """Move the run's last committed line from `after` to `through`, unless another
+    process moved it first (then nothing changes): the batch's first statement, so two
+    processes importing one file never write the same lines."""
+    result = await session.execute(
+        update(ImportRun)
+        .where(ImportRun.id == run_id, ImportRun.last_line == after, ImportRun.status == "running")
+        .values(last_line=through, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def count_batch(
+    session: AsyncSession, run_id: str, imported: int, rejected: int, customers: int
+) -> None:
+    await session.execute(
+        update(ImportRun)
+        .where(ImportRun.id == run_id)
+        .values(
+            imported=ImportRun.imported + imported,
+            rejected=ImportRun.rejected + rejected,
+            customers_created=ImportRun.customers_created + customers,
+            batches=ImportRun.batches + 1,
+        )
+        .execution_options(synchronize_session=False)
+    )

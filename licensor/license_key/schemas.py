@@ -28,19 +28,25 @@ KeyText = Annotated[
 Limit = Annotated[int, Field(ge=0, le=2_000_000_000)]
 
 
-class LicenseKeyCreate(Input):
+class LicenseKeyFields(Input):
+    """A new key's own fields and their rules: `POST /license_keys` takes them, and so
+    does each row of an import file (`import_schemas.LicenseKeyImportRow`)."""
+
     key: KeyText | None = Field(
         default=None,
         description="The key to import; left out, one is generated in the product's format.",
     )
-    customer_id: Id
-    product_id: Id
     activations_limit: Limit | None = Field(
         default=None, description="Null means unlimited; left out, the product's default."
     )
     expires_at: UTC | None = Field(
         default=None, description="Null means never; left out, the product's key duration."
     )
+
+
+class LicenseKeyCreate(LicenseKeyFields):
+    customer_id: Id
+    product_id: Id
 
 
 class LicenseKeyUpdate(Input):

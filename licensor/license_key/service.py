@@ -13,7 +13,7 @@ from licensor.customer import service as customer_service
 from licensor.kit.clock import utcnow
 from licensor.kit.errors import Conflict, Unprocessable
 from licensor.kit.ids import new_id
-from licensor.kit.pagination import PageParams, fetch_page
+from licensor.kit.pagination import PageParams
 from licensor.kit.repository import get_scoped
 from licensor.kit.search import email_term, raw_term, text_term
 from licensor.kit.secrets import Vault
@@ -102,7 +102,7 @@ async def list_page(
         created_at_lte=created_at_lte,
         search=search,
     )
-    rows = await fetch_page(session, stmt, page)
+    rows = (await session.scalars(repository.page_statement(stmt, page))).all()
     brand = await product_service.brand_of(session, who.business_id)
     return [to_out(r, vault, brand) for r in rows]
 

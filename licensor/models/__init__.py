@@ -6,6 +6,7 @@ from licensor.models.business import Business, User
 from licensor.models.customer import Customer
 from licensor.models.email_job import EmailJob
 from licensor.models.idempotency_key import IdempotencyKey
+from licensor.models.import_run import ImportRun
 from licensor.models.instance_key import InstanceKey
 from licensor.models.license_desk import (
     ActivationCode,
@@ -39,6 +40,7 @@ __all__ = [
     "DeskLicense",
     "EmailJob",
     "IdempotencyKey",
+    "ImportRun",
     "InstanceKey",
     "LicenseKey",
     "LicenseKeyInstance",

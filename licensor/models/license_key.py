@@ -18,8 +18,24 @@ class LicenseKey(Base):
 
     __tablename__ = "license_keys"
     __table_args__ = (
-        Index("ix_license_keys_business_id_mode_created_at", "business_id", "mode", "created_at"),
-        Index("ix_license_keys_customer_id", "customer_id"),
+        # The list's order (newest first, then id) for a business and mode, and for one
+        # customer: a page is read from the index in order, a deep page's ids from the
+        # index alone (`service.list_page`).
+        Index(
+            "ix_license_keys_business_id_mode_created_at_id",
+            "business_id",
+            "mode",
+            "created_at",
+            "id",
+        ),
+        Index(
+            "ix_license_keys_business_id_mode_customer_id_created_at_id",
+            "business_id",
+            "mode",
+            "customer_id",
+            "created_at",
+            "id",
+        ),
         Index("ix_license_keys_product_id", "product_id"),
         Index("ix_license_keys_expires_at", "expires_at"),
     )

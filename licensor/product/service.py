@@ -116,3 +116,14 @@ async def floating_silences(session: AsyncSession) -> list[tuple[str, int]]:
         ).where(Product.license_model == "floating")
     )
     return [(product_id, int(seconds)) for product_id, seconds in rows.all()]
+
+
+async def all_of(session: AsyncSession, who: Principal) -> list[Product]:
+    """Every product of the caller's business and mode (an import matches rows against
+    them by id, external id or name; a business has a handful)."""
+    stmt = (
+        select(Product)
+        .where(Product.business_id == who.business_id, Product.mode == who.mode)
+        .order_by(Product.created_at, Product.id)
+    )
+    return list((await session.scalars(stmt)).all())
