@@ -44,7 +44,7 @@ from licensor.kit.search import email_domain, fold
 from licensor.kit.tenancy import Principal
 from licensor.license_desk import repository, search
 from licensor.license_desk.repository import LicenseSearch
-from licensor.license_desk.service import KEY_PURPOSE
+from licensor.license_desk.rules import KEY_PURPOSE
 from licensor.license_key.keys import generate_key
 from licensor.models import DeskLicense
 

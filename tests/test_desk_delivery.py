@@ -19,6 +19,7 @@ from licensor.auth.dependencies import Principal
 from licensor.delivery import repository as delivery_repository
 from licensor.kit.context import AppContext
 from licensor.kit.db import open_database
+from licensor.license_desk import rules
 from licensor.license_desk import service as desk
 from licensor.license_desk.schemas import LicenseCreate
 from licensor.models import DeskLicense, EmailJob
@@ -173,7 +174,7 @@ def test_license_and_its_email_commit_or_roll_back_together(
         {**legacy_body(p, c, s), "email": unique(), "send_email": True}
     )
     who = Principal(shop.business_id, "test", "test")
-    issuer = desk.Issuer("staff", "tests")
+    issuer = rules.Issuer("staff", "tests")
 
     async def abandoned(ctx: AppContext, found: list[str]) -> None:
         async with ctx.db.write_sessions() as session, session.begin():

@@ -12,6 +12,7 @@ import pytest
 
 from licensor.auth.dependencies import Principal
 from licensor.kit.context import AppContext
+from licensor.license_desk import rules
 from licensor.license_desk import service as desk
 from licensor.license_desk.errors import FieldsMissing
 from licensor.license_desk.schemas import LicenseCreate
@@ -53,7 +54,7 @@ def _issue(server: Server, tenant: Tenant, body: dict[str, Any], kind: str) -> A
         who = Principal(business_id=tenant.business_id, mode="test", api_key_id="test")
         try:
             async with ctx.db.write_sessions() as session, session.begin():
-                issuer = desk.Issuer(kind, "someone")  # type: ignore[arg-type]
+                issuer = rules.Issuer(kind, "someone")  # type: ignore[arg-type]
                 row = await desk.issue(session, ctx, who, LicenseCreate(**body), issuer)
                 return row.id
         finally:
@@ -71,7 +72,7 @@ def test_required_fields_per_type_and_issuer(
     expected = [f for f in REQUIRED[(license_type, kind)] if f != "license_type"]
     assert caught.value.fields == expected
     assert (
-        desk.required_fields(license_type, desk.Issuer(kind, "x"))  # type: ignore[arg-type]
+        rules.required_fields(license_type, rules.Issuer(kind, "x"))  # type: ignore[arg-type]
         == REQUIRED[(license_type, kind)]
     )
 

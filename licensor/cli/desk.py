@@ -79,6 +79,7 @@ def licenses_create(
 ) -> None:
     """Issue a legacy or offline cloud license; every missing field is named at once.
     With --send, its license file email is queued in the same transaction."""
+    from licensor.license_desk import rules
     from licensor.license_desk import service as desk
     from licensor.license_desk.schemas import LicenseCreate
 
@@ -86,7 +87,7 @@ def licenses_create(
     body = parse(LicenseCreate, {**fields, "author": _author(author)})
 
     async def work(ctx: AppContext, session: AsyncSession, who: Principal) -> LicenseOut:
-        issuer = desk.Issuer("staff", body.author or "")
+        issuer = rules.Issuer("staff", body.author or "")
         row = await desk.issue(session, ctx, who, body, issuer)
         return (await desk.to_out(session, ctx.vault, [row]))[0]
 
@@ -208,6 +209,7 @@ def licenses_duplicate(
 ) -> None:
     """Re-issue a legacy license with overrides; the licensee stays unless asked.
     With --send, the new license file email is queued in the same transaction."""
+    from licensor.license_desk import rules
     from licensor.license_desk import service as desk
     from licensor.license_desk.schemas import LicenseDuplicate
 
@@ -215,7 +217,7 @@ def licenses_duplicate(
     body = parse(LicenseDuplicate, {**fields, "author": _author(author)})
 
     async def work(ctx: AppContext, session: AsyncSession, who: Principal) -> LicenseOut:
-        issuer = desk.Issuer("staff", body.author or "")
+        issuer = rules.Issuer("staff", body.author or "")
         row = await desk.duplicate(session, ctx, who, license_id, body, issuer)
         return (await desk.to_out(session, ctx.vault, [row]))[0]
 

@@ -9,7 +9,7 @@ from licensor.console.forms import FormErrors
 from licensor.console.session import StaffUser
 from licensor.kit.errors import LicensorError
 from licensor.kit.tenancy import Principal
-from licensor.license_desk import service as desk
+from licensor.license_desk import rules
 from licensor.license_desk.errors import FieldsMissing
 from licensor.license_desk.schemas import NOTE_LABELS
 
@@ -63,13 +63,13 @@ def principal(staff: StaffUser) -> Principal:
     return Principal(business_id=staff.business_id, mode=staff.mode, api_key_id=staff.id)
 
 
-def issuer(staff: StaffUser) -> desk.Issuer:
+def issuer(staff: StaffUser) -> rules.Issuer:
     """The signed-in staff member is the note's author."""
-    return desk.Issuer("staff", staff.email)
+    return rules.Issuer("staff", staff.email)
 
 
 def required_of(license_type: str) -> set[str]:
-    return set(desk.required_fields(license_type, desk.Issuer("staff", "")))
+    return set(rules.required_fields(license_type, rules.Issuer("staff", "")))
 
 
 def desk_errors(exc: LicensorError) -> FormErrors:

@@ -32,6 +32,7 @@ from licensor.console.web import redirect, render
 from licensor.customer import service as customer_service
 from licensor.kit.deps import Ctx, ReadSession, WriteSession
 from licensor.kit.errors import LicensorError
+from licensor.license_desk import rules
 from licensor.license_desk import service as desk
 from licensor.license_desk.schemas import LicenseCreate, LicenseDuplicate
 from licensor.subscription import service as subscription_service
@@ -136,7 +137,7 @@ async def _use_customer(
         **values,
         "name": customer.name,
         "email": customer.email,
-        "company": desk.company_of(customer),
+        "company": rules.company_of(customer),
     }
     return _form(request, staff, values=values, source=source, filled_from=customer)
 

@@ -22,7 +22,7 @@ from licensor.kit.clock import utcnow
 from licensor.kit.deps import Ctx, ReadSession, WriteSession
 from licensor.kit.errors import LicensorError
 from licensor.kit.pagination import PageParams
-from licensor.license_desk import licensefile, mail, search
+from licensor.license_desk import licensefile, mail, rules, search
 from licensor.license_desk import service as desk
 from licensor.license_desk.schemas import NoteCreate
 from licensor.license_key import service as key_service
@@ -130,7 +130,7 @@ async def _license_page(
         errors=errors,
         license=out,
         type_name=TYPE_NAMES.get(row.license_type, row.license_type),
-        status=desk.status_of(row, utcnow()),
+        status=rules.status_of(row, utcnow()),
         subscription=subscription,
         source=source,
         duplicates=await desk.duplicates_of(session, row),
@@ -227,7 +227,7 @@ async def _results(
         {
             "license": out,
             "type_name": TYPE_NAMES.get(out.license_type, out.license_type),
-            "status": desk.status_of(row, now),
+            "status": rules.status_of(row, now),
         }
         for row, out in zip(rows, outs, strict=True)
     ]

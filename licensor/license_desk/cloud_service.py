@@ -25,7 +25,7 @@ from licensor.kit.errors import Conflict, Forbidden, NotFound, Unprocessable
 from licensor.kit.ids import new_id
 from licensor.kit.secrets import Vault
 from licensor.license_desk import cloud_repository as repository
-from licensor.license_desk import licensefile
+from licensor.license_desk import licensefile, rules
 from licensor.license_desk import repository as desk_repository
 from licensor.license_desk import service as desk
 from licensor.license_desk.cloud_schemas import SeatLinkIn
@@ -42,7 +42,7 @@ from licensor.subscription import codes
 from licensor.subscription.errors import SubscriptionCancelled
 from licensor.webhooks import events
 
-CLOUD = desk.Issuer("cloud", "cloud-activation")
+CLOUD = rules.Issuer("cloud", "cloud-activation")
 
 
 @dataclass(frozen=True)
@@ -116,7 +116,7 @@ async def _issue(
     fields = {
         "customer_id": customer.id,
         "name": customer.name,
-        "company": desk.company_of(customer),
+        "company": rules.company_of(customer),
         "email": customer.email,
         "users_count": sub.users_count,
         "starts_at": sub.starts_at,
@@ -257,7 +257,7 @@ async def _instance_of(
     )
     if body.license_key is not None:
         held = await desk_repository.by_key_hash(
-            session, vault.lookup_hash(body.license_key, desk.KEY_PURPOSE)
+            session, vault.lookup_hash(body.license_key, rules.KEY_PURPOSE)
         )
         if held is None or held.mode != mode:
             raise NotFound("license key not recognised", code="LICENSE_KEY_INVALID")

@@ -14,7 +14,7 @@ from licensor.delivery.schemas import DeliveryCreate, DeliveryOut
 from licensor.kit.deps import Ctx, ListSession, ReadSession, WriteSession
 from licensor.kit.errors import error_responses
 from licensor.kit.pagination import ListResponse, Page
-from licensor.license_desk import licensefile, mail, search, service
+from licensor.license_desk import licensefile, mail, rules, search, service
 from licensor.license_desk.schemas import (
     LicenseCreate,
     LicenseDuplicate,
@@ -37,7 +37,7 @@ FILE_MEDIA_TYPE = "application/x-licensor-license"
 async def create_license(
     body: LicenseCreate, who: Auth, ctx: Ctx, session: WriteSession
 ) -> LicenseOut:
-    row = await service.issue(session, ctx, who, body, service.staff(who, body.author))
+    row = await service.issue(session, ctx, who, body, rules.staff(who, body.author))
     return (await service.to_out(session, ctx.vault, [row]))[0]
 
 
@@ -126,7 +126,7 @@ async def license_file(
 async def duplicate_license(
     license_id: str, body: LicenseDuplicate, who: Auth, ctx: Ctx, session: WriteSession
 ) -> LicenseOut:
-    issuer = service.staff(who, body.author)
+    issuer = rules.staff(who, body.author)
     row = await service.duplicate(session, ctx, who, license_id, body, issuer)
     return (await service.to_out(session, ctx.vault, [row]))[0]
 
@@ -141,7 +141,7 @@ async def add_note(
     license_id: str, body: NoteCreate, who: Auth, ctx: Ctx, session: WriteSession
 ) -> LicenseOut:
     row = await service.get(session, who, license_id)
-    author = service.staff(who, body.author).author
+    author = rules.staff(who, body.author).author
     await service.add_note(
         session, row, author, body.text, ticket_link=body.ticket_link, label=body.label
     )

@@ -10,7 +10,7 @@ from licensor.kit.secrets import Vault
 from licensor.kit.tenancy import Principal
 from licensor.license_desk import repository
 from licensor.license_desk.repository import LicenseSearch
-from licensor.license_desk.service import KEY_PURPOSE
+from licensor.license_desk.rules import KEY_PURPOSE
 from licensor.models import DeskLicense
 
 

@@ -10,9 +10,7 @@ that cloud activation issues automatically (`Issuer.cloud`) are not staff-issued
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,6 +26,15 @@ from licensor.kit.secrets import Vault
 from licensor.kit.tenancy import Principal
 from licensor.license_desk import mail, repository
 from licensor.license_desk.errors import FieldsMissing
+from licensor.license_desk.rules import (
+    DUPLICABLE_FIELDS,
+    KEY_PURPOSE,
+    Issuer,
+    check_legacy_subscription,
+    check_offline_subscription,
+    company_of,
+    missing_fields,
+)
 from licensor.license_desk.schemas import (
     TRIAL_LABEL,
     LicenseCreate,
@@ -36,61 +43,11 @@ from licensor.license_desk.schemas import (
     NoteOut,
 )
 from licensor.license_key.keys import generate_key
-from licensor.models import Customer, DeskLicense, LicenseNote, Plan, Subscription
+from licensor.models import DeskLicense, LicenseNote, Plan, Subscription
 from licensor.plan import service as plan_service
 from licensor.subscription import codes
 from licensor.subscription import service as subscription_service
 from licensor.webhooks import events
-
-KEY_PURPOSE = "desk_license"
-REQUIRED = (
-    "license_type",
-    "name",
-    "company",
-    "email",
-    "users_count",
-    "plan_code",
-    "starts_at",
-    "expires_at",
-)
-REQUIRED_BY_TYPE = {"legacy": (), "offline_cloud": ("customer_id", "subscription_id")}
-REQUIRED_OF_STAFF = ("customer_id", "subscription_id", "notes")
-FIELD_ORDER = (*REQUIRED[:1], "customer_id", *REQUIRED[1:4], "subscription_id", *REQUIRED[4:])
-DUPLICABLE_FIELDS = (*REQUIRED, "customer_id", "subscription_id")
-
-
-@dataclass(frozen=True)
-class Issuer:
-    kind: Literal["staff", "cloud"]
-    author: str
-
-
-def staff(who: Principal, author: str | None) -> Issuer:
-    return Issuer("staff", author or f"api_key:{who.api_key_id}")
-
-
-def required_fields(license_type: str | None, issuer: Issuer) -> list[str]:
-    needed = set(REQUIRED) | set(REQUIRED_BY_TYPE.get(license_type or "legacy", ()))
-    if issuer.kind == "staff":
-        needed |= set(REQUIRED_OF_STAFF)
-    return [f for f in (*FIELD_ORDER, "notes") if f in needed]
-
-
-def missing_fields(body: LicenseCreate, issuer: Issuer) -> list[str]:
-    """The required fields left out, null or blank (the schema turns blank into None)."""
-    return [f for f in required_fields(body.license_type, issuer) if getattr(body, f) is None]
-
-
-def status_of(row: DeskLicense, now: datetime) -> str:
-    """Derived when read: `not_started` before its start, `expired` from its expiry."""
-    if now < row.starts_at:
-        return "not_started"
-    return "expired" if now >= row.expires_at else "active"
-
-
-def company_of(customer: Customer) -> str:
-    company = customer.metadata_.get("company") if customer.metadata_ else None
-    return company if isinstance(company, str) and company.strip() else customer.name
 
 
 async def get(session: AsyncSession, who: Principal, license_id: str) -> DeskLicense:
@@ -136,38 +93,6 @@ async def to_out(session: AsyncSession, vault: Vault, rows: list[DeskLicense]) -
         )
         for r in rows
     ]
-
-
-def check_offline_subscription(sub: Subscription, has_live_code: bool) -> None:
-    """The seed's three preconditions of an offline cloud license, each its own code."""
-    ref = sub.external_id or sub.id
-    if sub.seat_reconciliation is None:
-        raise Unprocessable(
-            f"subscription {ref} is not cloud-license compatible (no seat reconciliation)",
-            code="SUBSCRIPTION_NOT_CLOUD_COMPATIBLE",
-        )
-    if sub.cloud_licensing not in ("Offline", "No"):
-        raise Unprocessable(
-            f"subscription {ref} has cloud licensing {sub.cloud_licensing or 'unset'}; an "
-            "offline cloud license needs Offline or No",
-            code="SUBSCRIPTION_CLOUD_LICENSING_NOT_OFFLINE",
-        )
-    if not has_live_code:
-        raise Unprocessable(
-            f"subscription {ref} has no activation code; create one first",
-            code="ACTIVATION_CODE_MISSING",
-        )
-
-
-def check_legacy_subscription(sub: Subscription) -> None:
-    """Strict cloud licensing: an online cloud ("Yes") subscription only gets its
-    activation code, never a legacy license file."""
-    if sub.cloud_licensing == "Yes":
-        raise Unprocessable(
-            f"subscription {sub.external_id or sub.id} has cloud licensing Yes: it gets an "
-            "activation code, not a license file (strict cloud licensing)",
-            code="SUBSCRIPTION_CLOUD_LICENSING_ONLINE",
-        )
 
 
 async def insert(
