@@ -150,7 +150,8 @@ def test_sqlite_violations_map_to_their_constraint(tmp_path: Path) -> None:
     Base.metadata.create_all(engine)
     rows = {
         "PLAN_CODE_TAKEN": "INSERT INTO plans (id, business_id, mode, code, name, features,"
-        " created_at, updated_at) VALUES (:id, 'b', 'test', 'gold', 'Gold', '[]', '', '')",
+        " max_instances, created_at, updated_at)"
+        " VALUES (:id, 'b', 'test', 'gold', 'Gold', '[]', 1, '', '')",
         "OWNER_EXISTS": "INSERT INTO org_members (id, business_id, mode, customer_id, email,"
         " role, created_at, updated_at) VALUES (:id, 'b', 'test', 'c', :id, 'owner', '', '')",
     }
