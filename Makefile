@@ -39,7 +39,7 @@ run: install
 ## in TEST_WORKERS pytest-xdist workers (each its own servers, databases and data dirs)
 TEST_WORKERS ?= 4
 test: install $(CHROMIUM)
-	$(BIN)/pytest -q -n $(TEST_WORKERS)
+	$(BIN)/pytest -q -n $(TEST_WORKERS) --durations=40
 
 test-sqlite: install $(CHROMIUM)
 	LICENSOR_TEST_BACKENDS=sqlite $(BIN)/pytest -q -n $(TEST_WORKERS)

@@ -119,12 +119,27 @@ def build(
     run += ["--mode", "live", "--batch-size", str(args.batch_size), "--no-progress"]
     if args.import_workers is not None:
         run += ["--workers", str(args.import_workers)]
+    if args.profile:
+        # py-spy (pip install py-spy) samples the import and its preparing processes
+        out = Path(args.profile) / f"import-{label}-{backend}.txt"
+        run = [
+            str(BIN / "py-spy"),
+            "record",
+            "--subprocesses",
+            "--format",
+            "raw",
+            "-o",
+            str(out),
+            "--",
+            *run,
+        ]
     started = time.perf_counter()
     done = subprocess.run(run, env=env, capture_output=True, text=True, check=False)
     wall = time.perf_counter() - started
     if done.returncode != 0:
         raise SystemExit(f"import failed: {done.stderr}")
-    summary = json.loads(done.stdout)
+    # the summary is the last line (py-spy, when profiling, prints before it)
+    summary = json.loads(done.stdout.strip().splitlines()[-1])
     print(
         f"{backend} {label}: imported {summary['imported']:,} keys in {wall:.1f} s "
         f"({summary['keys_per_second']:,.0f} keys/s by its summary; "
@@ -228,6 +243,7 @@ def main() -> int:
     p.add_argument("--batch-size", type=int, default=10_000, help="the import's batch size")
     p.add_argument("--import-workers", type=int, help="the import's --workers (its default)")
     p.add_argument("--list-rounds", type=int, default=200, help="requests per list query")
+    p.add_argument("--profile", help="a folder: py-spy profiles of the import, folded stacks")
     p.add_argument("--no-validate", action="store_true", help="skip validate's ratio (wrk)")
     add_load_options(p)
     args = p.parse_args()
