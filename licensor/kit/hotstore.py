@@ -4,16 +4,20 @@ One per process, opened and closed by the app's lifespan, shared by both stores;
 no per-request session. SQLite: one reader connection used inline on the event loop (a
 point select by a unique index costs microseconds) and one writer connection on one
 dedicated thread, so a writer waiting for the lock never blocks the loop; the pragmas
-are the ORM engine's (`kit/db.py`). PostgreSQL: one asyncpg pool of `db_pool_size`
-connections, plus a second pool on the streaming replica when one is configured
-(`reads`: validate's and the check-in's lookups). Statements are written once with `{0}`,
-`{1}`… placeholders and rendered for the driver by `sql()`.
+are the ORM engine's (`kit/db.py`). Activations and deactivations commit in groups
+(`write_batched`): whatever is waiting when the writer thread gets to it runs in one
+transaction, each in its own savepoint, so one COMMIT (its WAL write) serves many.
+PostgreSQL: one asyncpg pool of `db_pool_size` connections, plus a second pool on the
+streaming replica when one is configured (`reads`: validate's and the check-in's
+lookups). Statements are written once with `{0}`, `{1}`… placeholders and rendered for
+the driver by `sql()`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -21,6 +25,9 @@ from typing import Any, TypeVar
 from licensor.kit.db import SQLITE_PRAGMAS, private_sqlite_file
 
 T = TypeVar("T")
+
+# At most this many writes share one transaction (the first waits for none of the others).
+BATCH_LIMIT = 128
 
 
 def render(template: str, style: str) -> str:
@@ -45,6 +52,9 @@ class SqliteHot:
         self.reader = _connect_sqlite(path)
         self.writer = _connect_sqlite(path)
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hot-writer")
+        self._waiting: list[tuple[Callable[[sqlite3.Connection], Any], asyncio.Future[Any]]] = []
+        self._lock = threading.Lock()
+        self._draining = False
 
     def sql(self, template: str) -> str:
         return render(template, self.style)
@@ -54,10 +64,72 @@ class SqliteHot:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._thread, work, self.writer)
 
+    async def write_batched(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `work(writer)` inside a write transaction that the writer thread may share
+        with the other batched writes waiting at that moment (group commit).
+
+        `work` runs in the transaction (BEGIN IMMEDIATE is taken for it) and must not
+        begin, commit or roll back: it undoes its own changes with a savepoint. The answer
+        comes after the COMMIT; an exception from `work` undoes that write alone, a failed
+        COMMIT fails the whole group. The writes of a group run one after another on one
+        connection, so a condition one reads is exact, as with one transaction each."""
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        with self._lock:
+            self._waiting.append((work, future))
+            start = not self._draining
+            self._draining = True
+        if start:
+            self._thread.submit(self._drain)
+        return await future
+
+    def _drain(self) -> None:
+        while True:
+            with self._lock:
+                group = self._waiting[:BATCH_LIMIT]
+                del self._waiting[:BATCH_LIMIT]
+                if not group:
+                    self._draining = False
+                    return
+            self._commit_group(group)
+
+    def _commit_group(
+        self, group: list[tuple[Callable[[sqlite3.Connection], Any], asyncio.Future[Any]]]
+    ) -> None:
+        conn = self.writer
+        outcomes: list[tuple[Any, BaseException | None]] = []
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for work, _ in group:
+                conn.execute("SAVEPOINT batched")
+                try:
+                    outcomes.append((work(conn), None))
+                except Exception as error:  # this write alone is undone
+                    if not conn.in_transaction:
+                        raise
+                    conn.execute("ROLLBACK TO batched")
+                    outcomes.append((None, error))
+                conn.execute("RELEASE batched")
+            conn.execute("COMMIT")
+        except BaseException as error:  # the group's transaction is gone: each one fails
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            outcomes = [(None, error)] * len(group)
+        for (_, future), (value, failed) in zip(group, outcomes, strict=True):
+            future.get_loop().call_soon_threadsafe(_settle, future, value, failed)
+
     async def close(self) -> None:
         self._thread.shutdown(wait=True)
         self.reader.close()
         self.writer.close()
+
+
+def _settle(future: asyncio.Future[Any], value: Any, error: BaseException | None) -> None:
+    if future.cancelled():
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(value)
 
 
 async def _keep_session(conn: Any) -> None:

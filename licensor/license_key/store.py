@@ -7,7 +7,9 @@ PostgreSQL store in `store_postgres.py`.
 
 Activation is one conditional UPDATE of the key's counter, which cannot pass the limit
 whatever the concurrency: PostgreSQL re-checks the WHERE clause after taking the row
-lock, and SQLite runs writers one at a time (BEGIN IMMEDIATE). In the same transaction:
+lock, and SQLite runs writers one at a time (BEGIN IMMEDIATE, on the process's one writer
+thread, where the activations waiting at that moment share one transaction, each under
+its own savepoint: `kit/hotstore.py` `write_batched`). In the same transaction:
 
 - a machine that sends the fingerprint of an instance it already holds gets that
   instance back (same id, no seat taken); the unique index on (key, fingerprint) makes a
@@ -200,25 +202,26 @@ class SqliteStore:
     def _activate(
         self, key: KeyRow, seat: Seat, origin: Origin, conn: sqlite3.Connection
     ) -> Activation | None:
-        """One IMMEDIATE transaction: reuse or seat (reaping first when full), instance,
-        the events' deliveries, and the audit events chained last."""
+        """In the writer's group transaction (`write_batched`), under a savepoint: reuse or
+        seat (reaping first when full), instance, the events' deliveries, and the audit
+        events chained last."""
         for _ in range(ATTEMPTS):
             events: list[Draft] = []
-            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("SAVEPOINT activate")
             try:
                 done = self._activate_once(conn, key, seat, origin, events)
                 if done is None and not events:
-                    conn.execute("ROLLBACK")
+                    _undo(conn, "activate")
                     return None
                 if self._audit:
                     for event in events:
                         sqlite_append(conn, event)
-                conn.execute("COMMIT")
+                conn.execute("RELEASE activate")
             except Retry:
-                conn.execute("ROLLBACK")
+                _undo(conn, "activate")
                 continue
             except BaseException:
-                conn.execute("ROLLBACK")
+                _undo(conn, "activate")
                 raise
             return done
         raise RuntimeError("activation kept losing its fingerprint to concurrent ones")
@@ -226,20 +229,21 @@ class SqliteStore:
     def _deactivate(
         self, key: KeyRow, instance_id: str, event: Draft, conn: sqlite3.Connection
     ) -> bool:
-        conn.execute("BEGIN IMMEDIATE")
+        """In the writer's group transaction, under a savepoint (as `_activate`)."""
+        conn.execute("SAVEPOINT deactivate")
         try:
             gone = conn.execute(self._delete, (instance_id, key.id)).fetchone()
             if gone is None or conn.execute(self._free, (key.id,)).rowcount == 0:
-                conn.execute("ROLLBACK")
+                _undo(conn, "deactivate")
                 return False
             data = q.instance_data(key, q.seat_of(gone))
             self._queue_event(conn, gone[5], key, INSTANCE_DEACTIVATED, data, event.created_at)
             if self._audit:
                 sqlite_append(conn, event)
-            conn.execute("COMMIT")
+            conn.execute("RELEASE deactivate")
             return True
         except BaseException:
-            conn.execute("ROLLBACK")
+            _undo(conn, "deactivate")
             raise
 
     async def activate(
@@ -252,7 +256,7 @@ class SqliteStore:
         origin: Origin,
     ) -> Activation | None:
         seat = Seat(instance_id, name, fingerprint, now, now)
-        return await self._hot.write(lambda conn: self._activate(key, seat, origin, conn))
+        return await self._hot.write_batched(lambda conn: self._activate(key, seat, origin, conn))
 
     async def heartbeat(self, key: KeyRow, instance_id: str, now: datetime) -> bool:
         """Hear from the instance now, unless it has already lost its seat (one statement)."""
@@ -264,7 +268,9 @@ class SqliteStore:
         self, key: KeyRow, instance_id: str, now: datetime, origin: Origin
     ) -> bool:
         event = q.deactivated(key, instance_id, now, origin)
-        return await self._hot.write(lambda conn: self._deactivate(key, instance_id, event, conn))
+        return await self._hot.write_batched(
+            lambda conn: self._deactivate(key, instance_id, event, conn)
+        )
 
 
 def license_store(hot: HotDb, outbox: HotOutbox, audit: bool = True) -> LicenseStore:
@@ -275,3 +281,10 @@ def license_store(hot: HotDb, outbox: HotOutbox, audit: bool = True) -> LicenseS
     from licensor.license_key.store_postgres import PostgresStore
 
     return PostgresStore(hot, outbox, audit)
+
+
+def _undo(conn: sqlite3.Connection, savepoint: str) -> None:
+    """Roll back to `savepoint` and drop it (nothing to undo if the transaction is gone)."""
+    if conn.in_transaction:
+        conn.execute(f"ROLLBACK TO {savepoint}")
+        conn.execute(f"RELEASE {savepoint}")
