@@ -21,6 +21,7 @@ import pytest
 from licensor import verifier as v
 from licensor.verifier.request import make_activation_request, parse_activation_request
 from tests import net
+from tests.cli_helpers import cli
 from tests.helpers import setup_key
 from tests.servers import Server, Tenant
 
@@ -113,7 +114,8 @@ def test_a_request_becomes_a_file_bound_to_its_machine(
     assert payload.license_key_instance_id == out["license_key_instance_id"]
     assert (payload.fingerprint, payload.instance_id) == ("MACHINE-A1", "inst-42")
     assert payload.kid == jwks(tenant)["keys"][0]["kid"]
-    assert payload.state == "valid" and payload.expires_at is None
+    assert payload.state == "valid"
+    assert payload.expires_at is None
     # another machine: refused
     with pytest.raises(v.WrongInstance):
         verify(tenant, out["license_file"], fingerprint="MACHINE-B2")
@@ -216,10 +218,35 @@ def test_a_refused_request_stays_usable(tenant: Tenant) -> None:
 def test_the_request_format_is_strict_about_its_fields() -> None:
     text = make_activation_request("KEY-1", "pdt_1", fingerprint="m-1")
     body = json.loads(base64.b64decode("".join(text.splitlines()[1:-1])))
-    assert body["v"] == 1 and body["type"] == "activation_request"
+    assert (body["v"], body["type"]) == (1, "activation_request")
     assert len(body["request_id"]) >= 32
     assert parse_activation_request(text.replace("\n", "\r\n")).request_id == body["request_id"]
-    with pytest.raises(ValueError):
-        make_activation_request("KEY-1", "pdt_1")  # names no machine
+    with pytest.raises(ValueError, match="names the machine"):
+        make_activation_request("KEY-1", "pdt_1")
     with pytest.raises(v.VerificationError):
         make_activation_request("KEY-1", "pdt_1", fingerprint="-starts-with-a-dash")
+
+
+def test_the_cli_round_trip(server: Server, tenant: Tenant, tmp_path: Path) -> None:
+    product, _, key = setup_key(tenant, activations_limit=1)
+    request = tmp_path / "request.txt"
+    request.write_text(make_activation_request(key["key"], product, fingerprint="desk-7"))
+    license_file = tmp_path / "machine.license"
+    args = ("license-keys", "activate-offline", str(request), "--business-id", tenant.business_id)
+    done = cli(server, *args, "--mode", "test", "-o", str(license_file))
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    assert (out["license_key_id"], out["fingerprint"]) == (key["id"], "desk-7")
+    payload = verify(tenant, license_file.read_text(), fingerprint="desk-7")
+    assert payload.license_key_instance_id == out["license_key_instance_id"]
+    with pytest.raises(v.WrongInstance):
+        verify(tenant, license_file.read_text(), fingerprint="desk-8")
+    again = cli(server, *args, "--mode", "test")
+    assert again.returncode == 1
+    assert json.loads(again.stderr)["code"] == "ACTIVATION_REQUEST_USED"
+    with tenant.http() as http:
+        events = http.get("/audit_events", params={"target_id": out["activation_request_id"]})
+    assert events.json()["items"][0]["actor"].startswith("cli:")
+    # the other mode's face knows no such key
+    live = cli(server, *args, "--mode", "live")
+    assert json.loads(live.stderr)["code"] == "LICENSE_KEY_NOT_FOUND"

@@ -121,6 +121,7 @@ class LicenseChecks:
             license_key=body.license_key,
             instance_id=instance_id,
             nonce=nonce,
+            fingerprint=body.fingerprint,
             verdict=answer,
             now=now,
         )

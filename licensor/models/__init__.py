@@ -31,8 +31,8 @@ from licensor.models.webhook_delivery import WebhookAttempt, WebhookDelivery
 from licensor.models.webhook_endpoint import WebhookEndpoint
 
 __all__ = [
-    "ActivationRequest",
     "ActivationCode",
+    "ActivationRequest",
     "ApiKey",
     "AuditChainHead",
     "AuditEvent",

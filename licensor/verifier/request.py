@@ -252,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
             valid_for=timedelta(days=args.valid_days),
         )
     except (MalformedRequest, OSError, UnicodeDecodeError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        sys.stderr.write(f"error: {exc}\n")
         return 2
     if args.output:
         Path(args.output).write_text(text, encoding="ascii")
