@@ -250,3 +250,40 @@ def test_the_cli_round_trip(server: Server, tenant: Tenant, tmp_path: Path) -> N
     # the other mode's face knows no such key
     live = cli(server, *args, "--mode", "live")
     assert json.loads(live.stderr)["code"] == "LICENSE_KEY_NOT_FOUND"
+
+
+def armoured(body: dict[str, Any]) -> str:
+    text = base64.b64encode(json.dumps(body).encode()).decode()
+    return "\n".join(
+        [
+            "-----BEGIN LICENSOR ACTIVATION REQUEST-----",
+            text,
+            "-----END LICENSOR ACTIVATION REQUEST-----",
+        ]
+    )
+
+
+def test_odd_requests_are_a_422_never_a_500(tenant: Tenant) -> None:
+    good = json.loads(
+        base64.b64decode(
+            "".join(make_activation_request("KEY-1", "pdt_1", fingerprint="m-1").splitlines()[1:-1])
+        )
+    )
+    odd = [
+        {**good, "v": True},
+        {
+            **good,
+            "created_at": "9999-12-31T23:00:00+00:00",
+            "expires_at": "9999-12-31T23:30:00+00:00",
+        },
+        {**good, "created_at": "2026-12-01T00:00:00"},  # no offset
+        {**good, "extra": 1},
+        {k: val for k, val in good.items() if k != "fingerprint"},  # names no machine
+        {**good, "license_key": ["KEY-1"]},
+    ]
+    for body in odd:
+        r = upload(tenant, armoured(body))
+        assert (r.status_code, r.json()["code"]) == (422, "ACTIVATION_REQUEST_INVALID"), body
+    for text in ("", "é" * 10, "x" * 9000):
+        r = upload(tenant, text)
+        assert r.status_code == 422, r.text

@@ -158,6 +158,11 @@ def _time(body: dict[str, Any], name: str) -> datetime:
         moment = None
     if moment is None or moment.tzinfo is None:
         raise MalformedRequest(f"{name} must be an ISO 8601 time with its UTC offset")
+    try:  # the server adds its window to it: a time at the calendar's edge is no request
+        moment = moment.astimezone(UTC)
+        moment + 2 * REQUEST_LIFETIME  # noqa: B018
+    except OverflowError as exc:
+        raise MalformedRequest(f"{name} is out of range") from exc
     return moment
 
 
@@ -189,7 +194,8 @@ def parse_activation_request(text: str | bytes) -> ActivationRequest:
         raise MalformedRequest("the body is not base64 of JSON") from exc
     if not isinstance(body, dict) or not set(body) <= REQUEST_KEYS:
         raise MalformedRequest(f"a request holds only {', '.join(sorted(REQUEST_KEYS))}")
-    if body.get("v") != REQUEST_VERSION or body.get("type") != REQUEST_TYPE:
+    version = body.get("v")
+    if type(version) is not int or version != REQUEST_VERSION or body.get("type") != REQUEST_TYPE:
         raise MalformedRequest(f"not a version {REQUEST_VERSION} {REQUEST_TYPE}")
     request = ActivationRequest(
         request_id=_text(body, "request_id"),
