@@ -287,3 +287,39 @@ def test_odd_requests_are_a_422_never_a_500(tenant: Tenant) -> None:
     for text in ("", "é" * 10, "x" * 9000):
         r = upload(tenant, text)
         assert r.status_code == 422, r.text
+
+
+def test_the_file_is_signed_by_the_current_key_and_the_activation_is_announced(
+    tenant: Tenant,
+) -> None:
+    """After a rotation the very next file carries the new kid (no cache); the activation
+    queues `license_key_instance.activated`, as an online one does."""
+    product, _, key = setup_key(tenant, activations_limit=3)
+    with tenant.http() as http:
+        made = http.post(
+            "/webhooks",
+            json={
+                "url": "https://hooks.example.com/seats",
+                "filter_types": ["license_key_instance.activated"],
+            },
+        )
+        assert made.status_code == 200, made.text
+    first = upload(tenant, make_activation_request(key["key"], product, fingerprint="m-1"))
+    assert first.status_code == 201, first.text
+    with tenant.http() as http:
+        rotated = http.post("/signing_keys/rotate")
+        assert rotated.status_code == 201, rotated.text
+    second = upload(tenant, make_activation_request(key["key"], product, fingerprint="m-2"))
+    assert second.status_code == 201, second.text
+    assert verify(tenant, second.json()["license_file"]).kid == rotated.json()["kid"]
+    assert verify(tenant, first.json()["license_file"]).kid != rotated.json()["kid"]
+    with tenant.http() as http:
+        page = http.get(f"/webhooks/{made.json()['id']}/deliveries").json()
+    seats = {first.json()["license_key_instance_id"], second.json()["license_key_instance_id"]}
+    assert [d["event_type"] for d in page["data"]] == ["license_key_instance.activated"] * 2
+    with tenant.http() as http:
+        bodies = [
+            http.get(f"/webhooks/{made.json()['id']}/deliveries/{d['id']}").json()["request"]
+            for d in page["data"]
+        ]
+    assert {b["data"]["id"] for b in bodies} == seats
