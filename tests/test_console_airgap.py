@@ -85,7 +85,7 @@ async def test_support_turns_a_request_into_a_bound_file(
 
 
 async def test_read_only_sees_no_form_and_is_refused(server: Server, console: Console) -> None:
-    tenant, product, key = await asyncio.to_thread(live_key, server)
+    tenant, _, key = await asyncio.to_thread(live_key, server)
     reader = await console.staff("read_only", business_id=tenant.business_id)
     page = await console.sign_in(reader)
     await page.goto(PATH)

@@ -160,7 +160,7 @@ def _time(body: dict[str, Any], name: str) -> datetime:
         raise MalformedRequest(f"{name} must be an ISO 8601 time with its UTC offset")
     try:  # the server adds its window to it: a time at the calendar's edge is no request
         moment = moment.astimezone(UTC)
-        moment + 2 * REQUEST_LIFETIME  # noqa: B018
+        _ = moment + 2 * REQUEST_LIFETIME
     except OverflowError as exc:
         raise MalformedRequest(f"{name} is out of range") from exc
     return moment
