@@ -13,6 +13,9 @@ documented in docs/license-file-format.md.
     answer = verify_signed_answer(response_json, keys, nonce=nonce, business_id=BUSINESS,
                                   license_key=key)
 
+An air-gapped machine's activation request (and its command, `python -m
+verifier.request`) is `verifier.request`, imported on its own: docs/machines.md.
+
 Every failure raises a subclass of `VerificationError`. The parser is strict: the
 file must be exactly as Licensor wrote it (LF line ends, canonical base64, compact
 JSON envelope), so that changing any byte of it makes verification fail.
