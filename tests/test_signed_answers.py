@@ -87,6 +87,31 @@ def test_refusals_are_signed_with_their_reason(tenant: Tenant) -> None:
     assert validate(tenant.base_url, {"license_key": unique(), "nonce": nonce}) == {"valid": False}
 
 
+def test_the_answer_echoes_the_fingerprint_so_the_client_pins_its_machine(
+    tenant: Tenant,
+) -> None:
+    """Two machines hold seats of one key: an answer about the other machine, relayed to
+    this one, verifies only until the client pins its own fingerprint."""
+    _, _, key = setup_key(tenant, activations_limit=2)
+    for machine in ("MACHINE-A", "MACHINE-B"):
+        body = {"license_key": key["key"], "name": machine, "fingerprint": machine}
+        assert net.post(tenant.base_url + "/licenses/activate", json=body).status_code == 201
+    nonce = fresh_nonce()
+    about_b = {"license_key": key["key"], "fingerprint": "MACHINE-B", "nonce": nonce}
+    answer = validate(tenant.base_url, about_b)
+    assert answer["signed"]["answer"]["fingerprint"] == "MACHINE-B"
+    got = check(tenant, answer, nonce, license_key=key["key"], fingerprint="MACHINE-B")
+    assert (got.valid, got.fingerprint) == (True, "MACHINE-B")
+    assert check(tenant, answer, nonce, license_key=key["key"]).valid  # unpinned: passes
+    with pytest.raises(v.WrongInstance):
+        check(tenant, answer, nonce, license_key=key["key"], fingerprint="MACHINE-A")
+    # an answer asked without a fingerprint says nothing about any machine
+    bare = validate(tenant.base_url, {"license_key": key["key"], "nonce": nonce})
+    assert "fingerprint" not in bare["signed"]["answer"]
+    with pytest.raises(v.WrongInstance):
+        check(tenant, bare, nonce, fingerprint="MACHINE-A")
+
+
 def test_without_a_nonce_the_answer_is_as_before(tenant: Tenant) -> None:
     _, _, key = setup_key(tenant)
     r = net.post(tenant.base_url + "/licenses/validate", json={"license_key": key["key"]})

@@ -59,6 +59,7 @@ def test_verifies_and_returns_a_typed_payload() -> None:
     assert got.users_count == 25
     assert got.subscription == v.SubscriptionRef("sub_1", "A-S0001", "A-S0001")
     assert got.kid == "sig_a"
+    assert got.expires_at is not None  # None only on a machine file of a key without expiry
     assert got.expires_at.tzinfo is not None
     assert got.instance_id is None  # a file without the field (written before it) verifies
 
@@ -115,6 +116,7 @@ def test_signature_by_another_key() -> None:
 
 def test_time_window_with_grace() -> None:
     got = v.verify_license_file(FILE, KEYS, now=NOW)
+    assert got.expires_at is not None
     with pytest.raises(v.NotYetValid):
         v.verify_license_file(FILE, KEYS, now=got.starts_at - timedelta(seconds=1))
     after = got.expires_at + timedelta(days=1)
@@ -251,6 +253,17 @@ except verifier.VerificationError as exc:
     print(type(exc).__name__)
 else:
     print("tampered file verified")
+# the activation request command, as `python -m verifier.request` runs it
+import runpy
+out = sys.argv[2] + ".request"
+sys.argv[:] = ["verifier.request", "--license-key", "KEY-1", "--product-id", "pdt_1",
+               "--fingerprint", "m-1", "-o", out]
+try:
+    runpy.run_module("verifier.request", run_name="__main__", alter_sys=True)
+except SystemExit as exc:
+    assert exc.code == 0, exc.code
+from verifier.request import parse_activation_request
+print(parse_activation_request(open(out).read()).fingerprint)
 """
 
 
@@ -280,7 +293,7 @@ def test_runs_with_only_stdlib_and_cryptography(tmp_path: Path) -> None:
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    first, second = done.stdout.splitlines()
+    first, second, third = done.stdout.splitlines()
     result = json.loads(first)
     assert result["id"] == "dlc_test"
     assert result["kid"] == "sig_a"
@@ -288,6 +301,7 @@ def test_runs_with_only_stdlib_and_cryptography(tmp_path: Path) -> None:
     assert set(result["modules"]) <= allowed
     assert "cryptography" in result["modules"]
     assert second in ("BadSignature", "MalformedFile")
+    assert third == "m-1"  # the request command ran under the same import blocker
 
 
 JSON_VALUES = st.recursive(

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -13,7 +14,10 @@ from licensor.cli.common import (
     DataDir,
     Mode,
     ModeOption,
+    apply_overrides,
+    cli_actor,
     echo_json,
+    fail,
     parse,
     parse_value,
     run_as,
@@ -158,3 +162,61 @@ def license_keys_release_seat(
         return {"released": held, "reason": note}
 
     echo_json(run_as(business_id, mode, data_dir, database_url, work))
+
+
+@license_keys_app.command("activate-offline")
+def license_keys_activate_offline(
+    request_file: Annotated[
+        Path,
+        typer.Argument(help="The machine's activation request (`python -m verifier.request`)."),
+    ],
+    business_id: BusinessId,
+    output: Annotated[
+        Path | None,
+        typer.Option("-o", "--output", help="Write the license file here (default: print it)."),
+    ] = None,
+    mode: ModeOption = Mode.test,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Air-gapped activation (as `POST /license_keys/offline_activations`): activate the
+    request's machine on its license key and write the license file bound to it. With
+    `-o`, prints what was activated (JSON); without, prints the file."""
+    import asyncio
+
+    from licensor.business import service as business_service
+    from licensor.kit.context import AppContext
+    from licensor.kit.deps import reading
+    from licensor.kit.errors import LicensorError
+    from licensor.kit.origin import Origin
+    from licensor.license_desk import machine_file
+    from licensor.license_desk.machine_schemas import OfflineActivationOut
+
+    try:
+        text = request_file.read_text(encoding="ascii")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise fail("ACTIVATION_REQUEST_INVALID", f"cannot read {request_file}: {exc}") from exc
+    settings = apply_overrides(data_dir, database_url)
+
+    async def go() -> OfflineActivationOut:
+        ctx = AppContext.from_settings(settings)
+        try:
+            async with reading(ctx.db) as session:
+                await business_service.find_business(session, business_id)
+            async with machine_file.standalone(ctx) as (checks, signer):
+                done = await machine_file.activate(
+                    checks, signer, business_id, mode.value, text, Origin(cli_actor())
+                )
+            return OfflineActivationOut.of(done)
+        finally:
+            await ctx.close()
+
+    try:
+        out = asyncio.run(go())
+    except LicensorError as exc:
+        raise fail(exc.code, exc.message) from exc
+    if output is None:
+        typer.echo(out.license_file, nl=False)
+        return
+    output.write_text(out.license_file, encoding="ascii")
+    echo_json(out.model_dump(mode="json", exclude={"license_file"}))

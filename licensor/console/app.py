@@ -10,6 +10,7 @@ from licensor.console import (
     desk_forms,
     desk_pages,
     key_pages,
+    offline_pages,
     pages,
     queue_pages,
     sso_pages,
@@ -31,6 +32,7 @@ ROUTERS = (
     desk_pages.router,
     subscription_pages.router,
     key_pages.router,
+    offline_pages.router,
     queue_pages.router,
     webhook_pages.router,
 )

@@ -217,3 +217,55 @@ def _draft(
         request_id=origin.request_id,
         client_address=origin.client_address,
     )
+
+
+# Air-gapped activation (license_key/offline.py): the request is taken in the activation's
+# own transaction, once; a second upload finds its hash and inserts nothing.
+CLAIM_REQUEST = (
+    "INSERT INTO activation_requests (id, business_id, mode, request_hash, license_key_id, "
+    "license_key_instance_id, instance_id, requested_at, expires_at, created_at) "
+    "VALUES ({0}, {1}, {2}, {3}, {4}, {5}, {6}, {7}, {8}, {9}) "
+    "ON CONFLICT (request_hash) DO NOTHING RETURNING id"
+)
+REDEEMED = "activation_request.redeemed"
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """An activation request to take with the activation (`LicenseStore.activate`)."""
+
+    id: str  # acr_…
+    request_hash: bytes
+    instance_id: str | None  # the machine's own id, as it sent it
+    requested_at: datetime
+    expires_at: datetime
+
+    def values(self, key: KeyRow, seat_id: str) -> tuple[Any, ...]:
+        """The row's values but its three times (requested_at, expires_at, created_at),
+        which each driver gives in its own form."""
+        ids = (self.id, key.business_id, key.mode, self.request_hash, key.id, seat_id)
+        return (*ids, self.instance_id)
+
+    def redeemed(self, key: KeyRow, seat: Seat, now: datetime, origin: Origin) -> Draft:
+        """The audit event of the redeemed request (`activation_request.redeemed`)."""
+        pairs = {
+            "license_key_id": (None, key.id),
+            "license_key_instance_id": (None, seat.id),
+            "fingerprint": (None, seat.fingerprint),
+            "instance_id": (None, self.instance_id),
+            "expires_at": (None, self.expires_at),
+        }
+        return Draft(
+            id=new_id("aud"),
+            business_id=key.business_id,
+            mode=key.mode,
+            created_at=now,
+            actor=origin.actor,
+            action=REDEEMED,
+            target_type="activation_request",
+            target_id=self.id,
+            changes=changes_of(pairs, public=("license_key_instance_id",)),
+            note=None,
+            request_id=origin.request_id,
+            client_address=origin.client_address,
+        )

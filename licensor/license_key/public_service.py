@@ -13,7 +13,7 @@ from licensor.kit.origin import Origin
 from licensor.kit.secrets import Vault, constant_time_equal
 from licensor.kit.tenancy import Mode
 from licensor.license_key.errors import LicenseKeyNotFound
-from licensor.license_key.hot_sql import KeyRow
+from licensor.license_key.hot_sql import Claim, KeyRow
 from licensor.license_key.keys import LOOKUP_PURPOSE
 from licensor.license_key.machines import Verdict, term_of, without_seat
 from licensor.license_key.public_schemas import (
@@ -121,6 +121,7 @@ class LicenseChecks:
             license_key=body.license_key,
             instance_id=instance_id,
             nonce=nonce,
+            fingerprint=body.fingerprint,
             verdict=answer,
             now=now,
         )
@@ -130,12 +131,32 @@ class LicenseChecks:
         names one) is written in the activation's transaction. A fingerprint that holds a
         seat already answers that instance (no new seat, no event)."""
         row = await self._require(body, mode)
+        return await self.seat(row, body.name, body.fingerprint, origin)
+
+    async def find_for_write(
+        self, license_key: str, mode: Mode, product_id: str | None
+    ) -> KeyRow | None:
+        """The key row from the primary, as an activation finds it (None: unknown to the
+        face, like a key that does not exist)."""
+        return await self._find(license_key, mode, product_id, primary=True)
+
+    async def seat(
+        self,
+        row: KeyRow,
+        name: str,
+        fingerprint_sent: str | None,
+        origin: Origin,
+        claim: Claim | None = None,
+    ) -> ActivateOut:
+        """The activation rule, for `activate` and the air-gapped activation (`offline.py`,
+        which passes its request as `claim`, taken in the same transaction): the key
+        usable, the fingerprint matched as its product says, a seat within the limit."""
         now = utcnow()
         term = self._usable(row, now)
         fingerprint = None
-        if body.fingerprint is not None:
-            fingerprint = fingerprint_key(body.fingerprint, row.policy.fingerprint_match)
-        done = await self.store.activate(row, new_id("lki"), body.name, fingerprint, now, origin)
+        if fingerprint_sent is not None:
+            fingerprint = fingerprint_key(fingerprint_sent, row.policy.fingerprint_match)
+        done = await self.store.activate(row, new_id("lki"), name, fingerprint, now, origin, claim)
         if done is None:
             raise Unprocessable(
                 "this license key has reached its activations limit",

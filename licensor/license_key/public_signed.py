@@ -37,12 +37,14 @@ async def signed_answer(
     license_key: str,
     instance_id: str | None,
     nonce: str,
+    fingerprint: str | None = None,
     verdict: Verdict,
     now: datetime,
 ) -> dict[str, Any]:
     """The unsigned answer (`valid`, `state`, `code`: as without a nonce) and `signed`: the
     statement of it, signed. `state` is the key's (`valid`, `in_grace`, `expired`,
-    `disabled`); an instance or machine that holds no seat makes `valid` false."""
+    `disabled`); an instance or machine that holds no seat makes `valid` false. A
+    `fingerprint` sent is echoed as sent, so the client can pin its machine."""
     valid = verdict.valid
     statement = {
         "business_id": row.business_id,
@@ -56,6 +58,8 @@ async def signed_answer(
         "valid": valid,
         "state": verdict.state,
     }
+    if fingerprint is not None:
+        statement["fingerprint"] = fingerprint
     message = ANSWER_PREFIX + canonical_json(statement)
     kid, signature = await signer.sign(row.business_id, row.mode, message)
     signed = {

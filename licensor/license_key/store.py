@@ -36,7 +36,8 @@ from licensor.audit.raw import sqlite_append
 from licensor.kit.hotstore import HotDb, SqliteHot
 from licensor.kit.origin import Origin
 from licensor.license_key import hot_sql as q
-from licensor.license_key.hot_sql import Activation, Details, KeyRow, Seat
+from licensor.license_key.errors import ActivationRequestUsed
+from licensor.license_key.hot_sql import Activation, Claim, Details, KeyRow, Seat
 from licensor.webhooks.events import INSTANCE_ACTIVATED, INSTANCE_DEACTIVATED, INSTANCE_RELEASED
 from licensor.webhooks.hot import INSERT_DELIVERY, HotOutbox
 
@@ -60,6 +61,7 @@ class LicenseStore(Protocol):
         fingerprint: str | None,
         now: datetime,
         origin: Origin,
+        claim: Claim | None = None,
     ) -> Activation | None: ...
     async def heartbeat(self, key: KeyRow, instance_id: str, now: datetime) -> bool: ...
     async def deactivate(
@@ -105,6 +107,7 @@ class SqliteStore:
         self._free_many = hot.sql(q.FREE_SEATS)
         self._beat = hot.sql(q.HEARTBEAT)
         self._queue = hot.sql(INSERT_DELIVERY)
+        self._claim = hot.sql(q.CLAIM_REQUEST)
 
     async def find_key(self, key_hash: bytes, primary: bool = False) -> KeyRow | None:
         row = self._reader.execute(self._find, (key_hash,)).fetchone()
@@ -199,11 +202,32 @@ class SqliteStore:
         events.append(q.activated(key, seat, now, origin))
         return Activation(seat, reused=False)
 
+    def _take_claim(
+        self,
+        conn: sqlite3.Connection,
+        key: KeyRow,
+        done: Activation,
+        claim: Claim,
+        origin: Origin,
+        events: list[Draft],
+    ) -> None:
+        now = done.seat.last_heartbeat_at
+        times = (q.sqlite_time(t) for t in (claim.requested_at, claim.expires_at, now))
+        if conn.execute(self._claim, (*claim.values(key, done.seat.id), *times)).fetchone() is None:
+            raise ActivationRequestUsed()
+        events.append(claim.redeemed(key, done.seat, now, origin))
+
     def _activate(
-        self, key: KeyRow, seat: Seat, origin: Origin, conn: sqlite3.Connection
+        self,
+        key: KeyRow,
+        seat: Seat,
+        origin: Origin,
+        conn: sqlite3.Connection,
+        claim: Claim | None = None,
     ) -> Activation | None:
         """In the writer's group transaction (`write_batched`), under a savepoint: reuse or
-        seat (reaping first when full), instance, the events' deliveries, and the audit
+        seat (reaping first when full), instance, the request taken (air-gapped
+        activation), the events' deliveries, and the audit
         events chained last."""
         for _ in range(ATTEMPTS):
             events: list[Draft] = []
@@ -213,6 +237,8 @@ class SqliteStore:
                 if done is None and not events:
                     _undo(conn, "activate")
                     return None
+                if done is not None and claim is not None:
+                    self._take_claim(conn, key, done, claim, origin, events)
                 if self._audit:
                     for event in events:
                         sqlite_append(conn, event)
@@ -254,9 +280,14 @@ class SqliteStore:
         fingerprint: str | None,
         now: datetime,
         origin: Origin,
+        claim: Claim | None = None,
     ) -> Activation | None:
+        """`claim`: an air-gapped machine's request, taken in the same transaction
+        (`ActivationRequestUsed` when it was taken before: nothing is written)."""
         seat = Seat(instance_id, name, fingerprint, now, now)
-        return await self._hot.write_batched(lambda conn: self._activate(key, seat, origin, conn))
+        return await self._hot.write_batched(
+            lambda conn: self._activate(key, seat, origin, conn, claim)
+        )
 
     async def heartbeat(self, key: KeyRow, instance_id: str, now: datetime) -> bool:
         """Hear from the instance now, unless it has already lost its seat (one statement)."""

@@ -11,7 +11,8 @@ from licensor.audit.raw import postgres_append
 from licensor.kit.hotstore import PostgresHot
 from licensor.kit.origin import Origin
 from licensor.license_key import hot_sql as q
-from licensor.license_key.hot_sql import Activation, Details, KeyRow, Seat
+from licensor.license_key.errors import ActivationRequestUsed
+from licensor.license_key.hot_sql import Activation, Claim, Details, KeyRow, Seat
 from licensor.license_key.store import ATTEMPTS, Retry, details_of, seat_found
 from licensor.webhooks.events import INSTANCE_ACTIVATED, INSTANCE_DEACTIVATED, INSTANCE_RELEASED
 from licensor.webhooks.hot import INSERT_DELIVERY, HotOutbox
@@ -38,6 +39,7 @@ class PostgresStore:
         self._free_many = hot.sql(q.FREE_SEATS)
         self._beat = hot.sql(q.HEARTBEAT)
         self._queue = hot.sql(INSERT_DELIVERY)
+        self._claim = hot.sql(q.CLAIM_REQUEST)
 
     async def find_key(self, key_hash: bytes, primary: bool = False) -> KeyRow | None:
         """`primary`: before a write (activation, deactivation), never from the replica."""
@@ -122,6 +124,7 @@ class PostgresStore:
         fingerprint: str | None,
         now: datetime,
         origin: Origin,
+        claim: Claim | None = None,
     ) -> Activation | None:
         seat = Seat(instance_id, name, fingerprint, now, now)
         for _ in range(ATTEMPTS):
@@ -129,6 +132,8 @@ class PostgresStore:
                 async with self._pool.acquire() as conn, conn.transaction():
                     events: list[Draft] = []
                     done = await self._activate_once(conn, key, seat, origin, events)
+                    if done is not None and claim is not None:
+                        await self._take_claim(conn, key, done, claim, origin, events)
                     if self._audit:  # last: the chain head stays locked only until the commit
                         for event in events:
                             await postgres_append(conn, event)
@@ -136,6 +141,22 @@ class PostgresStore:
             except Retry:
                 continue
         raise RuntimeError("activation kept losing its fingerprint to concurrent ones")
+
+    async def _take_claim(
+        self,
+        conn: Any,
+        key: KeyRow,
+        done: Activation,
+        claim: Claim,
+        origin: Origin,
+        events: list[Draft],
+    ) -> None:
+        """The air-gapped machine's request, taken once (store.py's `_take_claim`)."""
+        now = done.seat.last_heartbeat_at
+        values = (*claim.values(key, done.seat.id), claim.requested_at, claim.expires_at, now)
+        if await conn.fetchrow(self._claim, *values) is None:
+            raise ActivationRequestUsed()
+        events.append(claim.redeemed(key, done.seat, now, origin))
 
     async def heartbeat(self, key: KeyRow, instance_id: str, now: datetime) -> bool:
         found = await self._pool.fetchrow(

@@ -1,5 +1,6 @@
 """SQLAlchemy models, one module per table."""
 
+from licensor.models.activation_request import ActivationRequest
 from licensor.models.api_key import ApiKey
 from licensor.models.audit_event import AuditChainHead, AuditEvent
 from licensor.models.business import Business, User
@@ -31,6 +32,7 @@ from licensor.models.webhook_endpoint import WebhookEndpoint
 
 __all__ = [
     "ActivationCode",
+    "ActivationRequest",
     "ApiKey",
     "AuditChainHead",
     "AuditEvent",

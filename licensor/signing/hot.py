@@ -41,11 +41,14 @@ class HotSigner:
             r = await self.hot.pool.fetchrow(self._sql, business_id, mode)
         return None if r is None else (r[0], bytes(r[1]))
 
-    async def key(self, business_id: str, mode: str) -> tuple[str, Ed25519PrivateKey]:
-        """(kid, private key) of the active key, from the cache while it is fresh."""
+    async def key(
+        self, business_id: str, mode: str, fresh: bool = False
+    ) -> tuple[str, Ed25519PrivateKey]:
+        """(kid, private key) of the active key, from the cache while it is fresh;
+        `fresh`: read now, as a license file must be signed (the current kid at once)."""
         cached = self._keys.get((business_id, mode))
         now = time.monotonic()
-        if cached is not None and now - cached[0] < self.ttl:
+        if not fresh and cached is not None and now - cached[0] < self.ttl:
             return cached[1], cached[2]
         found = await self._find(business_id, mode)
         if found is None:  # the first signature of this business and mode: make its key

@@ -13,6 +13,9 @@ documented in docs/license-file-format.md.
     answer = verify_signed_answer(response_json, keys, nonce=nonce, business_id=BUSINESS,
                                   license_key=key)
 
+An air-gapped machine's activation request (and its command, `python -m
+verifier.request`) is `verifier.request`, imported on its own: docs/machines.md.
+
 Every failure raises a subclass of `VerificationError`. The parser is strict: the
 file must be exactly as Licensor wrote it (LF line ends, canonical base64, compact
 JSON envelope), so that changing any byte of it makes verification fail.
@@ -76,7 +79,7 @@ from .errors import (
     WrongMode,
 )
 from .keys import PublicKey, check_signature, load_public_keys, verify_by_kid
-from .payload import Licensee, LicensePayload, PlanInfo, SubscriptionRef, payload_from_dict
+from .payload import MACHINE, Licensee, LicensePayload, PlanInfo, SubscriptionRef, payload_from_dict
 from .pins import check_license_pins, check_mode_argument
 from .revocations import RevocationList, load_revocation_list
 from .states import STATES, State, VerifiedPayload, state_of
@@ -92,6 +95,7 @@ __all__ = [
     "HKDF_INFO",
     "JWS_ALG",
     "LINE_WIDTH",
+    "MACHINE",
     "NONCE_BYTES",
     "REVOCATIONS_PREFIX",
     "SIGNING_PREFIX",
@@ -206,6 +210,7 @@ def verify_license_file(
         if moment < payload.starts_at:
             raise NotYetValid(f"the license starts at {payload.starts_at.isoformat()}")
         if state == "expired":
+            assert payload.expires_at is not None  # `expired` has an expiry
             raise Expired(f"the license expired at {payload.expires_at.isoformat()}")
     fields = {f.name: getattr(payload, f.name) for f in dataclasses.fields(payload)}
     return VerifiedPayload(**fields, state=state)

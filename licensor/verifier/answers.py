@@ -72,6 +72,7 @@ class SignedAnswer:
     valid_until: datetime | None  # the check-in's `validUntil`
     kid: str
     statement: Mapping[str, Any]  # everything that was signed
+    fingerprint: str | None = None  # validate's echo of the fingerprint sent, if one was
 
 
 def license_key_digest(nonce: str, license_key: str) -> str:
@@ -118,6 +119,7 @@ def verify_signed_answer(
     license_key: str | None = None,
     license_key_id: str | None = None,
     instance_id: str | None = None,
+    fingerprint: str | None = None,
     revocations: RevocationList | None = None,
     allow_unnamed_keys: bool = False,
 ) -> SignedAnswer:
@@ -129,7 +131,8 @@ def verify_signed_answer(
     (`NonceMismatch`), `issued_at` within `max_age` of now either way (`StaleAnswer`),
     then the pins: business and mode (`WrongBusiness`, `WrongMode`; live by default),
     the license key (`license_key`: its digest; `license_key_id`) (`WrongLicenseKey`),
-    the instance (`WrongInstance`), and the key id not in `revocations` (`Revoked`).
+    the instance (`instance_id`) and the machine (`fingerprint`: validate echoes the
+    one sent) (`WrongInstance`), and the key id not in `revocations` (`Revoked`).
     A valid answer is `result.valid`; a verified `valid: false` is not an error."""
     check_mode_argument(mode)
     doc = parse_document(answer, MalformedAnswer)
@@ -173,6 +176,11 @@ def verify_signed_answer(
         raise MalformedAnswer(f"the signed answer's {i_name} must be a string or null")
     if instance_id is not None and instance != instance_id:
         raise WrongInstance(f"the answer is about instance {instance!r}")
+    machine = statement.get("fingerprint")
+    if machine is not None and not isinstance(machine, str):
+        raise MalformedAnswer("the signed answer's fingerprint must be a string")
+    if fingerprint is not None and machine != fingerprint:
+        raise WrongInstance(f"the answer is about machine {machine!r}")
     if revocations is not None:
         if revocations.business_id != business:
             raise WrongBusiness("the revocation list is of another business")
@@ -199,4 +207,5 @@ def verify_signed_answer(
         valid_until=valid_until,
         kid=kid,
         statement=statement,
+        fingerprint=machine,
     )

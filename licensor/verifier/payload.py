@@ -9,6 +9,10 @@ from typing import Any
 
 from .errors import InvalidPayload
 
+# The license file of a license key activated by an air-gapped machine: always bound (its
+# `fingerprint` and/or `instance_id`), its `id` the key's (`lic_…`).
+MACHINE = "machine"
+
 
 @dataclass(frozen=True)
 class Licensee:
@@ -42,7 +46,7 @@ class LicensePayload:
     plan: PlanInfo
     users_count: int
     starts_at: datetime
-    expires_at: datetime
+    expires_at: datetime | None  # None only on a `machine` file of a key that never expires
     issued_at: datetime
     subscription: SubscriptionRef | None
     cloud_instance_id: str | None
@@ -52,6 +56,10 @@ class LicensePayload:
     instance_id: str | None
     fingerprint: str | None
     kid: str
+    # A `machine` file (air-gapped activation of a license key): the seat it holds and the
+    # product; None on the other types.
+    license_key_instance_id: str | None
+    product_id: str | None
 
 
 def _text(obj: Mapping[str, Any], name: str, optional: bool = False) -> Any:
@@ -100,7 +108,9 @@ def payload_from_dict(data: Any, kid: str) -> LicensePayload:
         plan=PlanInfo(_text(plan, "code"), _text(plan, "name"), tuple(features)),
         users_count=data["users_count"],
         starts_at=_time(data, "starts_at"),
-        expires_at=_time(data, "expires_at"),
+        expires_at=None
+        if data.get("type") == MACHINE and data.get("expires_at") is None
+        else _time(data, "expires_at"),
         issued_at=_time(data, "issued_at"),
         subscription=None
         if sub is None
@@ -111,4 +121,6 @@ def payload_from_dict(data: Any, kid: str) -> LicensePayload:
         kid=kid,
         instance_id=_text(data, "instance_id", True),
         fingerprint=_text(data, "fingerprint", True),
+        license_key_instance_id=_text(data, "license_key_instance_id", True),
+        product_id=_text(data, "product_id", True),
     )
