@@ -138,8 +138,8 @@ def build(
     wall = time.perf_counter() - started
     if done.returncode != 0:
         raise SystemExit(f"import failed: {done.stderr}")
-    # the summary is the last line (py-spy, when profiling, prints before it)
-    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    # the summary is the one JSON line (py-spy, when profiling, prints its own lines too)
+    summary = json.loads(next(x for x in done.stdout.splitlines() if x.startswith("{")))
     print(
         f"{backend} {label}: imported {summary['imported']:,} keys in {wall:.1f} s "
         f"({summary['keys_per_second']:,.0f} keys/s by its summary; "
