@@ -5,6 +5,8 @@ own savepoint, and each answers only after the COMMIT. Real SQLite files, no ser
 from __future__ import annotations
 
 import asyncio
+import fcntl
+import os
 import sqlite3
 import threading
 from pathlib import Path
@@ -139,4 +141,29 @@ async def test_a_failed_commit_fails_the_whole_group(tmp_path: Path) -> None:
         # The writer is usable again afterwards.
         assert await hot.write_batched(lambda c: c.execute("INSERT INTO p VALUES (2)").rowcount)
     finally:
+        await hot.close()
+
+
+async def test_writers_of_one_file_take_turns_by_its_lock_file(tmp_path: Path) -> None:
+    """Another process's writer holds `<database>-writers`: this one waits for it (no
+    polling of SQLite's lock), then writes the moment it is released."""
+    hot, path = _store(tmp_path)
+    other = os.open(path + "-writers", os.O_RDWR)
+    try:
+        fcntl.flock(other, fcntl.LOCK_EX)
+        batched = asyncio.create_task(
+            hot.write_batched(lambda c: c.execute("INSERT INTO t VALUES (1)").rowcount)
+        )
+        single = asyncio.create_task(
+            hot.write(lambda c: c.execute("INSERT INTO t VALUES (2)").rowcount)
+        )
+        await asyncio.sleep(0.3)
+        assert not batched.done()
+        assert not single.done()
+        assert _committed(path) == set()
+        fcntl.flock(other, fcntl.LOCK_UN)
+        assert list(await asyncio.wait_for(asyncio.gather(batched, single), 5)) == [1, 1]
+        assert _committed(path) == {1, 2}
+    finally:
+        os.close(other)
         await hot.close()

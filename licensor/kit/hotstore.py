@@ -6,7 +6,10 @@ point select by a unique index costs microseconds) and one writer connection on 
 dedicated thread, so a writer waiting for the lock never blocks the loop; the pragmas
 are the ORM engine's (`kit/db.py`). Activations and deactivations commit in groups
 (`write_batched`): whatever is waiting when the writer thread gets to it runs in one
-transaction, each in its own savepoint, so one COMMIT (its WAL write) serves many.
+transaction, each in its own savepoint, so one COMMIT (its WAL write) serves many; the
+server processes on one database file take turns through a lock file beside it
+(`flock`, `<database>-writers`), so a waiting writer starts the moment the other's COMMIT
+is done instead of polling SQLite's lock with the busy handler's growing sleeps.
 PostgreSQL: one asyncpg pool of `db_pool_size` connections, plus a second pool on the
 streaming replica when one is configured (`reads`: validate's and the check-in's
 lookups). Statements are written once with `{0}`, `{1}`… placeholders and rendered for
@@ -16,13 +19,15 @@ the driver by `sql()`.
 from __future__ import annotations
 
 import asyncio
+import fcntl
+import os
 import sqlite3
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from licensor.kit.db import SQLITE_PRAGMAS, private_sqlite_file
+from licensor.kit.db import PRIVATE_FILE, SQLITE_PRAGMAS, private_sqlite_file
 
 T = TypeVar("T")
 
@@ -55,6 +60,7 @@ class SqliteHot:
         self._waiting: list[tuple[Callable[[sqlite3.Connection], Any], asyncio.Future[Any]]] = []
         self._lock = threading.Lock()
         self._draining = False
+        self._turns = writers_lock(path)
 
     def sql(self, template: str) -> str:
         return render(template, self.style)
@@ -62,7 +68,16 @@ class SqliteHot:
     async def write(self, work: Callable[[sqlite3.Connection], T]) -> T:
         """Run `work(writer)` on the writer thread (the only user of that connection)."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._thread, work, self.writer)
+        return await loop.run_in_executor(self._thread, self._in_turn, work)
+
+    def _in_turn(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        if self._turns is None:
+            return work(self.writer)
+        fcntl.flock(self._turns, fcntl.LOCK_EX)
+        try:
+            return work(self.writer)
+        finally:
+            fcntl.flock(self._turns, fcntl.LOCK_UN)
 
     async def write_batched(self, work: Callable[[sqlite3.Connection], T]) -> T:
         """Run `work(writer)` inside a write transaction that the writer thread may share
@@ -97,6 +112,8 @@ class SqliteHot:
     ) -> None:
         conn = self.writer
         outcomes: list[tuple[Any, BaseException | None]] = []
+        if self._turns is not None:
+            fcntl.flock(self._turns, fcntl.LOCK_EX)
         try:
             conn.execute("BEGIN IMMEDIATE")
             for work, _ in group:
@@ -114,6 +131,9 @@ class SqliteHot:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             outcomes = [(None, error)] * len(group)
+        finally:
+            if self._turns is not None:
+                fcntl.flock(self._turns, fcntl.LOCK_UN)
         for (_, future), (value, failed) in zip(group, outcomes, strict=True):
             future.get_loop().call_soon_threadsafe(_settle, future, value, failed)
 
@@ -121,6 +141,15 @@ class SqliteHot:
         self._thread.shutdown(wait=True)
         self.reader.close()
         self.writer.close()
+        if self._turns is not None:
+            os.close(self._turns)
+
+
+def writers_lock(path: str) -> int | None:
+    """The lock file the hot writers of one database file take turns by (None in memory)."""
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return None
+    return os.open(path + "-writers", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, PRIVATE_FILE)
 
 
 def _settle(future: asyncio.Future[Any], value: Any, error: BaseException | None) -> None:
