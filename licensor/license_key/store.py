@@ -201,7 +201,7 @@ class SqliteStore:
         self, key: KeyRow, seat: Seat, origin: Origin, conn: sqlite3.Connection
     ) -> Activation | None:
         """One IMMEDIATE transaction: reuse or seat (reaping first when full), instance,
-        the events' deliveries, and the audit events chained last."""
+        the events' deliveries, and the audit events (unsealed) last."""
         for _ in range(ATTEMPTS):
             events: list[Draft] = []
             conn.execute("BEGIN IMMEDIATE")

@@ -129,7 +129,7 @@ class PostgresStore:
                 async with self._pool.acquire() as conn, conn.transaction():
                     events: list[Draft] = []
                     done = await self._activate_once(conn, key, seat, origin, events)
-                    if self._audit:  # last: the chain head stays locked only until the commit
+                    if self._audit:  # unsealed: the sealer chains them after the commit
                         for event in events:
                             await postgres_append(conn, event)
                     return done
