@@ -19,7 +19,15 @@ class AuditEvent(Base):
     __tablename__ = "audit_events"
     __table_args__ = (
         UniqueConstraint("business_id", "mode", "seq"),
-        Index("ix_audit_events_target", "business_id", "mode", "target_type", "target_id", "seq"),
+        # Without `seq`: sealing an event does not rewrite its entry here.
+        Index(
+            "ix_audit_events_target",
+            "business_id",
+            "mode",
+            "target_type",
+            "target_id",
+            "created_at",
+        ),
         Index("ix_audit_events_created_at", "business_id", "mode", "created_at"),
         Index(
             "ix_audit_events_unsealed",

@@ -119,6 +119,13 @@ def upgrade() -> None:
         op.execute(statement)
     _seal_columns(nullable=True)
     with op.batch_alter_table("audit_events", schema=None) as batch_op:
+        # A target's events by time, not `seq`: sealing an event leaves this index alone.
+        batch_op.drop_index("ix_audit_events_target")
+        batch_op.create_index(
+            "ix_audit_events_target",
+            ["business_id", "mode", "target_type", "target_id", "created_at"],
+            unique=False,
+        )
         batch_op.create_index(
             "ix_audit_events_unsealed",
             ["business_id", "mode", "created_at", "id"],
@@ -138,6 +145,12 @@ def downgrade() -> None:
         op.execute(statement)
     with op.batch_alter_table("audit_events", schema=None) as batch_op:
         batch_op.drop_index("ix_audit_events_unsealed")
+        batch_op.drop_index("ix_audit_events_target")
+        batch_op.create_index(
+            "ix_audit_events_target",
+            ["business_id", "mode", "target_type", "target_id", "seq"],
+            unique=False,
+        )
     _seal_columns(nullable=False)
     for statement in OLD_APPEND_ONLY[dialect]:
         op.execute(statement)
