@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, func, insert, select, text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import Session
 
 from licensor.audit import chain
@@ -63,10 +63,10 @@ def count_unsealed(business_id: str, mode: str) -> Select[int]:
     )
 
 
-async def seal(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+async def seal(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
     """Set the seal columns of chained rows; each only if still unsealed."""
     names = ("seq", "prev_hash", "hash", "id")
-    await session.execute(SEAL_EVENT, [{c: r[c] for c in names} for r in rows])
+    await conn.execute(SEAL_EVENT, [{c: r[c] for c in names} for r in rows])
 
 
 async def move_head(

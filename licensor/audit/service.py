@@ -22,7 +22,6 @@ from licensor.audit import chain, repository, sealer
 from licensor.audit.schemas import AuditEventOut
 from licensor.audit.verify import ChainReport, check_stream
 from licensor.kit.clock import utcnow
-from licensor.kit.db import Database
 from licensor.kit.ids import new_id
 from licensor.kit.origin import UNKNOWN_ACTOR, actor_of, origin_of
 from licensor.kit.pagination import PageParams, fetch_page
@@ -39,12 +38,12 @@ __all__ = [
     "creation",
     "diff",
     "event",
+    "has_unsealed",
     "history",
     "list_page",
     "mask",
     "record",
     "removed",
-    "seal",
     "seal_chain",
     "snapshot",
     "verify",
@@ -257,16 +256,9 @@ async def history(
     return [to_out(row) for row in (await session.scalars(stmt)).all()]
 
 
-async def seal(db: Database, business_id: str, mode: str) -> int:
-    """Seal a business and mode's unsealed events now, in a short transaction of its own
-    (none when there are none): what a reader does before it lists."""
-    async with db.read_sessions() as session:
-        waiting = await session.scalar(repository.count_unsealed(business_id, mode))
-        await session.rollback()
-    if not waiting:
-        return 0
-    async with db.write_sessions() as session, session.begin():
-        return await sealer.seal_chain(session, business_id, mode)
+async def has_unsealed(session: AsyncSession, business_id: str, mode: str) -> bool:
+    """Whether a business and mode has events the sealer has not chained yet."""
+    return bool(await session.scalar(repository.count_unsealed(business_id, mode)))
 
 
 async def verify(
