@@ -196,3 +196,25 @@ def test_the_triggers_allow_the_seal_once_and_nothing_else(quiet: Server) -> Non
 
 class Undone(Exception):
     """Rolls `in_db`'s transaction back, carrying what the test read."""
+
+
+def test_a_deleted_chain_head_stops_sealing_and_verify_says_so(quiet: Server) -> None:
+    tenant = quiet.tenant()
+    changes(tenant, count=1)
+    assert report(quiet, tenant.business_id)["ok"] is True  # sealed
+
+    async def drop_head(ctx: AppContext, session: AsyncSession) -> None:
+        await session.execute(
+            text("DELETE FROM audit_chain_heads WHERE business_id = :b AND mode = 'test'"),
+            {"b": tenant.business_id},
+        )
+
+    in_db(quiet, drop_head)
+    changes(tenant, count=1)  # more events, unsealed
+    done = cli(quiet, "audit", "verify", "--business-id", tenant.business_id)
+    assert done.returncode == 1
+    assert "AUDIT_CHAIN_BROKEN" in done.stderr
+    assert "the chain head row is missing" in done.stderr
+    (got,) = json.loads(done.stdout)
+    assert got["fault"]["kind"] == "head_missing"
+    assert got["unsealed"] > 0  # not chained onto a new, empty head

@@ -36,8 +36,14 @@ def _draft(row: dict[str, object]) -> chain.Draft:
 async def seal_chain(session: AsyncSession, business_id: str, mode: str) -> int:
     """Seal every unsealed event of one business and mode in `session`'s transaction
     (the caller commits); the number sealed. Takes the chain head's lock first."""
-    seq, last_hash = await repository.take_head(session, business_id, mode)
-    conn = await session.connection()  # Core, not the ORM: a row costs a third as much
+    head = await repository.take_head(session, business_id, mode)
+    if head is None:
+        log.warning(
+            "audit chain %s/%s has sealed events but no head: not sealing", business_id, mode
+        )
+        return 0
+    seq, last_hash = head
+    conn = await session.connection()  # Core, not the ORM: no ORM machinery per row
     total = 0
     while True:
         result = await conn.execute(repository.unsealed(business_id, mode, BATCH))
