@@ -30,23 +30,31 @@ def append(session: Session, drafts: list[chain.Draft]) -> None:
     session.execute(insert(AuditEvent), [chain.unsealed_row(d) for d in drafts])
 
 
+HEAD_DROP_EMPTY = text(
+    "DELETE FROM audit_chain_heads WHERE business_id = :b AND mode = :m AND seq = 0"
+)
+
+
 async def take_head(session: AsyncSession, business_id: str, mode: str) -> tuple[int, str] | None:
     """Lock the chain head for the rest of the transaction (its row lock on PostgreSQL,
-    the writer lock on SQLite): the last sealed seq and hash. Created the first time;
-    None when it is missing although sealed events exist (someone deleted it: sealing
-    stops there, and `verify` reports `head_missing`)."""
+    the writer lock on SQLite): the last sealed seq and hash. Created the first time
+    (a concurrent sealer creating it too waits for it, then takes it). None when the
+    head is missing or reset although sealed events exist (someone deleted it): sealing
+    stops there, the head stays missing, and `verify` reports `head_missing`."""
     key = {"b": business_id, "m": mode}
     taken = (await session.execute(HEAD_TAKE, {"n": 0, **key})).first()
     if taken is None:
+        await session.execute(HEAD_INIT, {"g": chain.GENESIS, **key})
+        taken = (await session.execute(HEAD_TAKE, {"n": 0, **key})).one()
+    if int(taken[0]) == 0:  # a new chain, unless sealed events say otherwise
         sealed = select(AuditEvent.id).where(
             AuditEvent.business_id == business_id,
             AuditEvent.mode == mode,
             AuditEvent.hash.is_not(None),
         )
         if (await session.execute(sealed.limit(1))).first() is not None:
+            await session.execute(HEAD_DROP_EMPTY, key)
             return None
-        await session.execute(HEAD_INIT, {"g": chain.GENESIS, **key})
-        taken = (await session.execute(HEAD_TAKE, {"n": 0, **key})).one()
     return int(taken[0]), str(taken[1])
 
 
