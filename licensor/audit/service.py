@@ -22,7 +22,6 @@ from licensor.audit import chain, repository, sealer
 from licensor.audit.schemas import AuditEventOut
 from licensor.audit.verify import ChainReport, check_stream
 from licensor.kit.clock import utcnow
-from licensor.kit.ids import new_id
 from licensor.kit.origin import UNKNOWN_ACTOR, actor_of, origin_of
 from licensor.kit.pagination import PageParams, fetch_page
 from licensor.models import AuditEvent
@@ -123,7 +122,7 @@ def record(
     """Put one event on the record of this transaction (written at its commit)."""
     origin = origin_of(session)
     draft = chain.Draft(
-        id=new_id("aud"),
+        id=chain.event_id(),
         business_id=business_id,
         mode=mode,
         created_at=utcnow(),
