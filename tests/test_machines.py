@@ -319,8 +319,8 @@ def test_events_at_one_timestamp_are_chained_in_the_order_recorded(tenant: Tenan
     key = floating_key(tenant, 6, heartbeat_grace_seconds=0)
     with net.client(base_url=tenant.base_url, timeout=30) as public:
         held = [activate(public, key["key"], f"m{n}", fingerprint=f"m-{n}") for n in range(6)]
-        for made in held:
-            wait_until_silent(public, key["key"], made.json()["id"], 1)
+        for seat in held:
+            wait_until_silent(public, key["key"], seat.json()["id"], 1)
         live = activate(public, key["key"], "alive", fingerprint="live-7").json()
     got = events_of(tenant, target_type="license_key_instance")
     [made] = [e for e in got if e["target_id"] == live["id"]]

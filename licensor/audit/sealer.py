@@ -64,7 +64,8 @@ async def seal_all(db: Database) -> int:
     """Seal every chain with unsealed events, one short transaction per chain (the job's
     own); the number of events sealed."""
     async with db.read_sessions() as session:
-        chains = list((await session.execute(repository.unsealed_chains())).tuples())
+        found = await session.execute(repository.unsealed_chains())
+        chains = [(str(business_id), str(mode)) for business_id, mode in found]
         await session.rollback()
     total = 0
     for business_id, mode in sorted(chains):
