@@ -35,6 +35,10 @@ class Settings(BaseSettings):
     # stores) off the audit log, to measure what auditing them costs. Every other change
     # is recorded regardless. Never turn it off in production.
     audit: bool = True
+    # How often the worker's sealer chains the audit events written unsealed since its
+    # last pass (docs/events.md): the window in which an unsealed event is not yet covered
+    # by the hash chain.
+    audit_seal_seconds: float = Field(default=1.0, gt=0)
     db_pool_size: int = 10
     # The edge (docs/security-edge.md): limits every request meets before any routing.
     max_body_bytes: int = Field(default=1024 * 1024, ge=1)  # 413 from Content-Length or stream

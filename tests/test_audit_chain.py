@@ -23,8 +23,8 @@ from tests.helpers import in_db, setup_key
 from tests.servers import Server, Tenant
 
 MIGRATION = next(
-    (Path(__file__).resolve().parents[1] / "licensor/migrations/versions").glob("*_audit_log.py")
-)
+    (Path(__file__).resolve().parents[1] / "licensor/migrations/versions").glob("*_audit_sealer.py")
+)  # the triggers as they are now: revision 1300's
 
 
 def _migration() -> ModuleType:
@@ -71,13 +71,14 @@ def busy_tenant(server: Server) -> tuple[Tenant, list[Any]]:
         for limit in (5, 6):
             resp = http.patch(f"/license_keys/{key['id']}", json={"activations_limit": limit})
             assert resp.status_code == 200, resp.text
+    assert verify(server, tenant.business_id)[0] == 0  # which seals them
     rows = chain_of(server, tenant.business_id)
     assert len(rows) >= 5
     return tenant, rows
 
 
-def verify(server: Server, business_id: str) -> tuple[int, str]:
-    done = cli(server, "audit", "verify", "--business-id", business_id)
+def verify(server: Server, business_id: str, *flags: str) -> tuple[int, str]:
+    done = cli(server, "audit", "verify", "--business-id", business_id, *flags)
     return done.returncode, done.stderr
 
 

@@ -313,6 +313,23 @@ def test_the_activation_that_reaps_records_it(tenant: Tenant) -> None:
     assert made["changes"]["fingerprint"] == {"old": None, "new": "live-2"}
 
 
+def test_events_at_one_timestamp_are_chained_in_the_order_recorded(tenant: Tenant) -> None:
+    """One activation reaps 6 silent seats: 7 events at one timestamp, the activation's
+    recorded last, so sealed last (the sealer's order is `created_at`, then the id)."""
+    key = floating_key(tenant, 6, heartbeat_grace_seconds=0)
+    with net.client(base_url=tenant.base_url, timeout=30) as public:
+        held = [activate(public, key["key"], f"m{n}", fingerprint=f"m-{n}") for n in range(6)]
+        for seat in held:
+            wait_until_silent(public, key["key"], seat.json()["id"], 1)
+        live = activate(public, key["key"], "alive", fingerprint="live-7").json()
+    got = events_of(tenant, target_type="license_key_instance")
+    [made] = [e for e in got if e["target_id"] == live["id"]]
+    freed = [e for e in got if e["action"] == "license_key_instance.released"]
+    assert len(freed) == 6
+    assert {e["created_at"] for e in freed} == {made["created_at"]}
+    assert made["seq"] == max(e["seq"] for e in got) == max(e["seq"] for e in freed) + 1
+
+
 def test_force_release_with_a_reason(server: Server, tenant: Tenant) -> None:
     key = floating_key(tenant, 1, license_model="node_locked")
     with net.client(base_url=tenant.base_url, timeout=30) as public:

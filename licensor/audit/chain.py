@@ -1,17 +1,21 @@
-"""The hash chain of the audit log, shared by the ORM path and the raw hot-path stores.
+"""The hash chain of the audit log, shared by the ORM path, the raw hot-path stores and
+the sealer.
 
 Each business and mode has one chain: events numbered `seq` = 1, 2, … and each event's
 `hash` is SHA-256 over the canonical encoding of the event (`canonical`), which includes
-the `prev_hash` of the one before (`GENESIS` for the first). The chain head row
-(`audit_chain_heads`) holds the last `seq` and `hash`; a transaction that appends takes
-it with one `UPDATE … RETURNING` as its last statement before commit (the row lock on
-PostgreSQL, SQLite's writer lock), so two transactions never chain onto the same
-predecessor and the lock is held only for the commit.
+the `prev_hash` of the one before (`GENESIS` for the first). A change's transaction
+inserts its event unchained (`seq`, `prev_hash` and `hash` NULL: no lock shared with any
+other writer); the sealer (`sealer.py`) chains a business and mode's unsealed events in
+its own transaction, in one deterministic order (`created_at`, then `id`), holding the
+chain head row (`audit_chain_heads`: the last sealed `seq` and `hash`) locked from its
+first statement to its commit, so two sealers never chain onto the same predecessor.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -53,8 +57,12 @@ HEAD_TAKE = (
     "RETURNING seq, hash"
 )
 HEAD_SET = (
-    "UPDATE audit_chain_heads SET prev_hash = {0}, hash = {1} "
-    "WHERE business_id = {2} AND mode = {3}"
+    "UPDATE audit_chain_heads SET seq = {0}, prev_hash = {1}, hash = {2} "
+    "WHERE business_id = {3} AND mode = {4}"
+)
+# The one UPDATE the append-only triggers let through: an unsealed event's seal, once.
+SEAL_EVENT = (
+    "UPDATE audit_events SET seq = {0}, prev_hash = {1}, hash = {2} WHERE id = {3} AND hash IS NULL"
 )
 INSERT_EVENT = (
     "INSERT INTO audit_events (id, business_id, mode, seq, created_at, actor, action, "
@@ -62,7 +70,23 @@ INSERT_EVENT = (
     "VALUES ({0}, {1}, {2}, {3}, {4}, {5}, {6}, {7}, {8}, {9}, {10}, {11}, {12}, {13}, {14})"
 )
 
-RAW_STATEMENTS = ("HEAD_INIT", "HEAD_TAKE", "HEAD_SET", "INSERT_EVENT")
+RAW_STATEMENTS = ("INSERT_EVENT",)
+
+
+# Base32's characters in byte order, so that an id's text sorts as its number.
+SORTED_BASE32 = "234567abcdefghijklmnopqrstuvwxyz"
+_last_ns = 0
+
+
+def event_id() -> str:
+    """`aud_` and 24 base32 characters, like every id, but increasing within a process: a
+    monotonic nanosecond clock, then 56 random bits. The sealer chains in (`created_at`,
+    `id`) order, so events recorded at one timestamp (an activation's reaped seat and its
+    own event) keep the order they were recorded in."""
+    global _last_ns
+    _last_ns = now = max(time.time_ns(), _last_ns + 1)
+    value = (now << 56) | int.from_bytes(os.urandom(7), "big")
+    return "aud_" + "".join(SORTED_BASE32[(value >> (5 * i)) & 31] for i in range(23, -1, -1))
 
 
 def is_secret(field: str, public: tuple[str, ...] = ()) -> bool:
@@ -130,7 +154,7 @@ def removed(fields: Mapping[str, object], public: tuple[str, ...] = ()) -> dict[
 
 @dataclass(frozen=True, slots=True)
 class Draft:
-    """An event before it is chained: everything but `seq`, `prev_hash` and `hash`."""
+    """An event before it is sealed: everything but `seq`, `prev_hash` and `hash`."""
 
     id: str
     business_id: str
@@ -154,8 +178,7 @@ def time_text(value: datetime) -> str:
 def canonical(fields: Mapping[str, Any]) -> bytes:
     """The bytes an event's hash is taken over: `prev_hash`, a newline, `seq` in decimal,
     a newline, and the JSON object of every other field but `hash` (keys sorted, no
-    whitespace). Previous hash and number first, so that PostgreSQL can hash an event
-    in the statement that takes the chain head (`audit/raw.py`)."""
+    whitespace)."""
     return f"{fields['prev_hash']}\n{int(fields['seq'])}\n".encode() + body_json(fields)
 
 
@@ -207,22 +230,28 @@ def link(drafts: list[Draft], last_seq: int, last_hash: str) -> list[dict[str, A
     return rows
 
 
-def event_params(row: Mapping[str, Any], time_value: Any) -> tuple[Any, ...]:
-    """`INSERT_EVENT`'s parameters for a raw-SQL store (`changes` as JSON text)."""
+def unsealed_row(draft: Draft) -> dict[str, Any]:
+    """The row of an event as its change's transaction inserts it: not chained yet."""
+    row: dict[str, Any] = {name: getattr(draft, name) for name in Draft.__slots__}
+    return {**row, "seq": None, "prev_hash": None, "hash": None}
+
+
+def draft_params(draft: Draft, time_value: Any) -> tuple[Any, ...]:
+    """`INSERT_EVENT`'s parameters for a raw-SQL store: unsealed (`changes` as JSON text)."""
     return (
-        row["id"],
-        row["business_id"],
-        row["mode"],
-        row["seq"],
+        draft.id,
+        draft.business_id,
+        draft.mode,
+        None,
         time_value,
-        row["actor"],
-        row["action"],
-        row["target_type"],
-        row["target_id"],
-        orjson.dumps(row["changes"]).decode(),
-        row["note"],
-        row["request_id"],
-        row["client_address"],
-        row["prev_hash"],
-        row["hash"],
+        draft.actor,
+        draft.action,
+        draft.target_type,
+        draft.target_id,
+        orjson.dumps(draft.changes).decode(),
+        draft.note,
+        draft.request_id,
+        draft.client_address,
+        None,
+        None,
     )

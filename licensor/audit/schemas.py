@@ -12,7 +12,10 @@ class AuditEventOut(Output):
     id: str = Field(description="`aud_…`")
     business_id: str
     mode: str
-    seq: int = Field(description="Position in the chain of this business and mode, from 1")
+    seq: int | None = Field(
+        description="Position in the chain of this business and mode, from 1; null until "
+        "the sealer chains the event (within about a second)"
+    )
     created_at: datetime
     actor: str = Field(
         description="`api_key:key_…`, `staff:<id>`, `member:mem_…`, `cli:<OS user>`, "
@@ -27,5 +30,9 @@ class AuditEventOut(Output):
     note: str | None
     request_id: str | None
     client_address: str | None
-    prev_hash: str = Field(description="SHA-256 (hex) of the event before; 64 zeros for #1")
-    hash: str = Field(description="SHA-256 (hex) over this event's canonical encoding")
+    prev_hash: str | None = Field(
+        description="SHA-256 (hex) of the event before; 64 zeros for #1; null until sealed"
+    )
+    hash: str | None = Field(
+        description="SHA-256 (hex) over this event's canonical encoding; null until sealed"
+    )

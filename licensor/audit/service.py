@@ -1,8 +1,8 @@
 """The audit log: record a change in the transaction that makes it; read; verify.
 
 A service calls `record(session, …)` next to the change. The event waits in the session
-and is chained and inserted by the session's `before_commit`: in the same transaction,
-after every other statement, so the chain head's lock is held only for the commit. A
+and is inserted, unsealed, by the session's `before_commit`: in the same transaction,
+after every other statement; the sealer (`sealer.py`) chains it shortly after. A
 rolled-back transaction records nothing. The actor, request id and client address come
 from the session's `Origin` (`kit/origin.py`), bound by the transaction's owner; a
 service may name a `system:<what>` actor itself (`actor=`).
@@ -18,11 +18,10 @@ from sqlalchemy import event as sa_event
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction
 
-from licensor.audit import chain, repository
+from licensor.audit import chain, repository, sealer
 from licensor.audit.schemas import AuditEventOut
 from licensor.audit.verify import ChainReport, check_stream
 from licensor.kit.clock import utcnow
-from licensor.kit.ids import new_id
 from licensor.kit.origin import UNKNOWN_ACTOR, actor_of, origin_of
 from licensor.kit.pagination import PageParams, fetch_page
 from licensor.models import AuditEvent
@@ -38,16 +37,19 @@ __all__ = [
     "creation",
     "diff",
     "event",
+    "has_unsealed",
     "history",
     "list_page",
     "mask",
     "record",
     "removed",
+    "seal_chain",
     "snapshot",
     "verify",
 ]
 
 changes_of = chain.changes_of
+seal_chain = sealer.seal_chain
 mask = chain.mask
 created = chain.created
 removed = chain.removed
@@ -120,7 +122,7 @@ def record(
     """Put one event on the record of this transaction (written at its commit)."""
     origin = origin_of(session)
     draft = chain.Draft(
-        id=new_id("aud"),
+        id=chain.event_id(),
         business_id=business_id,
         mode=mode,
         created_at=utcnow(),
@@ -140,7 +142,7 @@ def record(
         if not info.get(LISTENING_KEY):
             info[LISTENING_KEY] = True
             sync = session.sync_session
-            sa_event.listen(sync, "before_commit", _seal)
+            sa_event.listen(sync, "before_commit", _write)
             sa_event.listen(sync, "after_soft_rollback", _forget)
     # The savepoint it was recorded in (None: the transaction itself): an event recorded
     # in a savepoint that rolls back is dropped with it.
@@ -179,15 +181,10 @@ def event(
     )
 
 
-def _seal(session: Session) -> None:
+def _write(session: Session) -> None:
     pending: list[tuple[Any, chain.Draft]] | None = session.info.pop(PENDING_KEY, None)
-    if not pending:
-        return
-    groups: dict[tuple[str, str], list[chain.Draft]] = {}
-    for _, draft in pending:
-        groups.setdefault((draft.business_id, draft.mode), []).append(draft)
-    for key in sorted(groups):  # one lock order for every transaction: no deadlock
-        repository.append(session, groups[key])
+    if pending:
+        repository.append(session, [draft for _, draft in pending])
 
 
 def _within(savepoint: Any, ended: SessionTransaction) -> bool:
@@ -236,7 +233,7 @@ async def list_page(
         action=action,
         created_at_gte=created_at_gte,
         created_at_lte=created_at_lte,
-    ).order_by(AuditEvent.seq.desc())
+    ).order_by(*NEWEST_FIRST)
     return [to_out(row) for row in await fetch_page(session, stmt, page)]
 
 
@@ -252,16 +249,28 @@ async def history(
     """One target's events, newest first (the console's license and subscription pages)."""
     stmt = (
         repository.filtered(business_id, mode, target_type=target_type, target_id=target_id)
-        .order_by(AuditEvent.seq.desc())
+        .order_by(*NEWEST_FIRST)
         .limit(limit)
     )
     return [to_out(row) for row in (await session.scalars(stmt)).all()]
 
 
-async def verify(session: AsyncSession, business_id: str, mode: str) -> ChainReport:
-    """Walk the chain of a business and mode; the report names the first broken event."""
+async def has_unsealed(session: AsyncSession, business_id: str, mode: str) -> bool:
+    """Whether a business and mode has events the sealer has not chained yet."""
+    return bool(await session.scalar(repository.count_unsealed(business_id, mode)))
+
+
+async def verify(
+    session: AsyncSession, business_id: str, mode: str, *, seal: bool = True
+) -> ChainReport:
+    """Walk the sealed chain of a business and mode (sealing its unsealed events first in
+    `session`'s transaction, unless `seal=False`); the report names the first broken
+    event and counts the events still unsealed."""
+    if seal:
+        await sealer.seal_chain(session, business_id, mode)
     head = (await session.scalars(repository.head(business_id, mode))).first()
-    stmt = repository.events(business_id, mode).order_by(AuditEvent.seq)
+    stmt = repository.events(business_id, mode).where(AuditEvent.hash.is_not(None))
+    stmt = stmt.order_by(AuditEvent.seq)
     result = await session.stream_scalars(stmt.execution_options(yield_per=1000))
 
     async def rows() -> AsyncIterator[dict[str, Any]]:
@@ -269,9 +278,18 @@ async def verify(session: AsyncSession, business_id: str, mode: str) -> ChainRep
             yield {c: getattr(row, c) for c in EVENT_FIELDS}
             session.expunge(row)
 
-    return await check_stream(
+    report = await check_stream(
         business_id, mode, rows(), None if head is None else (head.seq, head.hash)
     )
+    waiting = await session.scalar(repository.count_unsealed(business_id, mode))
+    return report.model_copy(update={"unsealed": int(waiting or 0)})
 
 
+# Unsealed events (no seq yet: the newest) first, then the chain from its end.
+NEWEST_FIRST = (
+    AuditEvent.seq.is_(None).desc(),
+    AuditEvent.seq.desc(),
+    AuditEvent.created_at.desc(),
+    AuditEvent.id.desc(),
+)
 EVENT_FIELDS = tuple(c.key for c in AuditEvent.__table__.columns)

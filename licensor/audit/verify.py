@@ -1,9 +1,10 @@
 """Walking a chain: the first event that was edited, deleted or reordered.
 
-Events are read in `seq` order. For each, in turn: a gap in the numbers is a deletion;
-an event whose own hash does not match its fields was edited, or, when its hash matches
-the same fields at another position, moved there (reordered); an intact event whose
-`prev_hash` is not the hash of the one before means that one was edited (and rehashed).
+The sealed events are read in `seq` order (an unsealed one is not on the chain yet). For
+each, in turn: a gap in the numbers is a deletion; an event whose own hash does not
+match its fields was edited, or, when its hash matches the same fields at another
+position, moved there (reordered); an intact event whose `prev_hash` is not the hash
+of the one before means that one was edited (and rehashed).
 At the end the chain head must name the last event: a shorter chain lost its tail.
 """
 
@@ -28,12 +29,16 @@ class ChainFault(BaseModel):
 
 
 class ChainReport(BaseModel):
+    """`events`: the sealed events walked; `head_seq`: the sealed position (the chain
+    head's); `unsealed`: events written but not chained yet (not covered by the walk)."""
+
     business_id: str
     mode: str
     ok: bool
     events: int
     head_seq: int
     head_hash: str
+    unsealed: int = 0
     fault: ChainFault | None = None
 
 

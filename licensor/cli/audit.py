@@ -59,6 +59,7 @@ def audit_list(
     page = PageParams(page_number=page_number, page_size=page_size)
 
     async def work(ctx: AppContext, session: AsyncSession, who: Principal) -> list[Any]:
+        await service.seal_chain(session, who.business_id, who.mode)
         return list(
             await service.list_page(
                 session,
@@ -81,6 +82,13 @@ def audit_list(
 def audit_verify(
     business_id: BusinessId,
     mode: ModeOption = Mode.test,
+    seal: Annotated[
+        bool,
+        typer.Option(
+            help="Seal the chain's unsealed events first (the default); --no-seal walks "
+            "what the sealer has chained so far and counts the rest (`unsealed`)."
+        ),
+    ] = True,
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
 ) -> None:
@@ -99,7 +107,7 @@ def audit_verify(
 
     async def work(ctx: AppContext, session: AsyncSession) -> list[ChainReport]:
         await business_service.find_business(session, business_id)
-        return [await service.verify(session, business_id, m) for m in modes]
+        return [await service.verify(session, business_id, m, seal=seal) for m in modes]
 
     reports = run(data_dir, database_url, work)
     echo_json(reports)

@@ -251,6 +251,7 @@ def worker(
     import contextlib
     import signal
 
+    from licensor.audit.sealer import seal_all
     from licensor.delivery.worker import Worker, warn_plaintext_auth
     from licensor.kit.context import AppContext
 
@@ -270,6 +271,7 @@ def worker(
             if once:
                 try:
                     await worker.run_once()
+                    await seal_all(ctx.db)  # and the audit events written so far
                 finally:
                     await worker.close()
             else:

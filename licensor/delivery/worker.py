@@ -1,9 +1,9 @@
 """The delivery worker: claims due jobs from the outbox under a lease and sends them.
 
-One worker, two channels: license emails over SMTP (this module; only when SMTP is
-configured) and webhook deliveries over HTTP (`webhooks/channel.py`, with the expiry
-sweep that emits `license_key.expired`), each polled in its own loop so a slow webhook
-endpoint never holds up mail. Both use the outbox's lease queries (`kit/outbox.py`).
+Two channels: license emails over SMTP (this module; when SMTP is configured) and webhook
+deliveries over HTTP (`webhooks/channel.py`, with the sweeps), each in its own loop so a
+slow endpoint never holds up mail (both: the outbox's lease queries, `kit/outbox.py`),
+and a third loop, the audit sealer (`audit/sealer.py`, every LICENSOR_AUDIT_SEAL_SECONDS).
 
 Runs inside `licensor serve` (a background task of the app lifespan) or alone as
 `licensor worker`; any number of them may run on one database. Each job is claimed in
@@ -31,6 +31,7 @@ import aiosmtplib
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from licensor.audit import sealer
 from licensor.audit import service as audit
 from licensor.config import Settings
 from licensor.delivery import repository
@@ -49,8 +50,7 @@ from licensor.webhooks.events import EMAIL_FAILED, emit
 
 log = logging.getLogger("licensor.delivery")
 
-# How often a worker looks for keys that expired (license_key.expired) and for floating
-# seats whose machines went silent (license_key_instance.released).
+# How often a worker looks for expired keys and for silent floating seats (released).
 SWEEP_SECONDS = 10.0
 
 
@@ -326,7 +326,7 @@ class Worker:
                     await asyncio.wait_for(stop.wait(), self.settings.mail_poll_seconds)
 
     async def run_forever(self, stop: asyncio.Event) -> None:
-        loops = []
+        loops = [sealer.run_forever(self.ctx.db, self.settings.audit_seal_seconds, stop)]
         if self.mail:
             loops.append(self._loop(self.mail_once, stop))
         if self.webhooks is not None:

@@ -5,9 +5,10 @@ body: JSON bodies in a canonical form, so key order and spacing do not count) an
 to the store (the `idempotency` domain, wired in by the app), which says what to do:
 nothing (no API key it knows: the app answers as usual), replay a stored answer, refuse
 (the store raises a `LicensorError`: key reused, in use, invalid), or go ahead under a
-claim. Under a claim the app's answer is buffered, stored, and only then sent; a 5xx
-answer (or an exception) releases the claim instead, since the request's transaction
-rolled back and a retry may succeed. Every other request passes with one header scan.
+claim. Under a claim the app's answer is buffered, stored, and only then sent — every
+answer the app produced, a 5xx included (Stripe's rule: the retry sees the same answer);
+an exception that produced no answer releases the claim instead, so a retry runs again.
+Every other request passes with one header scan.
 See docs/events.md, "Idempotency".
 """
 
@@ -147,14 +148,14 @@ class IdempotencyLayer:
         except BaseException:
             await self._release(claim)
             raise
-        answer = capture.answer()
-        if answer.status >= 500:
+        if not capture.started:  # the app answered nothing: nothing to replay
             await self._release(claim)
-        else:
-            try:
-                await self.store.complete(claim, answer)
-            except Exception:  # the change is done: answer it; the claim's lease runs out
-                log.exception("could not store the answer of idempotent request %s", claim.row_id)
+            return
+        answer = capture.answer()
+        try:
+            await self.store.complete(claim, answer)
+        except Exception:  # answer it anyway; the claim's lease runs out
+            log.exception("could not store the answer of idempotent request %s", claim.row_id)
         await send_answer(send, answer, replayed=False)
 
     async def _release(self, claim: Claim) -> None:
@@ -182,12 +183,14 @@ class _Capture:
     """`send` for the app: keeps the response instead of sending it."""
 
     def __init__(self) -> None:
+        self.started = False
         self.status = 500
         self.headers: list[tuple[bytes, bytes]] = []
         self.chunks: list[bytes] = []
 
     async def __call__(self, message: Message) -> None:
         if message["type"] == "http.response.start":
+            self.started = True
             self.status = message["status"]
             self.headers = [
                 (bytes(k).lower(), bytes(v))

@@ -12,9 +12,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from licensor.audit.chain import Draft, changes_of
+from licensor.audit.chain import Draft, changes_of, event_id
 from licensor.kit.hotstore import render
-from licensor.kit.ids import new_id
 from licensor.kit.origin import Origin
 from licensor.license_key.machines import Policy, policy_of
 from licensor.webhooks.hot import subscribers
@@ -204,7 +203,7 @@ def _draft(
 ) -> Draft:
     link = {"old": key.id, "new": None} if old_key else {"old": None, "new": key.id}
     return Draft(
-        id=new_id("aud"),
+        id=event_id(),
         business_id=key.business_id,
         mode=key.mode,
         created_at=now,
@@ -256,7 +255,7 @@ class Claim:
             "expires_at": (None, self.expires_at),
         }
         return Draft(
-            id=new_id("aud"),
+            id=event_id(),
             business_id=key.business_id,
             mode=key.mode,
             created_at=now,

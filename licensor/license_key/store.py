@@ -227,8 +227,7 @@ class SqliteStore:
     ) -> Activation | None:
         """In the writer's group transaction (`write_batched`), under a savepoint: reuse or
         seat (reaping first when full), instance, the request taken (air-gapped
-        activation), the events' deliveries, and the audit
-        events chained last."""
+        activation), the events' deliveries, and the audit events (unsealed) last."""
         for _ in range(ATTEMPTS):
             events: list[Draft] = []
             conn.execute("SAVEPOINT activate")

@@ -134,7 +134,7 @@ class PostgresStore:
                     done = await self._activate_once(conn, key, seat, origin, events)
                     if done is not None and claim is not None:
                         await self._take_claim(conn, key, done, claim, origin, events)
-                    if self._audit:  # last: the chain head stays locked only until the commit
+                    if self._audit:  # unsealed: the sealer chains them after the commit
                         for event in events:
                             await postgres_append(conn, event)
                     return done
