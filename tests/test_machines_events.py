@@ -5,38 +5,15 @@ held the seat. The server runs no worker: the test runs its passes."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
-
-import pytest
 
 from tests import net
 from tests.helpers import make_customer, make_key, make_product, unique
-from tests.servers import RAISED_LIMITS, Server, Tenant, own_server
-from tests.webhook_helpers import Receiver, drain, receiver
+from tests.servers import Server, Tenant
+from tests.webhook_helpers import Receiver, drain, hooks, inbox
 
+__all__ = ["hooks", "inbox"]
 RELEASED = "license_key_instance.released"
-SERVER_ENV = {
-    **RAISED_LIMITS,
-    "LICENSOR_MAIL_WORKER": "false",  # the test runs the worker's passes itself
-    "LICENSOR_WEBHOOKS_ALLOW_PRIVATE": "true",
-}
-
-
-@pytest.fixture(scope="module")
-def hooks(
-    backend: str, tmp_path_factory: pytest.TempPathFactory, _postgres_checked: bool
-) -> Iterator[Server]:
-    data_dir: Path = tmp_path_factory.mktemp(f"machine-hooks-{backend}")
-    with own_server(backend, data_dir, _postgres_checked, env=SERVER_ENV) as srv:
-        yield srv
-
-
-@pytest.fixture(scope="module")
-def inbox(hooks: Server) -> Iterator[Receiver]:
-    with receiver() as rec:
-        yield rec
 
 
 def floating(tenant: Tenant, limit: int, interval: int = 1) -> dict[str, Any]:
