@@ -10,32 +10,11 @@ import uuid
 from playwright.async_api import Page, Request, expect
 
 from tests.browser import Console, assert_accessible
-from tests.desk_helpers import legacy_body, ok, setup
+from tests.desk_helpers import BASE_FIELDS, OFFLINE_FIELDS, legacy_body, ok, setup
 from tests.servers import Server, Tenant
 
 # The seed's lists: the fields each type needs, and "Required to be filled by Support".
-OF_TYPE = {
-    "legacy": (
-        "name",
-        "company",
-        "email",
-        "users_count",
-        "plan_code",
-        "starts_at",
-        "expires_at",
-    ),
-    "offline_cloud": (
-        "customer_id",
-        "name",
-        "company",
-        "email",
-        "subscription_id",
-        "users_count",
-        "plan_code",
-        "starts_at",
-        "expires_at",
-    ),
-}
+OF_TYPE = {"legacy": BASE_FIELDS, "offline_cloud": OFFLINE_FIELDS}
 OF_SUPPORT = {
     "legacy": ("customer_id", "subscription_id", "notes"),
     "offline_cloud": ("notes",),

@@ -10,7 +10,7 @@ from typing import Any
 from tests import net
 from tests.helpers import make_customer, make_key, make_product, unique
 from tests.servers import Server, Tenant
-from tests.webhook_helpers import Receiver, drain, hooks, inbox
+from tests.webhook_helpers import Receiver, drain, endpoint, hooks, inbox
 
 __all__ = ["hooks", "inbox"]
 RELEASED = "license_key_instance.released"
@@ -34,9 +34,7 @@ def test_every_release_is_a_webhook_naming_who_held_the_seat(
     hooks: Server, inbox: Receiver
 ) -> None:
     tenant = hooks.tenant()
-    with tenant.http() as http:
-        made = http.post("/webhooks", json={"url": inbox.url("/seats"), "filter_types": [RELEASED]})
-        assert made.status_code == 200, made.text
+    endpoint(tenant, inbox.url("/seats"), filter_types=[RELEASED])
     # 3 s: the seats taken last stay live well past the worker's first pass (a sweep)
     key = floating(tenant, 3, interval=3)
     base = tenant.base_url
@@ -77,9 +75,7 @@ def test_the_worker_sweep_frees_a_silent_seat_nobody_asked_for(
     hooks: Server, inbox: Receiver
 ) -> None:
     tenant = hooks.tenant()
-    with tenant.http() as http:
-        made = http.post("/webhooks", json={"url": inbox.url("/swept"), "filter_types": [RELEASED]})
-        assert made.status_code == 200, made.text
+    endpoint(tenant, inbox.url("/swept"), filter_types=[RELEASED])
     key = floating(tenant, 1)
     body = {"license_key": key["key"], "name": "lonely", "fingerprint": "lonely-1"}
     lonely = net.post(tenant.base_url + "/licenses/activate", json=body).json()["id"]
