@@ -35,6 +35,7 @@ T = TypeVar("T")
 app = group("Customer organisations: members, tokens, self-hosted instance keys.")
 
 OrgId = Annotated[str, typer.Argument(help="Organisation (customer) id, cus_…")]
+MemberArg = Annotated[str, typer.Argument(help="Member id, mem_…")]
 BusinessId = Annotated[str, typer.Option("--business-id", help="The vendor business id.")]
 
 
@@ -139,7 +140,7 @@ def list_members(
 @app.command("set-role")
 def set_role(
     org_id: OrgId,
-    member_id: Annotated[str, typer.Argument(help="Member id, mem_…")],
+    member_id: MemberArg,
     role: Annotated[str, typer.Argument(help="admin or member.")],
     business_id: BusinessId,
     mode: ModeOption = Mode.test,
@@ -163,7 +164,7 @@ def set_role(
 @app.command("remove-member")
 def remove_member(
     org_id: OrgId,
-    member_id: Annotated[str, typer.Argument(help="Member id, mem_…")],
+    member_id: MemberArg,
     business_id: BusinessId,
     mode: ModeOption = Mode.test,
     data_dir: DataDir = None,
@@ -209,7 +210,7 @@ def transfer(
 @app.command("token-create")
 def token_create(
     org_id: OrgId,
-    member_id: Annotated[str, typer.Argument(help="Member id, mem_…")],
+    member_id: MemberArg,
     business_id: BusinessId,
     name: Annotated[str, typer.Option(help="A label.")] = "cli",
     days: Annotated[int, typer.Option(help="Days until it expires (1 to 366).")] = 90,
