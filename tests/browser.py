@@ -113,18 +113,23 @@ class Console:
     async def staff(self, role: Role = "admin", **kw: Any) -> StaffAccount:
         return await make_staff(self.server, role, **kw)
 
-    async def page(self) -> Page:
-        """A fresh browser context (no cookies), with its one page."""
-        context = await self.browser.new_context(base_url=self.server.base_url)
+    async def page(self, *, javascript: bool = True) -> Page:
+        """A fresh browser context (no cookies), with its one page; `javascript=False`
+        for the pages as they work without script."""
+        context = await self.browser.new_context(
+            base_url=self.server.base_url, java_script_enabled=javascript
+        )
         context.set_default_timeout(10_000)
         self.contexts.append(context)
         return await context.new_page()
 
-    async def sign_in(self, staff: StaffAccount | None = None, role: Role = "admin") -> Page:
+    async def sign_in(
+        self, staff: StaffAccount | None = None, role: Role = "admin", *, javascript: bool = True
+    ) -> Page:
         """A page signed in as `staff` (a new one of `role` when not given), on /console/."""
         staff = staff or await self.staff(role)
         assert staff.password is not None
-        page = await self.page()
+        page = await self.page(javascript=javascript)
         await sign_in_form(page, self.server.base_url, staff.email, staff.password)
         await page.wait_for_url("**/console/")
         return page

@@ -45,6 +45,10 @@ XDIST_GROUPS = {
     "test_parity": "test_parity",
     "test_idempotency": "test_idempotency",
     "test_webhooks": "test_webhooks",
+    "test_webhooks_delivery": "test_webhooks_delivery",
+    "test_machines_events": "test_machines_events",
+    "test_desk_delivery": "test_desk_delivery",
+    "test_desk_delivery_codes": "test_desk_delivery_codes",
     "test_console_sso": "test_console_sso",
     "test_replica": "test_replica",
 }

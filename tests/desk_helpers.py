@@ -14,6 +14,29 @@ from tests.servers import Tenant
 NOW = datetime.now(UTC).replace(microsecond=0)
 STARTS = (NOW - timedelta(days=1)).isoformat()
 EXPIRES = (NOW + timedelta(days=365)).isoformat()
+# The seed's "Required fields" of each type, whoever issues it, in the order the 422 names them.
+BASE_FIELDS = [
+    "license_type",
+    "name",
+    "company",
+    "email",
+    "users_count",
+    "plan_code",
+    "starts_at",
+    "expires_at",
+]
+OFFLINE_FIELDS = [
+    "license_type",
+    "customer_id",
+    "name",
+    "company",
+    "email",
+    "subscription_id",
+    "users_count",
+    "plan_code",
+    "starts_at",
+    "expires_at",
+]
 # What staff must give for either file type: the seed's required fields plus "required
 # to be filled by Support" (customer, subscription id, notes), in the order the 422 names them.
 STAFF_FIELDS = [

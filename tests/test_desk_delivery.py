@@ -1,94 +1,36 @@
-"""The license desk wired to email delivery: a desk license (or a cloud subscription's
-activation code) emailed from the transaction that creates it, against a real
-`licensor serve` and a real SMTP server (aiosmtpd), on SQLite and PostgreSQL."""
+"""The license desk wired to email delivery: a desk license emailed from the transaction
+that creates it (or duplicates it, or sends it to another address with a reason), against
+a real `licensor serve` and a real SMTP server (aiosmtpd), on SQLite and PostgreSQL.
+Activation codes and the CLI: tests/test_desk_delivery_codes.py."""
 
 from __future__ import annotations
 
 import asyncio
-import json
 import time
-import uuid
-from typing import Any
 
-import httpx
 import pytest
-from sqlalchemy import func, select
 
 from licensor import verifier
 from licensor.auth.dependencies import Principal
 from licensor.delivery import repository as delivery_repository
 from licensor.kit.context import AppContext
-from licensor.kit.db import open_database
 from licensor.license_desk import rules
 from licensor.license_desk import service as desk
 from licensor.license_desk.schemas import LicenseCreate
-from licensor.models import DeskLicense, EmailJob
-from tests import cli_helpers
+from licensor.models import DeskLicense
 from tests.desk_helpers import error, legacy_body, ok, setup
-from tests.mail import Received, SmtpSink, owner_of, wait_for
+from tests.desk_mail_helpers import (
+    FILE_TYPE,
+    arrived,
+    attachment,
+    deliveries_of,
+    jwks,
+    rows_of,
+    text_of,
+    unique,
+)
+from tests.mail import SmtpSink, owner_of, wait_for
 from tests.servers import Server, Tenant
-
-FILE_TYPE = "application/x-licensor-license"
-
-
-def unique(domain: str = "licensee.test") -> str:
-    return f"lee-{uuid.uuid4().hex[:10]}@{domain}"
-
-
-def arrived(sink: SmtpSink, address: str, count: int = 1) -> list[Received]:
-    got: list[Received] = wait_for(
-        lambda: (r := sink.handler.to(address)) and len(r) >= count and r,
-        what=f"{count} email(s) to {address}",
-    )
-    return got
-
-
-def attachment(received: Received) -> tuple[str, str, bytes]:
-    parts = list(received.message.iter_attachments())
-    assert len(parts) == 1, [p.get_filename() for p in parts]
-    part = parts[0]
-    content = part.get_payload(decode=True)
-    assert isinstance(content, bytes)
-    return str(part.get_filename()), part.get_content_type(), content
-
-
-def text_of(received: Received) -> str:
-    body = received.message.get_body(preferencelist=("plain",))
-    assert body is not None
-    return str(body.get_content())
-
-
-def jwks(client: httpx.Client, tenant: Tenant) -> Any:
-    return ok(client.get(f"/.well-known/jwks/{tenant.business_id}/test.json"))
-
-
-def deliveries_of(client: httpx.Client, path: str) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = ok(client.get(f"{path}/deliveries"))["items"]
-    return items
-
-
-def rows_of(server: Server, tenant: Tenant) -> tuple[int, int]:
-    """How many desk licenses and email jobs the tenant has, read from the database."""
-
-    async def count() -> tuple[int, int]:
-        db = open_database(server.settings.resolved_database_url)
-        try:
-            async with db.read_sessions() as session:
-                licenses = await session.scalar(
-                    select(func.count())
-                    .select_from(DeskLicense)
-                    .where(DeskLicense.business_id == tenant.business_id)
-                )
-                jobs = await session.scalar(
-                    select(func.count())
-                    .select_from(EmailJob)
-                    .where(EmailJob.business_id == tenant.business_id)
-                )
-        finally:
-            await db.dispose()
-        return int(licenses or 0), int(jobs or 0)
-
-    return asyncio.run(count())
 
 
 def test_legacy_license_with_send_email_arrives_with_a_verifiable_file(
@@ -298,190 +240,3 @@ def test_another_address_needs_a_reason_and_deliveries_can_be_resent(
     with other.http() as client:
         error(client.get(f"{path}/deliveries"), 404, "LICENSE_NOT_FOUND")
         error(client.post(f"{path}/deliveries/{moved['id']}/resend"), 404, "LICENSE_NOT_FOUND")
-
-
-def test_activation_code_email_arrives_with_the_code(
-    mail_server: Server, shop: Tenant, sink: SmtpSink
-) -> None:
-    address = unique("cloud.test")
-    with shop.http() as client:
-        p, _, s = setup(client)
-        cust = ok(client.post("/customers", json={"email": address, "name": "Cloe Cloud"}))
-        cloud = {
-            "customer_id": cust["customer_id"],
-            "plan_code": p["code"],
-            "users_count": 5,
-            "starts_at": s["starts_at"],
-            "expires_at": s["expires_at"],
-            "cloud_licensing": "Yes",
-            "seat_reconciliation": True,
-        }
-        sub = ok(client.post("/subscriptions", json=cloud), 201)
-        time.sleep(1.0)
-        assert sink.handler.to(address) == []  # created without send_email: nothing sent
-
-        made = ok(
-            client.post(f"/subscriptions/{sub['id']}/activation_code", json={"send_email": True}),
-            201,
-        )
-        code = made["activation_code"]
-        assert made["delivery"]["kind"] == "activation_code"
-        assert made["delivery"]["recipient"] == address
-        (received,) = arrived(sink, address)
-        text = text_of(received)
-        assert code in text
-        assert "Paste the activation code" in text
-        assert "Cloe Cloud" in text
-        assert list(received.message.iter_attachments()) == []
-        items = deliveries_of(client, f"/subscriptions/{sub['id']}")
-        assert [i["id"] for i in items] == [made["delivery"]["id"]]
-
-        plain = ok(client.post(f"/subscriptions/{sub['id']}/activation_code"), 201)
-        assert plain["delivery"] is None
-
-        # A subscription created with send_email gets its first code emailed.
-        other = unique("cloud.test")
-        cust2 = ok(client.post("/customers", json={"email": other, "name": "Otto"}))
-        sub2 = ok(
-            client.post(
-                "/subscriptions",
-                json={**cloud, "customer_id": cust2["customer_id"], "send_email": True},
-            ),
-            201,
-        )
-        shown = ok(client.get(f"/subscriptions/{sub2['id']}/activation_code"))
-        assert shown["activation_code"] in text_of(arrived(sink, other)[0])
-
-        # Not cloud licensing Yes: refused, and no code was made.
-        offline = ok(
-            client.post(
-                "/subscriptions",
-                json={**cloud, "cloud_licensing": "Offline"},
-            ),
-            201,
-        )
-        refused = client.post(
-            f"/subscriptions/{offline['id']}/activation_code", json={"send_email": True}
-        )
-        error(refused, 409, "CLOUD_LICENSING_NOT_ENABLED")
-        error(
-            client.get(f"/subscriptions/{offline['id']}/activation_code"),
-            404,
-            "ACTIVATION_CODE_NOT_FOUND",
-        )
-
-        # The customer's address at a staff domain: refused, and the old code stays live.
-        ok(client.put("/mail_settings", json={"staff_domains": ["cloud.test"]}))
-        error(
-            client.post(f"/subscriptions/{sub['id']}/activation_code", json={"send_email": True}),
-            422,
-            "RECIPIENT_IS_STAFF",
-        )
-        current = ok(client.get(f"/subscriptions/{sub['id']}/activation_code"))
-        assert current["activation_code"] == plain["activation_code"]
-
-
-def cli(server: Server, *args: str) -> str:
-    done = cli_helpers.cli(server, *args)
-    assert done.returncode == 0, done.stderr + done.stdout
-    return done.stdout
-
-
-def cli_json(server: Server, *args: str) -> Any:
-    return json.loads(cli(server, *args))
-
-
-def cli_deliveries(server: Server, license_id: str) -> list[dict[str, Any]]:
-    """`licensor licenses deliveries ID`: one JSON object a line."""
-    return [
-        json.loads(line) for line in cli(server, "licenses", "deliveries", license_id).splitlines()
-    ]
-
-
-def test_cli_creates_with_send_and_shows_the_deliveries(
-    mail_server: Server, shop: Tenant, sink: SmtpSink
-) -> None:
-    address = unique()
-    biz = ["--business-id", shop.business_id]
-    with shop.http() as client:
-        p, c, s = setup(client)
-        body = legacy_body(p, c, s)
-        keys = jwks(client, shop)
-    args = [
-        "licenses",
-        "create",
-        *biz,
-        "--license-type=legacy",
-        "--name=Lee Licensee",
-        "--company=Acme Ltd",
-        f"--email={address}",
-        "--users-count=12",
-        f"--plan-code={body['plan_code']}",
-        f"--starts-at={body['starts_at']}",
-        f"--expires-at={body['expires_at']}",
-        f"--customer-id={body['customer_id']}",
-        f"--subscription-id={body['subscription_id']}",
-        "--notes=Issued from the CLI, ticket 5",
-        "--send",
-    ]
-    lic = cli_json(mail_server, *args)
-    (received,) = arrived(sink, address)
-    filename, _, content = attachment(received)
-    assert filename == f"{lic['id']}.license"
-    assert verifier.verify_license_file(content, keys, mode="test").users_count == 12
-
-    wait_for(
-        lambda: [d["status"] for d in cli_deliveries(mail_server, lic["id"])] == ["sent"],
-        what="the CLI to show the delivery as sent",
-    )
-    sent = cli_json(
-        mail_server, "licenses", "send", lic["id"], "--to", "ops@it-dept.test", "--reason", "IT"
-    )
-    assert (sent["recipient"], sent["reason"], sent["kind"]) == ("ops@it-dept.test", "IT", "file")
-    arrived(sink, "ops@it-dept.test")
-    listed = cli_deliveries(mail_server, lic["id"])
-    assert [d["recipient"] for d in listed] == [address, "ops@it-dept.test"]
-
-
-def test_cli_resends_a_desk_delivery_and_emails_an_activation_code(
-    mail_server: Server, shop: Tenant, sink: SmtpSink
-) -> None:
-    address, cloud_address = unique(), unique("cloud.test")
-    biz = ["--business-id", shop.business_id]
-    with shop.http() as client:
-        p, c, s = setup(client)
-        body = {**legacy_body(p, c, s), "email": address, "send_email": True}
-        lic = ok(client.post("/licenses", json=body), 201)
-        cust = ok(client.post("/customers", json={"email": cloud_address, "name": "Cleo"}))
-        sub = ok(
-            client.post(
-                "/subscriptions",
-                json={
-                    "customer_id": cust["customer_id"],
-                    "plan_code": p["code"],
-                    "users_count": 3,
-                    "starts_at": s["starts_at"],
-                    "expires_at": s["expires_at"],
-                    "cloud_licensing": "Yes",
-                    "seat_reconciliation": True,
-                },
-            ),
-            201,
-        )
-    (first,) = arrived(sink, address)
-    wait_for(
-        lambda: [d["status"] for d in cli_deliveries(mail_server, lic["id"])] == ["sent"],
-        what="the delivery to be sent",
-    )
-    (sent,) = cli_deliveries(mail_server, lic["id"])
-    again = cli_json(mail_server, "licenses", "resend", lic["id"], sent["id"])
-    assert again["resend_of"] == sent["id"]
-    second = arrived(sink, address, 2)[1]
-    assert attachment(second) == attachment(first)
-
-    made = cli_json(
-        mail_server, "subscriptions", "activation-code", sub["id"], *biz, "--regenerate", "--send"
-    )
-    assert made["delivery"]["recipient"] == cloud_address
-    (received,) = arrived(sink, cloud_address)
-    assert made["activation_code"] in text_of(received)

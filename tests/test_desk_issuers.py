@@ -16,35 +16,21 @@ from licensor.license_desk import rules
 from licensor.license_desk import service as desk
 from licensor.license_desk.errors import FieldsMissing
 from licensor.license_desk.schemas import LicenseCreate
-from tests.desk_helpers import EXPIRES, STAFF_FIELDS, STARTS, offline_setup
+from tests.desk_helpers import (
+    BASE_FIELDS,
+    EXPIRES,
+    OFFLINE_FIELDS,
+    STAFF_FIELDS,
+    STARTS,
+    offline_setup,
+)
 from tests.servers import Server, Tenant
 
-BASE = [
-    "license_type",
-    "name",
-    "company",
-    "email",
-    "users_count",
-    "plan_code",
-    "starts_at",
-    "expires_at",
-]
 REQUIRED = {
     ("legacy", "staff"): STAFF_FIELDS,
-    ("legacy", "cloud"): BASE,
+    ("legacy", "cloud"): BASE_FIELDS,
     ("offline_cloud", "staff"): STAFF_FIELDS,
-    ("offline_cloud", "cloud"): [
-        "license_type",
-        "customer_id",
-        "name",
-        "company",
-        "email",
-        "subscription_id",
-        "users_count",
-        "plan_code",
-        "starts_at",
-        "expires_at",
-    ],
+    ("offline_cloud", "cloud"): OFFLINE_FIELDS,
 }
 
 

@@ -5,38 +5,15 @@ held the seat. The server runs no worker: the test runs its passes."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
-
-import pytest
 
 from tests import net
 from tests.helpers import make_customer, make_key, make_product, unique
-from tests.servers import RAISED_LIMITS, Server, Tenant, own_server
-from tests.webhook_helpers import Receiver, drain, receiver
+from tests.servers import Server, Tenant
+from tests.webhook_helpers import Receiver, drain, endpoint, hooks, inbox
 
+__all__ = ["hooks", "inbox"]
 RELEASED = "license_key_instance.released"
-SERVER_ENV = {
-    **RAISED_LIMITS,
-    "LICENSOR_MAIL_WORKER": "false",  # the test runs the worker's passes itself
-    "LICENSOR_WEBHOOKS_ALLOW_PRIVATE": "true",
-}
-
-
-@pytest.fixture(scope="module")
-def hooks(
-    backend: str, tmp_path_factory: pytest.TempPathFactory, _postgres_checked: bool
-) -> Iterator[Server]:
-    data_dir: Path = tmp_path_factory.mktemp(f"machine-hooks-{backend}")
-    with own_server(backend, data_dir, _postgres_checked, env=SERVER_ENV) as srv:
-        yield srv
-
-
-@pytest.fixture(scope="module")
-def inbox(hooks: Server) -> Iterator[Receiver]:
-    with receiver() as rec:
-        yield rec
 
 
 def floating(tenant: Tenant, limit: int, interval: int = 1) -> dict[str, Any]:
@@ -57,9 +34,7 @@ def test_every_release_is_a_webhook_naming_who_held_the_seat(
     hooks: Server, inbox: Receiver
 ) -> None:
     tenant = hooks.tenant()
-    with tenant.http() as http:
-        made = http.post("/webhooks", json={"url": inbox.url("/seats"), "filter_types": [RELEASED]})
-        assert made.status_code == 200, made.text
+    endpoint(tenant, inbox.url("/seats"), filter_types=[RELEASED])
     # 3 s: the seats taken last stay live well past the worker's first pass (a sweep)
     key = floating(tenant, 3, interval=3)
     base = tenant.base_url
@@ -100,9 +75,7 @@ def test_the_worker_sweep_frees_a_silent_seat_nobody_asked_for(
     hooks: Server, inbox: Receiver
 ) -> None:
     tenant = hooks.tenant()
-    with tenant.http() as http:
-        made = http.post("/webhooks", json={"url": inbox.url("/swept"), "filter_types": [RELEASED]})
-        assert made.status_code == 200, made.text
+    endpoint(tenant, inbox.url("/swept"), filter_types=[RELEASED])
     key = floating(tenant, 1)
     body = {"license_key": key["key"], "name": "lonely", "fingerprint": "lonely-1"}
     lonely = net.post(tenant.base_url + "/licenses/activate", json=body).json()["id"]

@@ -1,5 +1,10 @@
 """A real HTTP receiver for webhook deliveries, and the delivery worker run in the test
-process (against the server's database) with the settings a test chooses."""
+process (against the server's database) with the settings a test chooses.
+
+Module fixtures (import them into the test module, listed in its `__all__`): `hooks`, a
+`licensor serve` of the module's own that runs no worker (the test runs the worker's
+passes) and may deliver to 127.0.0.1, with the module's `HOOKS_EXTRA_ENV` on top; and
+`inbox`, one receiver for it (paths are per test)."""
 
 from __future__ import annotations
 
@@ -13,11 +18,19 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import orjson
+import pytest
 
 from licensor.config import Settings
 from licensor.delivery.worker import Worker
 from licensor.kit.context import AppContext
-from tests.servers import Server
+from tests.helpers import make_customer, make_key, make_product, unique
+from tests.servers import RAISED_LIMITS, Server, Tenant, own_server
+
+HOOKS_ENV = {
+    **RAISED_LIMITS,
+    "LICENSOR_MAIL_WORKER": "false",  # the tests run the worker's passes themselves
+    "LICENSOR_WEBHOOKS_ALLOW_PRIVATE": "true",  # the receiver is on 127.0.0.1
+}
 
 
 @dataclass
@@ -131,3 +144,43 @@ def drain(
 def run_worker(server: Server, **overrides: Any) -> int:
     """One pass of the delivery worker (webhooks only)."""
     return drain(server, None, **overrides)
+
+
+@pytest.fixture(scope="module")
+def hooks(
+    request: pytest.FixtureRequest,
+    backend: str,
+    tmp_path_factory: pytest.TempPathFactory,
+    _postgres_checked: bool,
+) -> Iterator[Server]:
+    env = {**HOOKS_ENV, **getattr(request.module, "HOOKS_EXTRA_ENV", {})}
+    data_dir = tmp_path_factory.mktemp(f"hooks-{backend}")
+    with own_server(backend, data_dir, _postgres_checked, env=env) as srv:
+        yield srv
+
+
+@pytest.fixture(scope="module")
+def inbox(hooks: Server) -> Iterator[Receiver]:
+    """One receiver per server (paths are per test): what it got is that server's."""
+    with receiver() as rec:
+        yield rec
+
+
+def endpoint(tenant: Tenant, url: str, **fields: Any) -> tuple[str, str]:
+    """Create an endpoint over the API: (id, secret)."""
+    with tenant.http() as http:
+        made = http.post("/webhooks", json={"url": url, **fields})
+        assert made.status_code == 200, made.text
+        webhook_id = made.json()["id"]
+        secret = http.get(f"/webhooks/{webhook_id}/secret").json()["secret"]
+    return webhook_id, secret
+
+
+def new_key(tenant: Tenant, **fields: Any) -> dict[str, Any]:
+    product_id = make_product(tenant)
+    customer_id = make_customer(tenant)
+    return make_key(tenant, customer_id, product_id, unique(), **fields)
+
+
+def types_at(inbox: Receiver, path: str) -> list[str]:
+    return [r.json()["type"] for r in inbox.at(path)]

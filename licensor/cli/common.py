@@ -61,6 +61,11 @@ DatabaseUrl = Annotated[
 BusinessId = Annotated[str, typer.Option("--business-id", help="Business id.")]
 
 
+def group(help: str) -> typer.Typer:
+    """A command group as every one is made: plain help text, its help when called bare."""
+    return typer.Typer(rich_markup_mode=None, help=help, no_args_is_help=True)
+
+
 def print_error(code: str, message: str) -> None:
     """The one error printer: one JSON line on stderr."""
     sys.stderr.write(json.dumps({"code": code, "message": message}) + "\n")

@@ -14,6 +14,7 @@ from licensor.cli.common import (
     ModeOption,
     echo_json,
     fail,
+    group,
     parse,
     run_as,
 )
@@ -26,19 +27,20 @@ if TYPE_CHECKING:
     from licensor.plan.schemas import PlanOut
     from licensor.subscription.schemas import ActivationCodeOut
 
-plans_app = typer.Typer(
-    rich_markup_mode=None, help="Plans: codes, names and features.", no_args_is_help=True
-)
-subscriptions_app = typer.Typer(
-    rich_markup_mode=None,
-    help="Customers' subscriptions and their activation codes.",
-    no_args_is_help=True,
-)
+plans_app = group("Plans: codes, names and features.")
+subscriptions_app = group("Customers' subscriptions and their activation codes.")
 Feature = Annotated[list[str] | None, typer.Option("--feature", help="Repeat for each feature.")]
 MaxInstances = Annotated[
     int | None,
     typer.Option(help="Cap on active cloud instances per subscription (at least 1)."),
 ]
+
+
+async def _subscription_out(session: AsyncSession, row: Any) -> Any:
+    """One subscription as the API answers it."""
+    from licensor.subscription import service as subscription_service
+
+    return (await subscription_service.to_out(session, [row]))[0]
 
 
 @plans_app.command("create")
@@ -162,7 +164,7 @@ def subscriptions_create(
 
     async def work(ctx: AppContext, session: AsyncSession, who: Principal) -> Any:
         row = await subscription_service.create(session, ctx, who, body)
-        return (await subscription_service.to_out(session, [row]))[0]
+        return await _subscription_out(session, row)
 
     echo_json(run_as(business_id, mode, data_dir, database_url, work))
 
@@ -200,7 +202,7 @@ def subscriptions_get(
 
     async def work(ctx: AppContext, session: AsyncSession, who: Principal) -> Any:
         row = await subscription_service.resolve(session, who, subscription_id)
-        return (await subscription_service.to_out(session, [row]))[0]
+        return await _subscription_out(session, row)
 
     echo_json(run_as(business_id, mode, data_dir, database_url, work))
 
@@ -245,7 +247,7 @@ def subscriptions_update(
 
     async def work(ctx: AppContext, session: AsyncSession, who: Principal) -> Any:
         row = await subscription_service.update(session, ctx.vault, who, subscription_id, body)
-        return (await subscription_service.to_out(session, [row]))[0]
+        return await _subscription_out(session, row)
 
     echo_json(run_as(business_id, mode, data_dir, database_url, work))
 
@@ -263,7 +265,7 @@ def subscriptions_cancel(
 
     async def work(ctx: AppContext, session: AsyncSession, who: Principal) -> Any:
         row = await subscription_service.cancel(session, who, subscription_id)
-        return (await subscription_service.to_out(session, [row]))[0]
+        return await _subscription_out(session, row)
 
     echo_json(run_as(business_id, mode, data_dir, database_url, work))
 

@@ -18,6 +18,7 @@ from licensor.cli.common import (
     cli_actor,
     echo_json,
     fail,
+    group,
     parse,
     parse_value,
     run_as,
@@ -31,11 +32,7 @@ if TYPE_CHECKING:
     from licensor.kit.context import AppContext
     from licensor.product.schemas import ProductOut
 
-products_app = typer.Typer(
-    rich_markup_mode=None,
-    help="Products and their license policy (machines, floating seats, grace).",
-    no_args_is_help=True,
-)
+products_app = group("Products and their license policy (machines, floating seats, grace).")
 ProductArg = Annotated[str, typer.Argument(help="Product id (pdt_…).")]
 
 

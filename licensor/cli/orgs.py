@@ -7,7 +7,8 @@ member's token. Secrets (invite tokens, personal tokens, license keys) print onc
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Annotated, Any
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
@@ -17,6 +18,7 @@ from licensor.cli.common import (
     Mode,
     ModeOption,
     echo_json,
+    group,
     parse,
     run,
 )
@@ -25,16 +27,35 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from licensor.kit.context import AppContext
+    from licensor.models import Customer
     from licensor.orgs.service import NewMember
 
-app = typer.Typer(
-    rich_markup_mode=None,
-    help="Customer organisations: members, tokens, self-hosted instance keys.",
-    no_args_is_help=True,
-)
+T = TypeVar("T")
+
+app = group("Customer organisations: members, tokens, self-hosted instance keys.")
 
 OrgId = Annotated[str, typer.Argument(help="Organisation (customer) id, cus_…")]
+MemberArg = Annotated[str, typer.Argument(help="Member id, mem_…")]
 BusinessId = Annotated[str, typer.Option("--business-id", help="The vendor business id.")]
+
+
+def _in_org(
+    org_id: str,
+    business_id: str,
+    mode: Mode,
+    data_dir: DataDir,
+    database_url: DatabaseUrl,
+    work: Callable[[AppContext, AsyncSession, Customer], Awaitable[T]],
+) -> T:
+    """The one run of an org command: `work` on the business's organisation, in one
+    transaction (an unknown one is the service's error)."""
+    from licensor.orgs import service
+
+    async def in_org(ctx: AppContext, session: AsyncSession) -> T:
+        org = await service.find_org(session, business_id, mode.value, org_id)
+        return await work(ctx, session, org)
+
+    return run(data_dir, database_url, in_org)
 
 
 def _invite(done: NewMember) -> dict[str, Any]:
@@ -61,11 +82,10 @@ def add_owner(
 
     body = parse(OwnerCreate, {"email": email})
 
-    async def work(ctx: AppContext, session: AsyncSession) -> dict[str, Any]:
-        org = await service.find_org(session, business_id, mode.value, org_id)
+    async def work(ctx: AppContext, session: AsyncSession, org: Customer) -> dict[str, Any]:
         return _invite(await service.add_owner(session, ctx.vault, org, body.email, None))
 
-    typer.echo(json.dumps(run(data_dir, database_url, work)))
+    typer.echo(json.dumps(_in_org(org_id, business_id, mode, data_dir, database_url, work)))
 
 
 @app.command("add-member")
@@ -84,12 +104,11 @@ def add_member(
 
     body = parse(MemberCreate, {"email": email, "role": role})
 
-    async def work(ctx: AppContext, session: AsyncSession) -> dict[str, Any]:
-        org = await service.find_org(session, business_id, mode.value, org_id)
+    async def work(ctx: AppContext, session: AsyncSession, org: Customer) -> dict[str, Any]:
         done = await service.add_member(session, ctx.vault, org, body.email, body.role, None)
         return _invite(done)
 
-    typer.echo(json.dumps(run(data_dir, database_url, work)))
+    typer.echo(json.dumps(_in_org(org_id, business_id, mode, data_dir, database_url, work)))
 
 
 @app.command("members")
@@ -101,10 +120,9 @@ def list_members(
     database_url: DatabaseUrl = None,
 ) -> None:
     """List the organisation's members as JSON."""
-    from licensor.orgs import repository, service
+    from licensor.orgs import repository
 
-    async def work(ctx: AppContext, session: AsyncSession) -> list[dict[str, str]]:
-        await service.find_org(session, business_id, mode.value, org_id)
+    async def work(ctx: AppContext, session: AsyncSession, org: Customer) -> list[dict[str, str]]:
         rows = await repository.members(session, org_id)
         return [
             {
@@ -116,13 +134,13 @@ def list_members(
             for m in rows
         ]
 
-    echo_json(run(data_dir, database_url, work))
+    echo_json(_in_org(org_id, business_id, mode, data_dir, database_url, work))
 
 
 @app.command("set-role")
 def set_role(
     org_id: OrgId,
-    member_id: Annotated[str, typer.Argument(help="Member id, mem_…")],
+    member_id: MemberArg,
     role: Annotated[str, typer.Argument(help="admin or member.")],
     business_id: BusinessId,
     mode: ModeOption = Mode.test,
@@ -135,17 +153,18 @@ def set_role(
 
     body = parse(RoleUpdate, {"role": role})
 
-    async def work(ctx: AppContext, session: AsyncSession) -> str:
-        await service.find_org(session, business_id, mode.value, org_id)
+    async def work(ctx: AppContext, session: AsyncSession, org: Customer) -> str:
         return (await service.set_role(session, org_id, member_id, body.role)).role
 
-    echo_json({"id": member_id, "role": run(data_dir, database_url, work)})
+    echo_json(
+        {"id": member_id, "role": _in_org(org_id, business_id, mode, data_dir, database_url, work)}
+    )
 
 
 @app.command("remove-member")
 def remove_member(
     org_id: OrgId,
-    member_id: Annotated[str, typer.Argument(help="Member id, mem_…")],
+    member_id: MemberArg,
     business_id: BusinessId,
     mode: ModeOption = Mode.test,
     data_dir: DataDir = None,
@@ -154,11 +173,15 @@ def remove_member(
     """Remove a member (not the owner); their tokens stop working."""
     from licensor.orgs import service
 
-    async def work(ctx: AppContext, session: AsyncSession) -> str:
-        await service.find_org(session, business_id, mode.value, org_id)
+    async def work(ctx: AppContext, session: AsyncSession, org: Customer) -> str:
         return (await service.remove_member(session, org_id, member_id)).email
 
-    echo_json({"removed": member_id, "email": run(data_dir, database_url, work)})
+    echo_json(
+        {
+            "removed": member_id,
+            "email": _in_org(org_id, business_id, mode, data_dir, database_url, work),
+        }
+    )
 
 
 @app.command("transfer")
@@ -173,17 +196,21 @@ def transfer(
     """Transfer ownership; the old owner becomes an admin."""
     from licensor.orgs import service
 
-    async def work(ctx: AppContext, session: AsyncSession) -> str:
-        await service.find_org(session, business_id, mode.value, org_id)
+    async def work(ctx: AppContext, session: AsyncSession, org: Customer) -> str:
         return (await service.transfer_ownership(session, org_id, member_id)).id
 
-    echo_json({"organization_id": org_id, "owner": run(data_dir, database_url, work)})
+    echo_json(
+        {
+            "organization_id": org_id,
+            "owner": _in_org(org_id, business_id, mode, data_dir, database_url, work),
+        }
+    )
 
 
 @app.command("token-create")
 def token_create(
     org_id: OrgId,
-    member_id: Annotated[str, typer.Argument(help="Member id, mem_…")],
+    member_id: MemberArg,
     business_id: BusinessId,
     name: Annotated[str, typer.Option(help="A label.")] = "cli",
     days: Annotated[int, typer.Option(help="Days until it expires (1 to 366).")] = 90,
@@ -199,8 +226,7 @@ def token_create(
 
     body = parse(TokenCreate, {"name": name, "expires_in_days": days})
 
-    async def work(ctx: AppContext, session: AsyncSession) -> dict[str, str]:
-        await service.find_org(session, business_id, mode.value, org_id)
+    async def work(ctx: AppContext, session: AsyncSession, org: Customer) -> dict[str, str]:
         member = await service.find_member(session, org_id, member_id)
         ttl = timedelta(days=body.expires_in_days)
         issued = await service.issue_token(
@@ -208,7 +234,7 @@ def token_create(
         )
         return {"id": issued.row.id, "token": issued.secret}
 
-    typer.echo(json.dumps(run(data_dir, database_url, work)))
+    typer.echo(json.dumps(_in_org(org_id, business_id, mode, data_dir, database_url, work)))
 
 
 @app.command("token-revoke")
@@ -223,11 +249,10 @@ def token_revoke(
     """Revoke a member token at once."""
     from licensor.orgs import service
 
-    async def work(ctx: AppContext, session: AsyncSession) -> str:
-        await service.find_org(session, business_id, mode.value, org_id)
+    async def work(ctx: AppContext, session: AsyncSession, org: Customer) -> str:
         return (await service.revoke_token(session, org_id, token_id, member_id=None)).id
 
-    echo_json({"revoked": run(data_dir, database_url, work)})
+    echo_json({"revoked": _in_org(org_id, business_id, mode, data_dir, database_url, work)})
 
 
 @app.command("key-create")
@@ -242,16 +267,14 @@ def key_create(
     """Create an instance license key; printed once."""
     from licensor.instance_keys import service as key_service
     from licensor.instance_keys.schemas import KeyCreate
-    from licensor.orgs import service
 
     body = parse(KeyCreate, {"instance_name": instance_name})
 
-    async def work(ctx: AppContext, session: AsyncSession) -> dict[str, str]:
-        org = await service.find_org(session, business_id, mode.value, org_id)
+    async def work(ctx: AppContext, session: AsyncSession, org: Customer) -> dict[str, str]:
         issued = await key_service.create(session, ctx.vault, org, body.instance_name, None)
         return {"id": issued.row.id, "licenseKey": issued.secret}
 
-    typer.echo(json.dumps(run(data_dir, database_url, work)))
+    typer.echo(json.dumps(_in_org(org_id, business_id, mode, data_dir, database_url, work)))
 
 
 @app.command("keys")
@@ -265,10 +288,10 @@ def keys(
     """List the organisation's instance keys as JSON, masked."""
     from licensor.instance_keys import repository as key_repository
     from licensor.instance_keys import service as key_service
-    from licensor.orgs import service
 
-    async def work(ctx: AppContext, session: AsyncSession) -> list[dict[str, str | None]]:
-        await service.find_org(session, business_id, mode.value, org_id)
+    async def work(
+        ctx: AppContext, session: AsyncSession, org: Customer
+    ) -> list[dict[str, str | None]]:
         return [
             {
                 "id": k.id,
@@ -280,7 +303,7 @@ def keys(
             for k in await key_repository.keys_of(session, org_id)
         ]
 
-    echo_json(run(data_dir, database_url, work))
+    echo_json(_in_org(org_id, business_id, mode, data_dir, database_url, work))
 
 
 @app.command("key-revoke")
@@ -294,10 +317,8 @@ def key_revoke(
 ) -> None:
     """Revoke an instance key at once."""
     from licensor.instance_keys import service as key_service
-    from licensor.orgs import service
 
-    async def work(ctx: AppContext, session: AsyncSession) -> str:
-        await service.find_org(session, business_id, mode.value, org_id)
+    async def work(ctx: AppContext, session: AsyncSession, org: Customer) -> str:
         return (await key_service.revoke(session, org_id, key_id)).id
 
-    echo_json({"revoked": run(data_dir, database_url, work)})
+    echo_json({"revoked": _in_org(org_id, business_id, mode, data_dir, database_url, work)})

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import enum
 import json
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -16,20 +17,25 @@ from licensor.cli.common import (
     Mode,
     ModeOption,
     echo_json,
-    run,
+    group,
+    run_as,
 )
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
+    from licensor.auth.dependencies import Principal
     from licensor.kit.context import AppContext
+    from licensor.kit.secrets import Vault
+    from licensor.models import SigningKey
     from licensor.signing.schemas import SigningKeyChange, SigningKeyOut
 
-signing_app = typer.Typer(
-    rich_markup_mode=None,
-    help="Ed25519 signing keys (license files, signed answers, revocation lists).",
-    no_args_is_help=True,
-)
+    # retire or revoke: (session, vault, business, mode, kid) -> (the key, its replacement)
+    KeyChange = Callable[
+        [AsyncSession, Vault, str, str, str], Awaitable[tuple[SigningKey, SigningKey | None]]
+    ]
+
+signing_app = group("Ed25519 signing keys (license files, signed answers, revocation lists).")
 
 Kid = Annotated[str, typer.Argument(help="The key id (sig_…).")]
 
@@ -37,6 +43,27 @@ Kid = Annotated[str, typer.Argument(help="The key id (sig_…).")]
 class KeyFormat(enum.StrEnum):
     jwks = "jwks"
     pem = "pem"
+
+
+async def _keys(ctx: AppContext, session: AsyncSession, who: Principal) -> list[SigningKey]:
+    """Every key of the business and mode, the active one made on first use."""
+    from licensor.signing import service as signing_service
+
+    await signing_service.current_key(session, ctx.vault, who.business_id, who.mode)
+    return await signing_service.list_keys(session, who.business_id, who.mode)
+
+
+def _change(
+    change: KeyChange, kid: str, business_id: str, mode: Mode, data_dir: DataDir, url: DatabaseUrl
+) -> None:
+    """Retire or revoke `kid`; print the key and its replacement (`replaced_by`)."""
+    from licensor.signing import service as signing_service
+
+    async def work(ctx: AppContext, session: AsyncSession, who: Principal) -> SigningKeyChange:
+        key, new = await change(session, ctx.vault, who.business_id, who.mode, kid)
+        return signing_service.to_change(key, new)
+
+    echo_json(run_as(business_id, mode, data_dir, url, work))
 
 
 @signing_app.command("list")
@@ -48,16 +75,12 @@ def signing_keys_list(
 ) -> None:
     """List signing keys as JSON (active first, then retired and revoked, newest first);
     the active key is made on first use."""
-    from licensor.business import service as business_service
     from licensor.signing import service as signing_service
 
-    async def work(ctx: AppContext, session: AsyncSession) -> list[SigningKeyOut]:
-        await business_service.find_business(session, business_id)
-        await signing_service.current_key(session, ctx.vault, business_id, mode.value)
-        keys = await signing_service.list_keys(session, business_id, mode.value)
-        return [signing_service.to_out(k) for k in keys]
+    async def work(ctx: AppContext, session: AsyncSession, who: Principal) -> list[SigningKeyOut]:
+        return [signing_service.to_out(k) for k in await _keys(ctx, session, who)]
 
-    echo_json(run(data_dir, database_url, work))
+    echo_json(run_as(business_id, mode, data_dir, database_url, work))
 
 
 @signing_app.command("rotate")
@@ -68,15 +91,13 @@ def signing_keys_rotate(
     database_url: DatabaseUrl = None,
 ) -> None:
     """Make a new active signing key; the previous one is retired (its files still verify)."""
-    from licensor.business import service as business_service
     from licensor.signing import service as signing_service
 
-    async def work(ctx: AppContext, session: AsyncSession) -> SigningKeyOut:
-        await business_service.find_business(session, business_id)
-        key = await signing_service.rotate(session, ctx.vault, business_id, mode.value)
+    async def work(ctx: AppContext, session: AsyncSession, who: Principal) -> SigningKeyOut:
+        key = await signing_service.rotate(session, ctx.vault, who.business_id, who.mode)
         return signing_service.to_out(key)
 
-    echo_json(run(data_dir, database_url, work))
+    echo_json(run_as(business_id, mode, data_dir, database_url, work))
 
 
 @signing_app.command("retire")
@@ -88,15 +109,9 @@ def signing_keys_retire(
     database_url: DatabaseUrl = None,
 ) -> None:
     """Retire the active key: a new active key signs from now on (409 for any other key)."""
-    from licensor.business import service as business_service
     from licensor.signing import service as signing_service
 
-    async def work(ctx: AppContext, session: AsyncSession) -> SigningKeyChange:
-        await business_service.find_business(session, business_id)
-        key, new = await signing_service.retire(session, ctx.vault, business_id, mode.value, kid)
-        return signing_service.to_change(key, new)
-
-    echo_json(run(data_dir, database_url, work))
+    _change(signing_service.retire, kid, business_id, mode, data_dir, database_url)
 
 
 @signing_app.command("revoke")
@@ -109,15 +124,9 @@ def signing_keys_revoke(
 ) -> None:
     """Revoke a key: it leaves the JWKS and enters the revocation list. Revoking the
     active key also makes its replacement (`replaced_by`)."""
-    from licensor.business import service as business_service
     from licensor.signing import service as signing_service
 
-    async def work(ctx: AppContext, session: AsyncSession) -> SigningKeyChange:
-        await business_service.find_business(session, business_id)
-        key, new = await signing_service.revoke(session, ctx.vault, business_id, mode.value, kid)
-        return signing_service.to_change(key, new)
-
-    echo_json(run(data_dir, database_url, work))
+    _change(signing_service.revoke, kid, business_id, mode, data_dir, database_url)
 
 
 @signing_app.command("public")
@@ -130,16 +139,13 @@ def signing_keys_public(
 ) -> None:
     """Print the published public keys (JWKS, or PEM blocks with their kid; revoked keys
     left out), to ship with client software."""
-    from licensor.business import service as business_service
     from licensor.signing import service as signing_service
 
-    async def work(ctx: AppContext, session: AsyncSession) -> str:
-        await business_service.find_business(session, business_id)
-        await signing_service.current_key(session, ctx.vault, business_id, mode.value)
-        keys = await signing_service.list_keys(session, business_id, mode.value)
+    async def work(ctx: AppContext, session: AsyncSession, who: Principal) -> str:
+        keys = await _keys(ctx, session, who)
         if fmt is KeyFormat.pem:
             published = signing_service.published(keys)
             return "".join(f"# kid: {k.kid}\n{signing_service.public_pem(k)}" for k in published)
         return json.dumps(signing_service.jwks(keys), indent=2)
 
-    typer.echo(run(data_dir, database_url, work))
+    typer.echo(run_as(business_id, mode, data_dir, database_url, work))

@@ -3,6 +3,7 @@ license form's fields and labels (the seed's words), and form data to a request 
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from licensor.console.forms import FormErrors
@@ -30,6 +31,8 @@ LABELS = dict(FIELDS) | {"notes": "Notes", "ticket_link": "Ticket link", "label"
 TYPES = (("legacy", "Legacy License"), ("offline_cloud", "Offline Cloud"))
 NEW_TYPES = (*TYPES, ("online_cloud", "Online Cloud"))
 TYPE_NAMES = dict(NEW_TYPES)
+MARK_OF_TYPE = "(required)"
+MARK_OF_SUPPORT = "(required of support)"
 LABEL_CHOICES = (("", "No label"), *((label, label) for label in NOTE_LABELS))
 ONLINE_CLOUD_EXPLANATION = (
     "With Strict Cloud Licensing, Online Cloud Subscriptions only send out an activation "
@@ -68,8 +71,17 @@ def issuer(staff: StaffUser) -> rules.Issuer:
     return rules.Issuer("staff", staff.email)
 
 
-def required_of(license_type: str) -> set[str]:
-    return set(rules.required_fields(license_type, rules.Issuer("staff", "")))
+def marks_of(license_type: str) -> dict[str, str]:
+    """Each field staff must fill for this type, with its mark as the seed lists it: the
+    type's own fields `(required)`, the rest `(required of support)` (`rules`)."""
+    own = set(rules.type_fields(license_type))
+    needed = rules.required_fields(license_type, rules.Issuer("staff", ""))
+    return {f: MARK_OF_TYPE if f in own else MARK_OF_SUPPORT for f in needed}
+
+
+def required_marks(types: tuple[tuple[str, str], ...]) -> str:
+    """The form's `data-required`: every offered type's marks, as JSON for `desk.js`."""
+    return json.dumps({kind: marks_of(kind) for kind, _ in types}, separators=(",", ":"))
 
 
 def desk_errors(exc: LicensorError) -> FormErrors:

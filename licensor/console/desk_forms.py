@@ -1,7 +1,9 @@
 """`Duplicate license` and `Add new License`: one form, prefilled from the original (or
 empty), the seed's required fields per type, every error next to its field. Changing
 `Customer` never rewrites name, email or company: `Use this customer's details` fills
-them in the form, visibly, and only `Save` issues (and emails) the license."""
+them in the form, visibly, and only `Save` issues (and emails) the license. The marks of
+the required fields follow `License type` at once with `static/desk.js` (the form's
+`data-required`); without script, `Show required fields` asks the server."""
 
 from __future__ import annotations
 
@@ -23,8 +25,9 @@ from licensor.console.desk_common import (
     date_value,
     desk_errors,
     issuer,
+    marks_of,
     principal,
-    required_of,
+    required_marks,
 )
 from licensor.console.forms import FormErrors, form_errors
 from licensor.console.session import Staff, StaffUser, guard_post
@@ -77,6 +80,7 @@ def _form(
     refused: str | None = None,
 ) -> Response:
     kind = values.get("license_type") or "legacy"
+    types = TYPES if source is not None else NEW_TYPES
     return render(
         request,
         "desk/license_form.html",
@@ -86,8 +90,9 @@ def _form(
         source=source,
         values=values,
         fields=FIELDS,
-        types=TYPES if source is not None else NEW_TYPES,
-        required=required_of(kind if kind != "online_cloud" else "legacy"),
+        types=types,
+        marks=marks_of(kind),
+        required_marks=required_marks(types),
         label_choices=LABEL_CHOICES,
         filled_from=filled_from,
         activation_link=activation_link,
@@ -208,6 +213,8 @@ async def _post(
     }
     if form.get("action") == "use_customer":
         return await _use_customer(request, staff, session, values, source)
+    if form.get("action") == "change_type":  # without script: the chosen type's marks
+        return _form(request, staff, values=values, source=source)
     return await _save(request, staff, ctx, session, values, source)
 
 

@@ -40,8 +40,16 @@ def staff(who: Principal, author: str | None) -> Issuer:
     return Issuer("staff", author or f"api_key:{who.api_key_id}")
 
 
-def required_fields(license_type: str | None, issuer: Issuer) -> list[str]:
+def type_fields(license_type: str | None) -> list[str]:
+    """What the license type itself needs, whoever issues it (the seed's "Required
+    fields" of each type)."""
     needed = set(REQUIRED) | set(REQUIRED_BY_TYPE.get(license_type or "legacy", ()))
+    return [f for f in FIELD_ORDER if f in needed]
+
+
+def required_fields(license_type: str | None, issuer: Issuer) -> list[str]:
+    """The type's fields, plus for staff the seed's "Required to be filled by Support"."""
+    needed = set(type_fields(license_type))
     if issuer.kind == "staff":
         needed |= set(REQUIRED_OF_STAFF)
     return [f for f in (*FIELD_ORDER, "notes") if f in needed]
