@@ -1,0 +1,225 @@
+"""The hot paths' row caches and the one way they hear that the database changed.
+
+`RowCache` is a bounded map of rows read by the hot stores (validate's license key,
+the check-in's instance key), each entry kept at most `ttl` seconds — the safety bound
+should a change notice ever be lost. A cache is filled only from a read that started
+after the last invalidation (`token()` before the read, `put(..., token)` after it), so
+a notice that arrives while a read is in flight never leaves the old row behind.
+
+`Changes` empties the caches when another connection changes the rows:
+
+- SQLite (`DataVersion`): `PRAGMA data_version` on the reader connection, asked before
+  every use of a cache; it moves whenever any other connection (any process) commits, and
+  then every cache is emptied.
+- PostgreSQL (`Listener`): one dedicated asyncpg connection that `LISTEN`s on
+  `licensor_hot`, fed by the triggers of migration 1200. A notice's payload is
+  `<topic>` (empty that topic's caches) or `<topic>:<hex key>` (evict one entry). While
+  the connection is down nothing is served from the caches (`fresh()` is False): the
+  caches are emptied when it is lost and again once it listens anew.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sqlite3
+import time
+from collections.abc import Hashable
+from typing import Any, Generic, Protocol, TypeVar
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+CHANNEL = "licensor_hot"
+MAX_ENTRIES = 50_000
+
+
+class RowCache(Generic[K, V]):
+    def __init__(self, topic: str, ttl: float, max_entries: int = MAX_ENTRIES) -> None:
+        self.topic = topic
+        self.ttl = ttl
+        self.enabled = ttl > 0
+        self._max = max_entries
+        self._rows: dict[K, tuple[float, V]] = {}
+        self._epoch = 0
+
+    def get(self, key: K, clock: float) -> V | None:
+        found = self._rows.get(key)
+        if found is None:
+            return None
+        if found[0] <= clock:
+            self._rows.pop(key, None)
+            return None
+        return found[1]
+
+    def hit(self, key: K) -> V | None:
+        """The entry of `key` if it is younger than `ttl`."""
+        return self.get(key, time.monotonic())
+
+    def fill(self, key: K, value: V, token: int) -> None:
+        """`put` for `ttl` from now."""
+        self.put(key, value, token, time.monotonic() + self.ttl)
+
+    def token(self) -> int:
+        return self._epoch
+
+    def put(self, key: K, value: V, token: int, until: float) -> None:
+        """Keep `value` until `until` (monotonic), unless the cache was invalidated since
+        `token` was taken; a full cache starts again empty."""
+        if token != self._epoch or not self.enabled:
+            return
+        if len(self._rows) >= self._max:
+            self._rows.clear()
+        self._rows[key] = (until, value)
+
+    def evict(self, key: K) -> None:
+        self._epoch += 1
+        self._rows.pop(key, None)
+
+    def clear(self) -> None:
+        self._epoch += 1
+        self._rows.clear()
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+
+def now() -> float:
+    return time.monotonic()
+
+
+class Changes(Protocol):
+    def watch(self, cache: RowCache[Any, Any]) -> None: ...
+    def fresh(self) -> bool:
+        """May the caches be served now? Empties them first when something changed."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+class DataVersion:
+    """SQLite: every cache is emptied when another connection has committed."""
+
+    def __init__(self, reader: sqlite3.Connection) -> None:
+        self._reader = reader
+        self._caches: list[RowCache[Any, Any]] = []
+        self._version: int | None = None
+
+    def watch(self, cache: RowCache[Any, Any]) -> None:
+        self._caches.append(cache)
+
+    def fresh(self) -> bool:
+        version = self._reader.execute("PRAGMA data_version").fetchone()[0]
+        if version != self._version:
+            self._version = version
+            for cache in self._caches:
+                cache.clear()
+        return True
+
+    async def close(self) -> None:
+        self._caches.clear()
+
+
+class Listener:
+    """PostgreSQL: `LISTEN licensor_hot` on one connection of its own, reconnected when lost."""
+
+    RETRY_SECONDS = 0.2
+    PING_SECONDS = 5.0  # a dead peer that sent no FIN is found by a ping this often
+
+    def __init__(self, dsn: str) -> None:
+        self._dsn = dsn
+        self._caches: dict[str, list[RowCache[Any, Any]]] = {}
+        self._conn: Any = None
+        self._live = False
+        self._task: asyncio.Task[None] | None = None
+        self._lost = asyncio.Event()
+        self._closing = False
+
+    def watch(self, cache: RowCache[Any, Any]) -> None:
+        self._caches.setdefault(cache.topic, []).append(cache)
+
+    def fresh(self) -> bool:
+        return self._live and not self._conn.is_closed()
+
+    @property
+    def backend_pid(self) -> int | None:
+        """The listening connection's server process (tests terminate it)."""
+        return None if self._conn is None else int(self._conn.get_server_pid())
+
+    async def start(self) -> None:
+        """Listen now if the database answers (start-up fails loudly otherwise), then keep
+        listening in the background."""
+        await self._connect()
+        self._task = asyncio.get_running_loop().create_task(self._keep())
+
+    async def _connect(self) -> None:
+        import asyncpg
+
+        conn = await asyncpg.connect(self._dsn)
+        try:
+            await conn.add_listener(CHANNEL, self._heard)
+        except BaseException:
+            await conn.close()
+            raise
+        conn.add_termination_listener(self._terminated)
+        self._conn = conn
+        self._lost.clear()
+        self._clear_all()  # whatever changed while no one listened
+        self._live = True
+
+    def _terminated(self, conn: Any) -> None:
+        if conn is self._conn:
+            self._down()
+
+    def _down(self) -> None:
+        self._live = False
+        self._clear_all()
+        self._lost.set()
+
+    async def _keep(self) -> None:
+        while not self._closing:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._lost.wait(), self.PING_SECONDS)
+            if self._closing:
+                return
+            if not self._lost.is_set():
+                try:
+                    await asyncio.wait_for(self._conn.execute("SELECT 1"), self.PING_SECONDS)
+                    continue
+                except Exception:
+                    self._down()
+            old, self._conn = self._conn, None
+            if old is not None:
+                old.terminate()
+            while not self._closing:
+                try:
+                    await self._connect()
+                    break
+                except (OSError, Exception):
+                    await asyncio.sleep(self.RETRY_SECONDS)
+
+    def _heard(self, conn: Any, pid: int, channel: str, payload: str) -> None:
+        topic, _, key = payload.partition(":")
+        for cache in self._caches.get(topic, ()):
+            if key:
+                with contextlib.suppress(ValueError):
+                    cache.evict(bytes.fromhex(key))
+                    continue
+            cache.clear()
+
+    def _clear_all(self) -> None:
+        for caches in self._caches.values():
+            for cache in caches:
+                cache.clear()
+
+    async def close(self) -> None:
+        self._closing = True
+        self._live = False
+        self._lost.set()
+        if self._task is not None:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+        if self._conn is not None:
+            with contextlib.suppress(Exception):
+                await self._conn.close(timeout=2)
+            self._conn = None

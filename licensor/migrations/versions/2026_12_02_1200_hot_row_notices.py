@@ -1,0 +1,132 @@
+"""hot row notices: PostgreSQL triggers that tell every process's row caches of a change
+
+Revision ID: 1200
+Revises: 1000
+Create Date: 2026-12-02 12:00:00.000000+00:00
+
+Every writer (the ORM, the raw hot stores, the CLI, an import's COPY) is covered by the
+database itself: a change that validate's or the check-in's cached rows depend on sends
+`pg_notify('licensor_hot', …)` at commit (kit/rowcache.py `Listener`). A row's notice
+names the row (`<topic>:<key hash in hex>`, evict one entry); a statement's notice names
+the topic alone (empty that cache: policy, plan, subscription and organisation changes,
+which are rare). An activation's seat count, a key's last-seen time and the expiry
+sweep's marks change no cached answer and send nothing. SQLite needs none: its caches
+are emptied by `PRAGMA data_version`.
+"""
+
+from __future__ import annotations
+
+from alembic import op
+
+revision = "1200"
+down_revision = "1000"
+branch_labels = None
+depends_on = None
+
+FUNCTIONS = """
+CREATE FUNCTION licensor_hot_row() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('licensor_hot', TG_ARGV[0] || ':' || encode(OLD.key_hash, 'hex'));
+    RETURN NULL;
+END $$;
+CREATE FUNCTION licensor_hot_all() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('licensor_hot', TG_ARGV[0]);
+    RETURN NULL;
+END $$;
+"""
+
+
+def _changed(*columns: str) -> str:
+    return " OR ".join(f"OLD.{c} IS DISTINCT FROM NEW.{c}" for c in columns)
+
+
+# (trigger, table, events, level and condition, function with its topic)
+TRIGGERS = [
+    (
+        "license_keys_hot_update",
+        "license_keys",
+        "AFTER UPDATE",
+        "FOR EACH ROW WHEN ("
+        + _changed(
+            "disabled",
+            "expires_at",
+            "activations_limit",
+            "key_hash",
+            "product_id",
+            "customer_id",
+            "business_id",
+            "mode",
+        )
+        + ")",
+        "licensor_hot_row('license_key')",
+    ),
+    (
+        "license_keys_hot_delete",
+        "license_keys",
+        "AFTER DELETE",
+        "FOR EACH ROW",
+        "licensor_hot_row('license_key')",
+    ),
+    (
+        "products_hot",
+        "products",
+        "AFTER UPDATE OR DELETE",
+        "FOR EACH STATEMENT",
+        "licensor_hot_all('license_key')",
+    ),
+    (
+        "instance_keys_hot_update",
+        "instance_keys",
+        "AFTER UPDATE",
+        "FOR EACH ROW WHEN ("
+        + _changed("revoked_at", "key_hash", "customer_id", "business_id", "mode")
+        + ")",
+        "licensor_hot_row('instance_key')",
+    ),
+    (
+        "instance_keys_hot_delete",
+        "instance_keys",
+        "AFTER DELETE",
+        "FOR EACH ROW",
+        "licensor_hot_row('instance_key')",
+    ),
+    (
+        "customers_hot",
+        "customers",
+        "AFTER UPDATE OR DELETE",
+        "FOR EACH STATEMENT",
+        "licensor_hot_all('instance_key')",
+    ),
+    (
+        "subscriptions_hot",
+        "subscriptions",
+        "AFTER INSERT OR UPDATE OR DELETE",
+        "FOR EACH STATEMENT",
+        "licensor_hot_all('instance_key')",
+    ),
+    (
+        "plans_hot",
+        "plans",
+        "AFTER UPDATE OR DELETE",
+        "FOR EACH STATEMENT",
+        "licensor_hot_all('instance_key')",
+    ),
+]
+
+
+def upgrade() -> None:
+    if op.get_bind().dialect.name != "postgresql":
+        return
+    op.execute(FUNCTIONS)
+    for name, table, events, level, function in TRIGGERS:
+        op.execute(f"CREATE TRIGGER {name} {events} ON {table} {level} EXECUTE FUNCTION {function}")
+
+
+def downgrade() -> None:
+    if op.get_bind().dialect.name != "postgresql":
+        return
+    for name, table, *_ in TRIGGERS:
+        op.execute(f"DROP TRIGGER IF EXISTS {name} ON {table}")
+    op.execute("DROP FUNCTION IF EXISTS licensor_hot_row()")
+    op.execute("DROP FUNCTION IF EXISTS licensor_hot_all()")
