@@ -31,6 +31,7 @@ K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 
 CHANNEL = "licensor_hot"
+APPLICATION_NAME = "licensor hot listener"  # in pg_stat_activity
 MAX_ENTRIES = 50_000
 
 
@@ -155,7 +156,8 @@ class Listener:
     async def _connect(self) -> None:
         import asyncpg
 
-        conn = await asyncpg.connect(self._dsn)
+        settings = {"application_name": APPLICATION_NAME}
+        conn = await asyncpg.connect(self._dsn, server_settings=settings)
         try:
             await conn.add_listener(CHANNEL, self._heard)
         except BaseException:

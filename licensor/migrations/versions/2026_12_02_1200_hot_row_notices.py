@@ -23,18 +23,22 @@ down_revision = "1000"
 branch_labels = None
 depends_on = None
 
-FUNCTIONS = """
+FUNCTIONS = [
+    """
 CREATE FUNCTION licensor_hot_row() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     PERFORM pg_notify('licensor_hot', TG_ARGV[0] || ':' || encode(OLD.key_hash, 'hex'));
     RETURN NULL;
-END $$;
+END $$
+""",
+    """
 CREATE FUNCTION licensor_hot_all() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     PERFORM pg_notify('licensor_hot', TG_ARGV[0]);
     RETURN NULL;
-END $$;
-"""
+END $$
+""",
+]
 
 
 def _changed(*columns: str) -> str:
@@ -118,7 +122,8 @@ TRIGGERS = [
 def upgrade() -> None:
     if op.get_bind().dialect.name != "postgresql":
         return
-    op.execute(FUNCTIONS)
+    for function in FUNCTIONS:  # one statement each (asyncpg prepares them)
+        op.execute(function)
     for name, table, events, level, function in TRIGGERS:
         op.execute(f"CREATE TRIGGER {name} {events} ON {table} {level} EXECUTE FUNCTION {function}")
 
