@@ -90,7 +90,11 @@ class PostgresHot:
     async def connect(cls, url: str, size: int, read_url: str | None = None) -> PostgresHot:
         pool = await _pool(url, size)
         changes = Listener(_dsn(url))
-        await changes.start()
+        try:
+            await changes.start()
+        except BaseException:
+            await pool.close()
+            raise
         return cls(pool, changes, await _pool(read_url, size) if read_url else None)
 
     def sql(self, template: str) -> str:
