@@ -197,7 +197,8 @@ class PostgresCheckinStore:
             if found is not None:
                 return found
         token = cache.token()
-        r = await self._reads.fetchrow(self._find, key_hash, now)
+        pool = self._pool if cached and cache.settling(key_hash) else self._reads
+        r = await pool.fetchrow(self._find, key_hash, now)
         if r is None:
             return None
         row = _row(r)

@@ -16,6 +16,9 @@ a notice that arrives while a read is in flight never leaves the old row behind.
   `<topic>` (empty that topic's caches) or `<topic>:<hex key>` (evict one entry). While
   the connection is down nothing is served from the caches (`fresh()` is False): the
   caches are emptied when it is lost and again once it listens anew.
+
+A process's own ORM writes also empty its caches at their commit (`_own_writes`), so the
+management API's change is seen by its own process at once, not a notice later.
 """
 
 from __future__ import annotations
@@ -24,13 +27,20 @@ import asyncio
 import contextlib
 import sqlite3
 import time
+import weakref
 from collections.abc import Hashable
 from typing import Any, Generic, Protocol, TypeVar
+
+from sqlalchemy import event
+from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 
 CHANNEL = "licensor_hot"
+# After a change, a streaming replica may not have it yet: a key changed (or a cache
+# emptied) this recently is read again from the primary (`settling`).
+SETTLE_SECONDS = 2.0
 APPLICATION_NAME = "licensor hot listener"  # in pg_stat_activity
 MAX_ENTRIES = 50_000
 
@@ -43,6 +53,9 @@ class RowCache(Generic[K, V]):
         self._max = max_entries
         self._rows: dict[K, tuple[float, V]] = {}
         self._epoch = 0
+        self._settling: dict[K, float] = {}  # key -> until when it is read from the primary
+        self._cleared = 0.0  # until when every key is
+        _local.add(self)
 
     def get(self, key: K, clock: float) -> V | None:
         found = self._rows.get(key)
@@ -76,17 +89,69 @@ class RowCache(Generic[K, V]):
     def evict(self, key: K) -> None:
         self._epoch += 1
         self._rows.pop(key, None)
+        until = time.monotonic() + SETTLE_SECONDS
+        if len(self._settling) >= self._max:
+            self._settling.clear()
+            self._cleared = until
+        self._settling[key] = until
 
     def clear(self) -> None:
         self._epoch += 1
         self._rows.clear()
+        self._settling.clear()
+        self._cleared = time.monotonic() + SETTLE_SECONDS
+
+    def settling(self, key: K) -> bool:
+        """Was `key` changed (or the cache emptied) less than `SETTLE_SECONDS` ago? Then
+        a replica may still hold the old row: read the primary."""
+        clock = time.monotonic()
+        if clock < self._cleared:
+            return True
+        until = self._settling.get(key)
+        if until is None:
+            return False
+        if until <= clock:
+            del self._settling[key]
+            return False
+        return True
 
     def __len__(self) -> int:
         return len(self._rows)
 
 
-def now() -> float:
-    return time.monotonic()
+_local: weakref.WeakSet[RowCache[Any, Any]] = weakref.WeakSet()
+WROTE = "licensor_rowcache_wrote"
+
+
+def _flushed(session: Session, flush: UOWTransaction) -> None:
+    session.info[WROTE] = True
+
+
+def _executed(state: ORMExecuteState) -> None:
+    if state.is_update or state.is_delete or state.is_insert:
+        state.session.info[WROTE] = True
+
+
+def _committed(session: Session) -> None:
+    if session.info.pop(WROTE, False):
+        for cache in list(_local):
+            cache.clear()
+
+
+def _rolled_back(session: Session) -> None:
+    session.info.pop(WROTE, None)
+
+
+def _own_writes() -> None:
+    """Any ORM session of this process that wrote empties this process's row caches at
+    commit (management writes are rare next to validate's reads)."""
+    event.listen(Session, "after_flush", _flushed)
+    event.listen(Session, "do_orm_execute", _executed)
+    event.listen(Session, "after_commit", _committed)
+    event.listen(Session, "after_rollback", _rolled_back)
+
+
+_own_writes()
 
 
 class Changes(Protocol):
@@ -125,7 +190,7 @@ class Listener:
     """PostgreSQL: `LISTEN licensor_hot` on one connection of its own, reconnected when lost."""
 
     RETRY_SECONDS = 0.2
-    PING_SECONDS = 5.0  # a dead peer that sent no FIN is found by a ping this often
+    PING_SECONDS = 2.0  # a dead peer that sent no FIN is found by a ping this often
 
     def __init__(self, dsn: str) -> None:
         self._dsn = dsn

@@ -40,7 +40,8 @@ class PostgresStore:
         found = cache.hit(key_hash)
         if found is None:
             token = cache.token()
-            found = await self._read_key(self._reads, key_hash)
+            pool = self._pool if cache.settling(key_hash) else self._reads
+            found = await self._read_key(pool, key_hash)
             if found is not None:
                 cache.fill(key_hash, found, token)
         return found
