@@ -34,6 +34,7 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--instance-keys", type=int, default=100)
     p.add_argument("--env", action="append", default=[], metavar="NAME=VALUE")
     p.add_argument("--top", type=int, default=20)
+    p.add_argument("--rate", type=int, default=1000, help="py-spy samples per second")
     p.add_argument("--out", type=Path, help="also keep py-spy's collapsed stacks here")
     add_load_options(p)
     return p.parse_args()
@@ -80,6 +81,7 @@ def main() -> int:
         wrk(args, url, bodies, args.warmup)
         stacks = args.out or tmp / "stacks.txt"
         record = [spy, "record", "--pid", str(pid), "--subprocesses", "--format", "raw"]
+        record += ["--rate", str(args.rate)]
         record += ["--duration", str(int(args.duration)), "--output", str(stacks), "--nonblocking"]
         load = threading.Thread(target=wrk, args=(args, url, bodies, args.duration))
         load.start()
