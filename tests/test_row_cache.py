@@ -87,7 +87,7 @@ def sql(pair: Server, *statements: str, **params: Any) -> list[Any]:
             rows: list[Any] = []
             for statement in statements:
                 result = await session.execute(text(statement), params)
-                rows = list(result.all()) if result.returns_rows else []
+                rows = list(result.all()) if statement.startswith("SELECT") else []
             return rows
 
     return pair.run(go)
