@@ -173,6 +173,33 @@ def test_a_lost_listener_leaves_nothing_stale(pair: Server, tenant: Tenant) -> N
     seen_within(lambda: not validate_on(pair, key["key"]))
 
 
+def test_sqlite_commits_that_change_no_cached_row_keep_the_caches(
+    pair: Server, tenant: Tenant
+) -> None:
+    """SQLite's `data_version` moves on every commit (an activation, a last-seen write);
+    only a moved `hot_versions` counter empties a cache. Shown with a change the
+    counters miss: the key disabled with its trigger dropped (and put back), then
+    another key activated through process B: B still answers from its cached row."""
+    if pair.backend != "sqlite":
+        pytest.skip("PostgreSQL evicts by notice; it has no counters to read")
+    key, other = new_key(tenant), new_key(tenant)
+    warm(pair, key["key"])
+    trigger = "license_keys_hot_update"
+    found = sql(pair, "SELECT sql FROM sqlite_master WHERE name = :name", name=trigger)
+    sql(
+        pair,
+        f"DROP TRIGGER {trigger}",
+        "UPDATE license_keys SET disabled = 1 WHERE id = :id",
+        found[0][0],
+        id=key["id"],
+    )
+    body = {"license_key": other["key"], "name": "laptop"}
+    activated = net.post(pair.faces("test")[1] + "/licenses/activate", json=body)
+    assert activated.status_code == 201, activated.text
+    assert validate_on(pair, key["key"]) is True  # kept: no counter moved
+    patch(tenant, f"/license_keys/{key['id']}", {"disabled": False})  # counted again
+
+
 class Checkin:
     """An organisation on a started subscription with one instance key (made through A)."""
 

@@ -10,7 +10,9 @@ a notice that arrives while a read is in flight never leaves the old row behind.
 
 - SQLite (`DataVersion`): `PRAGMA data_version` on the reader connection, asked before
   every use of a cache; it moves whenever any other connection (any process) commits, and
-  then every cache is emptied.
+  then the counters of `hot_versions` (moved by migration 1200's triggers) say which
+  topics changed: only their caches are emptied, so a seat count or a last-seen write
+  empties none.
 - PostgreSQL (`Listener`): one dedicated asyncpg connection that `LISTEN`s on
   `licensor_hot`, fed by the triggers of migration 1200. A notice's payload is
   `<topic>` (empty that topic's caches) or `<topic>:<hex key>` (evict one entry). While
@@ -163,23 +165,33 @@ class Changes(Protocol):
     async def close(self) -> None: ...
 
 
+VERSIONS = "SELECT topic, version FROM hot_versions"
+
+
 class DataVersion:
-    """SQLite: every cache is emptied when another connection has committed."""
+    """SQLite: a topic's caches are emptied when another connection has committed a
+    change to its rows (its counter in `hot_versions` moved)."""
 
     def __init__(self, reader: sqlite3.Connection) -> None:
         self._reader = reader
-        self._caches: list[RowCache[Any, Any]] = []
+        self._caches: dict[str, list[RowCache[Any, Any]]] = {}
         self._version: int | None = None
+        self._topics: dict[str, int] = {}
 
     def watch(self, cache: RowCache[Any, Any]) -> None:
-        self._caches.append(cache)
+        self._caches.setdefault(cache.topic, []).append(cache)
 
     def fresh(self) -> bool:
         version = self._reader.execute("PRAGMA data_version").fetchone()[0]
         if version != self._version:
             self._version = version
-            for cache in self._caches:
-                cache.clear()
+            # a commit after the pragma and before this read is seen here, and again
+            # (as no change) at the next call: never missed
+            for topic, count in self._reader.execute(VERSIONS).fetchall():
+                if self._topics.get(topic) != count:
+                    self._topics[topic] = count
+                    for cache in self._caches.get(topic, ()):
+                        cache.clear()
         return True
 
     async def close(self) -> None:
