@@ -90,7 +90,9 @@ def build_fastapi(settings: Settings, slot: ChecksSlot | None = None) -> FastAPI
         # the active signing keys of both hot paths (check-in, validate with a nonce)
         app.state.signer = HotSigner(hot, ctx, settings.signing_key_cache_seconds)
         app.state.license_checks = LicenseChecks(
-            license_store(hot, outbox, audit=settings.audit), ctx.vault, app.state.signer
+            license_store(hot, outbox, settings.audit, settings.validate_cache_seconds),
+            ctx.vault,
+            app.state.signer,
         )
         mail = announce_mail(ctx)  # says on stderr when mail cannot go out
         worker = BackgroundWorker(ctx, mail=mail) if settings.mail_worker else None

@@ -114,6 +114,11 @@ class Settings(BaseSettings):
     # Per process, a key's last-seen time is written at most this often unless the
     # reported version or instance id changes (keeps the check-in path off the write lock).
     checkin_record_interval_seconds: float = Field(default=1.0, ge=0, le=3600)
+    # How long a process may keep a license key row for validate, or an instance key's row
+    # for the check-in (kit/rowcache.py), at most: changes empty the caches at once
+    # (PostgreSQL LISTEN/NOTIFY, SQLite data_version), so this only bounds a failure none
+    # of them saw; 0: no row cache.
+    validate_cache_seconds: float = Field(default=10.0, ge=0, le=3600)
     # How long a process keeps a decrypted signing key before looking for a newer one.
     signing_key_cache_seconds: float = Field(default=60.0, ge=0, le=86400)
     # A revocation list's `next_update` is this long after its `issued_at`: a verifier

@@ -3,7 +3,9 @@ real streaming replica; activation and retrieve-by-id read (and write) the prima
 
 The proof: with the replica's WAL replay paused, a change made through the API is seen at
 once where the primary is read, and not yet where the replica is; replay resumed, the
-replica's readers see it too."""
+replica's readers see it too. That server keeps no row cache
+(`LICENSOR_VALIDATE_CACHE_SECONDS=0`), so each validate is a replica read; a second one
+with the cache shows that a key just changed is read again from the primary."""
 
 from __future__ import annotations
 
@@ -32,10 +34,27 @@ def replicated(
     primary, replica = clusters
     primary.sql("CREATE DATABASE licensor")
     wait_until(lambda: replica.sql("SELECT count(*) FROM pg_database WHERE datname = 'licensor'"))
-    env = {**RAISED_LIMITS, "LICENSOR_DATABASE_READ_URL": replica.url("licensor")}
+    env = {
+        **RAISED_LIMITS,
+        "LICENSOR_DATABASE_READ_URL": replica.url("licensor"),
+        "LICENSOR_VALIDATE_CACHE_SECONDS": "0",
+    }
     server = start_server(
         "postgres", tmp_path_factory.mktemp("data"), primary.url("licensor"), env=env
     )
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def cached(replicated: Server, clusters: tuple[Cluster, Cluster]) -> Iterator[Server]:
+    """Another process on the same primary, replica and secret, with the row cache."""
+    primary, replica = clusters
+    env = {**RAISED_LIMITS, "LICENSOR_DATABASE_READ_URL": replica.url("licensor")}
+    data_dir = replicated.settings.data_dir
+    server = start_server("postgres", data_dir, primary.url("licensor"), env=env)
     try:
         yield server
     finally:
@@ -92,6 +111,35 @@ def test_reads_come_from_the_replica_and_writes_read_the_primary(
         wait_until(lambda: not valid(tenant.base_url, key))
         listed = http.get("/license_keys", params={"customer_id": customer_id}).json()
         assert [item["status"] for item in listed["items"]] == ["disabled"]
+
+
+def test_a_changed_key_is_read_from_the_primary_while_the_replica_catches_up(
+    replicated: Server, cached: Server, clusters: tuple[Cluster, Cluster]
+) -> None:
+    """The change's notice comes from the primary before the paused replica has the row:
+    the cached process reads that key from the primary (kit/rowcache.py `settling`)
+    instead of caching the replica's old row."""
+    _, replica = clusters
+    tenant = replicated.tenant()
+    key = unique()
+    with tenant.http() as http:
+        body = {"customer_id": make_customer(tenant), "product_id": make_product(tenant)}
+        made = http.post("/license_keys", json={**body, "key": key})
+        assert made.status_code == 201, made.text
+        face = cached.face("test")
+        wait_until(lambda: valid(face, key))  # replicated, and in the cache
+        replica.sql("SELECT pg_wal_replay_pause()")
+        try:
+            patched = http.patch(f"/license_keys/{made.json()['id']}", json={"disabled": True})
+            assert patched.status_code == 200
+            assert valid(tenant.base_url, key) is True  # the uncached process: the replica
+            start = time.monotonic()
+            wait_until(lambda: not valid(face, key), seconds=5)
+            assert time.monotonic() - start < 1.0
+            time.sleep(0.5)
+            assert valid(face, key) is False  # kept, not replaced by the replica's row
+        finally:
+            replica.sql("SELECT pg_wal_replay_resume()")
 
 
 def test_a_replica_needs_a_postgresql_primary(tmp_path: Path) -> None:

@@ -202,7 +202,8 @@ async def checkins_for(state: Any) -> Checkins:
     if found is None:
         ctx: AppContext = state.ctx
         signer: HotSigner = state.signer
-        found = Checkins(checkin_store(state.hot), ctx, ctx.settings, signer)
+        store = checkin_store(state.hot, ctx.settings.validate_cache_seconds)
+        found = Checkins(store, ctx, ctx.settings, signer)
         state.instance_checkins = found
     return found
 

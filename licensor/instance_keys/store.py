@@ -5,11 +5,17 @@ the license routes and owned by the app's lifespan); this module only holds the 
 and the parsing of their rows. One query answers a check-in: the key, its organisation,
 the organisation's current subscription (the newest that has started) and its plan. The
 signing key comes from the process's signer (`signing/hot.py`).
+
+Rows are cached by key hash (`kit/rowcache.py`, emptied by the hot store's `changes`:
+SQLite's `data_version`, PostgreSQL's notices of migration 1200) for at most
+`LICENSOR_VALIDATE_CACHE_SECONDS`, and never past the start of the organisation's next
+subscription, which would make it the current one.
 """
 
 from __future__ import annotations
 
 import sqlite3
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -17,11 +23,16 @@ from typing import Any, Protocol
 import orjson
 
 from licensor.kit.hotstore import HotDb, PostgresHot, SqliteHot
+from licensor.kit.rowcache import RowCache
 
 CHECKIN = (
     "SELECT k.id, k.business_id, k.mode, k.customer_id, k.key_hash, k.revoked_at, c.name, "
     "s.id, s.starts_at, s.expires_at, s.cancelled_at, s.users_count, "
-    "p.id, p.code, p.name, p.features "
+    "p.id, p.code, p.name, p.features, "
+    # when a later subscription starts (and may become the current one): a cached row
+    # lasts no longer than that
+    "(SELECT min(s3.starts_at) FROM subscriptions s3 WHERE s3.customer_id = k.customer_id "
+    "AND s3.business_id = k.business_id AND s3.mode = k.mode AND s3.starts_at > {1}) "
     "FROM instance_keys k JOIN customers c ON c.id = k.customer_id "
     "LEFT JOIN subscriptions s ON s.id = ("
     "SELECT s2.id FROM subscriptions s2 WHERE s2.customer_id = k.customer_id "
@@ -113,38 +124,46 @@ def _sqlite_time(value: datetime) -> str:
     return value.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
 
 
-_MISSING = object()
+def _cache(hot: HotDb, seconds: float) -> RowCache[bytes, CheckinRow]:
+    cache: RowCache[bytes, CheckinRow] = RowCache("instance_key", seconds)
+    hot.changes.watch(cache)
+    return cache
+
+
+def _until(r: Any, now: datetime, ttl: float) -> float:
+    """Until when (monotonic) the row read at `now` may be served."""
+    later = _time(r[16])
+    if later is not None:
+        ttl = min(ttl, (later - now).total_seconds())
+    return time.monotonic() + ttl
 
 
 class SqliteCheckinStore:
-    def __init__(self, hot: SqliteHot) -> None:
+    def __init__(self, hot: SqliteHot, cache_seconds: float = 0) -> None:
         self._hot = hot
         self._reader = hot.reader
         self._find = hot.sql(CHECKIN)
         self._record = hot.sql(RECORD)
-        self._version: int | None = None
-        self._cache: dict[tuple[bytes, str], CheckinRow | None] = {}
+        self._cache = _cache(hot, cache_seconds)
+        self._changes = hot.changes
 
     async def find(self, key_hash: bytes, now: datetime) -> CheckinRow | None:
-        """One query per key and second while no other connection commits anything.
-
-        `PRAGMA data_version` changes whenever another connection (any process) commits,
-        so a revocation or a plan change empties this cache before the next check-in.
-        """
-        version = self._reader.execute("PRAGMA data_version").fetchone()[0]
-        if version != self._version:
-            self._version = version
-            self._cache.clear()
+        """From the cache while no other connection has committed since it was filled."""
+        cache = self._cache
+        cached = cache.enabled and self._changes.fresh()
+        if cached:
+            found = cache.hit(key_hash)
+            if found is not None:
+                return found
+        token = cache.token()
         at = _sqlite_time(now)
-        found = self._cache.get((key_hash, at), _MISSING)
-        if found is not _MISSING:
-            return found  # type: ignore[return-value]
-        # qmark parameters go in textual order: the subquery's time comes first
-        r = self._reader.execute(self._find, (at, key_hash)).fetchone()
-        row = None if r is None else _row(r)
-        if len(self._cache) >= 4096:
-            self._cache.clear()
-        self._cache[(key_hash, at)] = row
+        # qmark parameters go in textual order: the subqueries' times come first
+        r = self._reader.execute(self._find, (at, at, key_hash)).fetchone()
+        if r is None:
+            return None
+        row = _row(r)
+        if cached:
+            cache.put(key_hash, row, token, _until(r, now, cache.ttl))
         return row
 
     async def record(
@@ -159,17 +178,33 @@ class SqliteCheckinStore:
 
 
 class PostgresCheckinStore:
-    def __init__(self, hot: PostgresHot) -> None:
+    def __init__(self, hot: PostgresHot, cache_seconds: float = 0) -> None:
         self._pool = hot.pool
         # The check-in's lookup reads the replica when one is configured; the signing key
         # (created on first use) and the record (a write) stay on the primary.
         self._reads = hot.reads
         self._find = hot.sql(CHECKIN)
         self._record = hot.sql(RECORD)
+        self._cache = _cache(hot, cache_seconds)
+        self._changes = hot.changes
 
     async def find(self, key_hash: bytes, now: datetime) -> CheckinRow | None:
-        r = await self._reads.fetchrow(self._find, key_hash, now)
-        return None if r is None else _row(r)
+        """From the cache while the listener listens (kit/rowcache.py)."""
+        cache = self._cache
+        cached = cache.enabled and self._changes.fresh()
+        if cached:
+            found = cache.hit(key_hash)
+            if found is not None:
+                return found
+        token = cache.token()
+        pool = self._pool if cached and cache.settling(key_hash) else self._reads
+        r = await pool.fetchrow(self._find, key_hash, now)
+        if r is None:
+            return None
+        row = _row(r)
+        if cached:
+            cache.put(key_hash, row, token, _until(r, now, cache.ttl))
+        return row
 
     async def record(
         self, key_id: str, now: datetime, version: str | None, instance_id: str | None
@@ -177,7 +212,7 @@ class PostgresCheckinStore:
         await self._pool.execute(self._record, now, version, instance_id, key_id)
 
 
-def checkin_store(hot: HotDb) -> CheckinStore:
+def checkin_store(hot: HotDb, cache_seconds: float = 0) -> CheckinStore:
     if isinstance(hot, SqliteHot):
-        return SqliteCheckinStore(hot)
-    return PostgresCheckinStore(hot)
+        return SqliteCheckinStore(hot, cache_seconds)
+    return PostgresCheckinStore(hot, cache_seconds)

@@ -14,6 +14,10 @@ PostgreSQL: one asyncpg pool of `db_pool_size` connections, plus a second pool o
 streaming replica when one is configured (`reads`: validate's and the check-in's
 lookups). Statements are written once with `{0}`, `{1}`… placeholders and rendered for
 the driver by `sql()`.
+
+Each holds `changes` (`kit/rowcache.py`), what empties the stores' row caches: SQLite's
+`PRAGMA data_version` on the reader, or PostgreSQL's one listening connection (on the
+primary: a hot standby replays no notices).
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from licensor.kit.db import PRIVATE_FILE, SQLITE_PRAGMAS, private_sqlite_file
+from licensor.kit.rowcache import DataVersion, Listener
 
 T = TypeVar("T")
 
@@ -61,6 +66,7 @@ class SqliteHot:
         self._lock = threading.Lock()
         self._draining = False
         self._turns = writers_lock(path)
+        self.changes = DataVersion(self.reader)
 
     def sql(self, template: str) -> str:
         return render(template, self.style)
@@ -138,6 +144,7 @@ class SqliteHot:
             future.get_loop().call_soon_threadsafe(_settle, future, value, failed)
 
     async def close(self) -> None:
+        await self.changes.close()
         self._thread.shutdown(wait=True)
         self.reader.close()
         self.writer.close()
@@ -175,28 +182,40 @@ async def _keep_session(conn: Any) -> None:
 class PostgresHot:
     style = "numeric"
 
-    def __init__(self, pool: Any, reads: Any = None) -> None:
+    def __init__(self, pool: Any, changes: Listener, reads: Any = None) -> None:
         self.pool = pool  # the primary: writes, and reads that must see them
         self.reads = reads if reads is not None else pool  # the replica's, when there is one
+        self.changes = changes  # LISTENs on the primary (kit/rowcache.py)
 
     @classmethod
     async def connect(cls, url: str, size: int, read_url: str | None = None) -> PostgresHot:
         pool = await _pool(url, size)
-        return cls(pool, await _pool(read_url, size) if read_url else None)
+        changes = Listener(_dsn(url))
+        try:
+            await changes.start()
+        except BaseException:
+            await pool.close()
+            raise
+        return cls(pool, changes, await _pool(read_url, size) if read_url else None)
 
     def sql(self, template: str) -> str:
         return render(template, self.style)
 
     async def close(self) -> None:
+        await self.changes.close()
         if self.reads is not self.pool:
             await self.reads.close()
         await self.pool.close()
 
 
+def _dsn(url: str) -> str:
+    return url.replace("postgresql+asyncpg://", "postgresql://", 1)
+
+
 async def _pool(url: str, size: int) -> Any:
     import asyncpg
 
-    dsn = url.replace("postgresql+asyncpg://", "postgresql://", 1)
+    dsn = _dsn(url)
     return await asyncpg.create_pool(dsn, min_size=min(2, size), max_size=size, reset=_keep_session)
 
 

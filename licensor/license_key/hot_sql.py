@@ -16,7 +16,8 @@ from licensor.audit.chain import Draft, changes_of, event_id
 from licensor.kit.hotstore import render
 from licensor.kit.origin import Origin
 from licensor.license_key.machines import Policy, policy_of
-from licensor.webhooks.hot import subscribers
+from licensor.webhooks.events import INSTANCE_ACTIVATED, INSTANCE_DEACTIVATED, INSTANCE_RELEASED
+from licensor.webhooks.hot import INSERT_DELIVERY, subscribers
 
 FIND_KEY = (
     "SELECT k.id, k.business_id, k.mode, k.customer_id, k.product_id, k.key_hash, k.disabled, "
@@ -74,6 +75,48 @@ DETAILS = (
     "FROM customers c, products p WHERE c.id = {0} AND p.id = {1}"
 )
 REAPER = "system:seat_reaper"
+
+
+@dataclass(frozen=True, slots=True)
+class Statements:
+    """The store's statements rendered for one driver's placeholders (`statements`)."""
+
+    find: str
+    has: str
+    has_print: str
+    details: str
+    take: str
+    delete: str
+    reap: str
+    reuse: str
+    insert: str
+    free: str
+    free_many: str
+    beat: str
+    queue: str
+    claim: str  # an air-gapped machine's request, taken once
+
+
+def statements(style: str) -> Statements:
+    """Every statement of `store.py` / `store_postgres.py` for `qmark` or `numeric`."""
+    return Statements(
+        find=render(FIND_KEY, style),
+        has=render(FIND_INSTANCE, style),
+        has_print=render(FIND_FINGERPRINT, style),
+        details=render(DETAILS, style),
+        take=listened(TAKE_SEAT_LISTENED, style, "license_keys", INSTANCE_ACTIVATED),
+        delete=listened(DELETE_INSTANCE, style, "license_key_instances", INSTANCE_DEACTIVATED),
+        reap=listened(REAP, style, "license_key_instances", INSTANCE_RELEASED),
+        reuse=render(REUSE, style),
+        insert=render(INSERT_INSTANCE, style),
+        free=render(FREE_SEAT, style),
+        free_many=render(FREE_SEATS, style),
+        beat=render(HEARTBEAT, style),
+        queue=render(INSERT_DELIVERY, style),
+        claim=render(CLAIM_REQUEST, style),
+    )
+
+
 TIMEOUT = "heartbeat_timeout"
 
 

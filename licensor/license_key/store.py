@@ -35,11 +35,12 @@ from licensor.audit.chain import Draft
 from licensor.audit.raw import sqlite_append
 from licensor.kit.hotstore import HotDb, SqliteHot
 from licensor.kit.origin import Origin
+from licensor.kit.rowcache import RowCache
 from licensor.license_key import hot_sql as q
 from licensor.license_key.errors import ActivationRequestUsed
 from licensor.license_key.hot_sql import Activation, Claim, Details, KeyRow, Seat
 from licensor.webhooks.events import INSTANCE_ACTIVATED, INSTANCE_DEACTIVATED, INSTANCE_RELEASED
-from licensor.webhooks.hot import INSERT_DELIVERY, HotOutbox
+from licensor.webhooks.hot import HotOutbox
 
 ATTEMPTS = 5  # an activation that lost its fingerprint to a concurrent twin starts again
 
@@ -86,31 +87,42 @@ def seat_found(
     return row[0], q.parse_time(row[1])
 
 
+def key_cache(hot: HotDb, seconds: float) -> RowCache[bytes, KeyRow]:
+    """Validate's license keys by lookup hash (kit/rowcache.py), watched by the hot
+    store's `changes`; `seconds` (`LICENSOR_VALIDATE_CACHE_SECONDS`) 0: no cache."""
+    cache: RowCache[bytes, KeyRow] = RowCache("license_key", seconds)
+    hot.changes.watch(cache)
+    return cache
+
+
 class SqliteStore:
-    def __init__(self, hot: SqliteHot, outbox: HotOutbox, audit: bool = True) -> None:
+    def __init__(
+        self, hot: SqliteHot, outbox: HotOutbox, audit: bool = True, cache_seconds: float = 0
+    ) -> None:
         self._hot = hot
         self._outbox = outbox
         self._audit = audit
         self._reader = hot.reader
-        self._find = hot.sql(q.FIND_KEY)
-        self._has = hot.sql(q.FIND_INSTANCE)
-        self._has_print = hot.sql(q.FIND_FINGERPRINT)
-        self._details = hot.sql(q.DETAILS)
-        self._take = q.listened(q.TAKE_SEAT_LISTENED, "qmark", "license_keys", INSTANCE_ACTIVATED)
-        self._delete = q.listened(
-            q.DELETE_INSTANCE, "qmark", "license_key_instances", INSTANCE_DEACTIVATED
-        )
-        self._reap = q.listened(q.REAP, "qmark", "license_key_instances", INSTANCE_RELEASED)
-        self._reuse = hot.sql(q.REUSE)
-        self._insert = hot.sql(q.INSERT_INSTANCE)
-        self._free = hot.sql(q.FREE_SEAT)
-        self._free_many = hot.sql(q.FREE_SEATS)
-        self._beat = hot.sql(q.HEARTBEAT)
-        self._queue = hot.sql(INSERT_DELIVERY)
-        self._claim = hot.sql(q.CLAIM_REQUEST)
+        self._sql = q.statements(hot.style)
+        self._cache = key_cache(hot, cache_seconds)
+        self._changes = hot.changes
 
     async def find_key(self, key_hash: bytes, primary: bool = False) -> KeyRow | None:
-        row = self._reader.execute(self._find, (key_hash,)).fetchone()
+        """`primary` (before a write) never from the cache; validate's read from it while
+        no other connection has committed since it was filled (`PRAGMA data_version`)."""
+        cache = self._cache
+        if primary or not cache.enabled or not self._changes.fresh():
+            return self._read_key(key_hash)
+        found = cache.hit(key_hash)
+        if found is None:
+            token = cache.token()
+            found = self._read_key(key_hash)
+            if found is not None:
+                cache.fill(key_hash, found, token)
+        return found
+
+    def _read_key(self, key_hash: bytes) -> KeyRow | None:
+        row = self._reader.execute(self._sql.find, (key_hash,)).fetchone()
         if row is None:
             return None
         return q.key_row(row, row[5], q.parse_time(row[7]) if row[7] else None)
@@ -119,13 +131,13 @@ class SqliteStore:
         self, key_id: str, instance_id: str | None, fingerprint: str | None
     ) -> tuple[str, datetime] | None:
         if fingerprint is not None:
-            row = self._reader.execute(self._has_print, (fingerprint, key_id)).fetchone()
+            row = self._reader.execute(self._sql.has_print, (fingerprint, key_id)).fetchone()
         else:
-            row = self._reader.execute(self._has, (instance_id, key_id)).fetchone()
+            row = self._reader.execute(self._sql.has, (instance_id, key_id)).fetchone()
         return seat_found(row, instance_id, fingerprint)
 
     async def details(self, customer_id: str, product_id: str) -> Details | None:
-        row = self._reader.execute(self._details, (customer_id, product_id)).fetchone()
+        row = self._reader.execute(self._sql.details, (customer_id, product_id)).fetchone()
         return None if row is None else details_of(row)
 
     def _queue_event(
@@ -140,7 +152,7 @@ class SqliteStore:
         if ids:
             stamp = q.sqlite_time(now)
             rows = self._outbox.rows(ids, key.business_id, key.mode, kind, data, now, stamp)
-            conn.executemany(self._queue, rows)
+            conn.executemany(self._sql.queue, rows)
 
     def _reap_silent(
         self,
@@ -152,10 +164,10 @@ class SqliteStore:
     ) -> int:
         """Free the key's silent seats; the number freed."""
         cutoff = q.sqlite_time(key.policy.cutoff(now))
-        gone = conn.execute(self._reap, (key.id, cutoff)).fetchall()
+        gone = conn.execute(self._sql.reap, (key.id, cutoff)).fetchall()
         if not gone:
             return 0
-        conn.execute(self._free_many, (len(gone), key.id))
+        conn.execute(self._sql.free_many, (len(gone), key.id))
         note = q.silence_note(key.policy)
         for row in gone:
             seat = q.seat_of(row)
@@ -170,7 +182,7 @@ class SqliteStore:
             return None
         now = seat.created_at
         params = (q.sqlite_time(now), key.id, seat.fingerprint)
-        mine = conn.execute(self._reuse, params).fetchone()
+        mine = conn.execute(self._sql.reuse, params).fetchone()
         if mine is None:
             return None
         held = Seat(mine[0], mine[1], seat.fingerprint, q.parse_time(mine[2]), now)
@@ -189,14 +201,14 @@ class SqliteStore:
         reused = self._reuse_seat(conn, key, seat)
         if reused is not None:
             return reused
-        taken = conn.execute(self._take, (key.id,)).fetchone()
+        taken = conn.execute(self._sql.take, (key.id,)).fetchone()
         floating = key.policy.floating
         if taken is None and floating and self._reap_silent(conn, key, now, origin, events):
-            taken = conn.execute(self._take, (key.id,)).fetchone()
+            taken = conn.execute(self._sql.take, (key.id,)).fetchone()
         if taken is None:  # full; a twin of this machine may have just taken its seat
             return self._reuse_seat(conn, key, seat)
         values = (seat.id, key.business_id, key.mode, key.id, seat.name, seat.fingerprint)
-        if conn.execute(self._insert, (*values, stamp, stamp)).fetchone() is None:
+        if conn.execute(self._sql.insert, (*values, stamp, stamp)).fetchone() is None:
             raise Retry()  # never on SQLite's serial writer; the same logic as PostgreSQL
         self._queue_event(conn, taken[1], key, INSTANCE_ACTIVATED, q.instance_data(key, seat), now)
         events.append(q.activated(key, seat, now, origin))
@@ -213,7 +225,8 @@ class SqliteStore:
     ) -> None:
         now = done.seat.last_heartbeat_at
         times = (q.sqlite_time(t) for t in (claim.requested_at, claim.expires_at, now))
-        if conn.execute(self._claim, (*claim.values(key, done.seat.id), *times)).fetchone() is None:
+        values = (*claim.values(key, done.seat.id), *times)
+        if conn.execute(self._sql.claim, values).fetchone() is None:
             raise ActivationRequestUsed()
         events.append(claim.redeemed(key, done.seat, now, origin))
 
@@ -257,8 +270,8 @@ class SqliteStore:
         """In the writer's group transaction, under a savepoint (as `_activate`)."""
         conn.execute("SAVEPOINT deactivate")
         try:
-            gone = conn.execute(self._delete, (instance_id, key.id)).fetchone()
-            if gone is None or conn.execute(self._free, (key.id,)).rowcount == 0:
+            gone = conn.execute(self._sql.delete, (instance_id, key.id)).fetchone()
+            if gone is None or conn.execute(self._sql.free, (key.id,)).rowcount == 0:
                 _undo(conn, "deactivate")
                 return False
             data = q.instance_data(key, q.seat_of(gone))
@@ -291,7 +304,7 @@ class SqliteStore:
     async def heartbeat(self, key: KeyRow, instance_id: str, now: datetime) -> bool:
         """Hear from the instance now, unless it has already lost its seat (one statement)."""
         params = (q.sqlite_time(now), instance_id, key.id, q.sqlite_time(key.policy.cutoff(now)))
-        rows = await self._hot.write(lambda conn: conn.execute(self._beat, params).fetchall())
+        rows = await self._hot.write(lambda conn: conn.execute(self._sql.beat, params).fetchall())
         return bool(rows)
 
     async def deactivate(
@@ -303,14 +316,17 @@ class SqliteStore:
         )
 
 
-def license_store(hot: HotDb, outbox: HotOutbox, audit: bool = True) -> LicenseStore:
+def license_store(
+    hot: HotDb, outbox: HotOutbox, audit: bool = True, cache_seconds: float = 0
+) -> LicenseStore:
     """The store of this process's hot connections; `audit=False` (`LICENSOR_AUDIT=off`,
-    for benchmarks only) leaves activations and deactivations off the audit log."""
+    for benchmarks only) leaves activations and deactivations off the audit log;
+    `cache_seconds`: how long validate may keep a key row (`key_cache`)."""
     if isinstance(hot, SqliteHot):
-        return SqliteStore(hot, outbox, audit)
+        return SqliteStore(hot, outbox, audit, cache_seconds)
     from licensor.license_key.store_postgres import PostgresStore
 
-    return PostgresStore(hot, outbox, audit)
+    return PostgresStore(hot, outbox, audit, cache_seconds)
 
 
 def _undo(conn: sqlite3.Connection, savepoint: str) -> None:

@@ -13,50 +13,55 @@ from licensor.kit.origin import Origin
 from licensor.license_key import hot_sql as q
 from licensor.license_key.errors import ActivationRequestUsed
 from licensor.license_key.hot_sql import Activation, Claim, Details, KeyRow, Seat
-from licensor.license_key.store import ATTEMPTS, Retry, details_of, seat_found
+from licensor.license_key.store import ATTEMPTS, Retry, details_of, key_cache, seat_found
 from licensor.webhooks.events import INSTANCE_ACTIVATED, INSTANCE_DEACTIVATED, INSTANCE_RELEASED
-from licensor.webhooks.hot import INSERT_DELIVERY, HotOutbox
+from licensor.webhooks.hot import HotOutbox
 
 
 class PostgresStore:
-    def __init__(self, hot: PostgresHot, outbox: HotOutbox, audit: bool = True) -> None:
+    def __init__(
+        self, hot: PostgresHot, outbox: HotOutbox, audit: bool = True, cache_seconds: float = 0
+    ) -> None:
         self._pool = hot.pool
         self._reads = hot.reads  # the replica's pool when one is configured
         self._outbox = outbox
         self._audit = audit
-        self._find = hot.sql(q.FIND_KEY)
-        self._has = hot.sql(q.FIND_INSTANCE)
-        self._has_print = hot.sql(q.FIND_FINGERPRINT)
-        self._details = hot.sql(q.DETAILS)
-        self._take = q.listened(q.TAKE_SEAT_LISTENED, "numeric", "license_keys", INSTANCE_ACTIVATED)
-        self._delete = q.listened(
-            q.DELETE_INSTANCE, "numeric", "license_key_instances", INSTANCE_DEACTIVATED
-        )
-        self._reap = q.listened(q.REAP, "numeric", "license_key_instances", INSTANCE_RELEASED)
-        self._reuse = hot.sql(q.REUSE)
-        self._insert = hot.sql(q.INSERT_INSTANCE)
-        self._free = hot.sql(q.FREE_SEAT)
-        self._free_many = hot.sql(q.FREE_SEATS)
-        self._beat = hot.sql(q.HEARTBEAT)
-        self._queue = hot.sql(INSERT_DELIVERY)
-        self._claim = hot.sql(q.CLAIM_REQUEST)
+        self._sql = q.statements(hot.style)
+        self._cache = key_cache(hot, cache_seconds)
+        self._changes = hot.changes
 
     async def find_key(self, key_hash: bytes, primary: bool = False) -> KeyRow | None:
-        """`primary`: before a write (activation, deactivation), never from the replica."""
-        row = await (self._pool if primary else self._reads).fetchrow(self._find, key_hash)
+        """`primary`: before a write (activation, deactivation), never from the replica nor
+        the cache; validate's from the cache while its listener listens (kit/rowcache.py)."""
+        if primary:
+            return await self._read_key(self._pool, key_hash)
+        cache = self._cache
+        if not cache.enabled or not self._changes.fresh():
+            return await self._read_key(self._reads, key_hash)
+        found = cache.hit(key_hash)
+        if found is None:
+            token = cache.token()
+            pool = self._pool if cache.settling(key_hash) else self._reads
+            found = await self._read_key(pool, key_hash)
+            if found is not None:
+                cache.fill(key_hash, found, token)
+        return found
+
+    async def _read_key(self, pool: Any, key_hash: bytes) -> KeyRow | None:
+        row = await pool.fetchrow(self._sql.find, key_hash)
         return None if row is None else q.key_row(row, bytes(row[5]), row[7])
 
     async def find_seat(
         self, key_id: str, instance_id: str | None, fingerprint: str | None
     ) -> tuple[str, datetime] | None:
         if fingerprint is not None:
-            row = await self._reads.fetchrow(self._has_print, fingerprint, key_id)
+            row = await self._reads.fetchrow(self._sql.has_print, fingerprint, key_id)
         else:
-            row = await self._reads.fetchrow(self._has, instance_id, key_id)
+            row = await self._reads.fetchrow(self._sql.has, instance_id, key_id)
         return seat_found(row, instance_id, fingerprint)
 
     async def details(self, customer_id: str, product_id: str) -> Details | None:
-        row = await self._pool.fetchrow(self._details, customer_id, product_id)
+        row = await self._pool.fetchrow(self._sql.details, customer_id, product_id)
         return None if row is None else details_of(row)
 
     async def _queue_event(
@@ -64,15 +69,15 @@ class PostgresStore:
     ) -> None:
         if ids:
             rows = self._outbox.rows(ids, key.business_id, key.mode, kind, data, now, now)
-            await conn.executemany(self._queue, rows)
+            await conn.executemany(self._sql.queue, rows)
 
     async def _reap_silent(
         self, conn: Any, key: KeyRow, now: datetime, origin: Origin, events: list[Draft]
     ) -> int:
-        gone = await conn.fetch(self._reap, key.id, key.policy.cutoff(now))
+        gone = await conn.fetch(self._sql.reap, key.id, key.policy.cutoff(now))
         if not gone:
             return 0
-        await conn.execute(self._free_many, len(gone), key.id)
+        await conn.execute(self._sql.free_many, len(gone), key.id)
         note = q.silence_note(key.policy)
         for row in gone:
             seat = q.seat_of(row)
@@ -86,7 +91,7 @@ class PostgresStore:
         if seat.fingerprint is None:
             return None
         now = seat.created_at
-        mine = await conn.fetchrow(self._reuse, now, key.id, seat.fingerprint)
+        mine = await conn.fetchrow(self._sql.reuse, now, key.id, seat.fingerprint)
         if mine is None:
             return None
         held = Seat(mine[0], mine[1], seat.fingerprint, q.parse_time(mine[2]), now)
@@ -99,17 +104,17 @@ class PostgresStore:
         reused = await self._reuse_seat(conn, key, seat)
         if reused is not None:
             return reused
-        taken = await conn.fetchrow(self._take, key.id)
+        taken = await conn.fetchrow(self._sql.take, key.id)
         if (
             taken is None
             and key.policy.floating
             and await self._reap_silent(conn, key, now, origin, events)
         ):
-            taken = await conn.fetchrow(self._take, key.id)
+            taken = await conn.fetchrow(self._sql.take, key.id)
         if taken is None:  # full; a twin of this machine may have just taken its seat
             return await self._reuse_seat(conn, key, seat)
         values = (seat.id, key.business_id, key.mode, key.id, seat.name, seat.fingerprint)
-        if await conn.fetchrow(self._insert, *values, now, now) is None:
+        if await conn.fetchrow(self._sql.insert, *values, now, now) is None:
             raise Retry()  # the twin's row is committed: the next attempt reuses it
         data = q.instance_data(key, seat)
         await self._queue_event(conn, taken[1], key, INSTANCE_ACTIVATED, data, now)
@@ -154,13 +159,13 @@ class PostgresStore:
         """The air-gapped machine's request, taken once (store.py's `_take_claim`)."""
         now = done.seat.last_heartbeat_at
         values = (*claim.values(key, done.seat.id), claim.requested_at, claim.expires_at, now)
-        if await conn.fetchrow(self._claim, *values) is None:
+        if await conn.fetchrow(self._sql.claim, *values) is None:
             raise ActivationRequestUsed()
         events.append(claim.redeemed(key, done.seat, now, origin))
 
     async def heartbeat(self, key: KeyRow, instance_id: str, now: datetime) -> bool:
         found = await self._pool.fetchrow(
-            self._beat, now, instance_id, key.id, key.policy.cutoff(now)
+            self._sql.beat, now, instance_id, key.id, key.policy.cutoff(now)
         )
         return found is not None
 
@@ -168,10 +173,10 @@ class PostgresStore:
         self, key: KeyRow, instance_id: str, now: datetime, origin: Origin
     ) -> bool:
         async with self._pool.acquire() as conn, conn.transaction():
-            gone = await conn.fetchrow(self._delete, instance_id, key.id)
+            gone = await conn.fetchrow(self._sql.delete, instance_id, key.id)
             if gone is None:
                 return False
-            await conn.execute(self._free, key.id)
+            await conn.execute(self._sql.free, key.id)
             data = q.instance_data(key, q.seat_of(gone))
             await self._queue_event(conn, gone[5], key, INSTANCE_DEACTIVATED, data, now)
             if self._audit:

@@ -6,6 +6,7 @@ from licensor.models.audit_event import AuditChainHead, AuditEvent
 from licensor.models.business import Business, User
 from licensor.models.customer import Customer
 from licensor.models.email_job import EmailJob
+from licensor.models.hot_version import HotVersion
 from licensor.models.idempotency_key import IdempotencyKey
 from licensor.models.import_run import ImportRun
 from licensor.models.instance_key import InstanceKey
@@ -41,6 +42,7 @@ __all__ = [
     "Customer",
     "DeskLicense",
     "EmailJob",
+    "HotVersion",
     "IdempotencyKey",
     "ImportRun",
     "InstanceKey",

@@ -1,7 +1,7 @@
 """audit log: events are written unchained and sealed after (seq, prev_hash, hash set once)
 
 Revision ID: 1300
-Revises: 1100
+Revises: 1200
 Create Date: 2026-12-02 12:00:00.000000+00:00
 
 A change's transaction inserts its event with `seq`, `prev_hash` and `hash` NULL; the
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "1300"
-down_revision = "1100"
+down_revision = "1200"
 branch_labels = None
 depends_on = None
 
