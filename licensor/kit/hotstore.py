@@ -111,7 +111,12 @@ class SqliteHot:
                 if not group:
                     self._draining = False
                     return
-            self._commit_group(group)
+            try:
+                self._commit_group(group)
+            except BaseException:  # e.g. a loop closed under it: the next write drains again
+                with self._lock:
+                    self._draining = False
+                raise
 
     def _commit_group(
         self, group: list[tuple[Callable[[sqlite3.Connection], Any], asyncio.Future[Any]]]
