@@ -5,6 +5,7 @@ at head, the revision taken down to 0600 (its columns dropped) and up again."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Iterator
 from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
@@ -29,6 +30,7 @@ from licensor.plan.schemas import PlanCreate
 from licensor.subscription import codes
 from licensor.subscription import service as subscription_service
 from licensor.subscription.schemas import SubscriptionCreate
+from tests.cli_helpers import invoke
 from tests.servers import fresh_postgres_database
 
 
@@ -74,7 +76,7 @@ async def _seed(settings: Settings) -> dict[str, str]:
             await cloud_service.activate(session, ctx.vault, first, "a", "test")
             second, second_row = await codes.issue(session, ctx.vault, sub)
             await cloud_service.activate(session, ctx.vault, second, "b", "test")
-            return {"a": first_row.id, "b": second_row.id}
+            return {"a": first_row.id, "b": second_row.id, "business_id": done.business.id}
     finally:
         await ctx.close()
 
@@ -93,8 +95,18 @@ def test_instances_are_bound_to_the_code_live_at_their_activation(settings: Sett
     url = settings.resolved_database_url
     migrate.upgrade(url)
     expected = asyncio.run(_seed(settings))
+    business_id = expected.pop("business_id")
     assert asyncio.run(_bindings(url)) == expected
     config = migrate.alembic_config(url)
+    # The seed's audit events are unsealed (no worker ran): 1300's downgrade seals them,
+    # as the sealer would, before the seal columns become NOT NULL again.
     command.downgrade(config, "0600")
     command.upgrade(config, "head")
     assert asyncio.run(_bindings(url)) == expected
+    env = {"LICENSOR_DATA_DIR": str(settings.data_dir), "LICENSOR_DATABASE_URL": url}
+    done = invoke(env, "audit", "verify", "--business-id", business_id, "--no-seal")
+    assert done.returncode == 0, done.stderr
+    (chain,) = json.loads(done.stdout)
+    assert chain["ok"] is True
+    assert chain["unsealed"] == 0
+    assert chain["events"] == chain["head_seq"] > 0

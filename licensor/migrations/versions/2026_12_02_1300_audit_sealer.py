@@ -137,9 +137,81 @@ def upgrade() -> None:
         op.execute(statement)
 
 
+def _seal_everything() -> None:
+    """Chain every unsealed event as the sealer would (`audit/sealer.py`): the seal
+    columns become NOT NULL again, so no event may be left without them."""
+    from licensor.audit import chain
+    from licensor.models import AuditEvent
+
+    bind = op.get_bind()
+    events = AuditEvent.__table__
+    unsealed = events.c.hash.is_(None)
+    chains = bind.execute(sa.select(events.c.business_id, events.c.mode).where(unsealed).distinct())
+    for business_id, mode in list(chains):
+        key = {"b": business_id, "m": mode}
+        found = bind.execute(
+            sa.text("SELECT seq, hash FROM audit_chain_heads WHERE business_id = :b AND mode = :m"),
+            key,
+        ).first()
+        head = (0, chain.GENESIS) if found is None else (int(found[0]), str(found[1]))
+        if found is None:
+            sealed = bind.execute(
+                sa.select(events.c.id)
+                .where(events.c.business_id == business_id, events.c.mode == mode)
+                .where(events.c.hash.is_not(None))
+                .limit(1)
+            ).first()
+            if sealed is not None:
+                raise RuntimeError(
+                    f"audit chain {business_id}/{mode}: sealed events but no chain head "
+                    "(`licensor audit verify` reports it); cannot seal the rest to downgrade"
+                )
+            bind.execute(
+                sa.text(
+                    "INSERT INTO audit_chain_heads (business_id, mode, seq, prev_hash, hash) "
+                    "VALUES (:b, :m, 0, :g, :g)"
+                ),
+                {**key, "g": chain.GENESIS},
+            )
+        rows = bind.execute(
+            sa.select(*events.c)
+            .where(events.c.business_id == business_id, events.c.mode == mode, unsealed)
+            .order_by(events.c.created_at, events.c.id)
+        ).mappings()
+        drafts = [chain.Draft(**{n: row[n] for n in chain.Draft.__slots__}) for row in rows]
+        linked = chain.link(drafts, *head)
+        bind.execute(
+            sa.update(AuditEvent)
+            .where(events.c.id == sa.bindparam("event_id"))
+            .values(
+                seq=sa.bindparam("seal_seq"),
+                prev_hash=sa.bindparam("seal_prev"),
+                hash=sa.bindparam("seal_hash"),
+            ),
+            [
+                {
+                    "event_id": r["id"],
+                    "seal_seq": r["seq"],
+                    "seal_prev": r["prev_hash"],
+                    "seal_hash": r["hash"],
+                }
+                for r in linked
+            ],
+        )
+        last = linked[-1]
+        bind.execute(
+            sa.text(
+                "UPDATE audit_chain_heads SET seq = :s, prev_hash = :p, hash = :h "
+                "WHERE business_id = :b AND mode = :m"
+            ),
+            {**key, "s": last["seq"], "p": last["prev_hash"], "h": last["hash"]},
+        )
+
+
 def downgrade() -> None:
-    """Needs every event sealed (`licensor audit verify` seals a chain): the seal columns
-    become NOT NULL again."""
+    """Seals every event first (as the sealer would): the seal columns become NOT NULL
+    again."""
+    _seal_everything()
     dialect = op.get_bind().dialect.name
     for statement in DROP_APPEND_ONLY[dialect]:
         op.execute(statement)
