@@ -11,7 +11,7 @@ import sqlite3
 import threading
 from pathlib import Path
 
-from licensor.kit.hotstore import SqliteHot
+from licensor.kit.hotstore import SqliteHot, writers_turn
 
 
 def _store(tmp_path: Path) -> tuple[SqliteHot, str]:
@@ -164,6 +164,40 @@ async def test_writers_of_one_file_take_turns_by_its_lock_file(tmp_path: Path) -
         fcntl.flock(other, fcntl.LOCK_UN)
         assert list(await asyncio.wait_for(asyncio.gather(batched, single), 5)) == [1, 1]
         assert _committed(path) == {1, 2}
+    finally:
+        os.close(other)
+        await hot.close()
+
+
+async def test_another_connections_write_can_take_the_writers_turn(tmp_path: Path) -> None:
+    """`writers_turn` (the audit sealer's, on SQLite) waits for the lock file like the hot
+    writers do, and holds it while inside: a hot write waits for it to end."""
+    hot, path = _store(tmp_path)
+    other = os.open(path + "-writers", os.O_RDWR)
+    url = f"sqlite+aiosqlite:///{path}"
+    inside = asyncio.Event()
+    leave = asyncio.Event()
+
+    async def sealer_like() -> None:
+        async with writers_turn(url):
+            inside.set()
+            await leave.wait()
+
+    try:
+        fcntl.flock(other, fcntl.LOCK_EX)
+        turn = asyncio.create_task(sealer_like())
+        await asyncio.sleep(0.2)
+        assert not inside.is_set()  # the turn is someone else's
+        fcntl.flock(other, fcntl.LOCK_UN)
+        await asyncio.wait_for(inside.wait(), 5)
+        write = asyncio.create_task(
+            hot.write_batched(lambda c: c.execute("INSERT INTO t VALUES (7)").rowcount)
+        )
+        await asyncio.sleep(0.2)
+        assert not write.done()  # the hot writer waits for the turn's end
+        leave.set()
+        await turn
+        assert await asyncio.wait_for(write, 5) == 1
     finally:
         os.close(other)
         await hot.close()

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from licensor.audit import chain, repository
 from licensor.kit.db import Database
+from licensor.kit.hotstore import writers_turn
 
 BATCH = 1000  # events sealed per statement batch (one transaction may seal several)
 log = logging.getLogger("licensor.audit.sealer")
@@ -69,7 +70,8 @@ async def seal_all(db: Database) -> int:
         await session.rollback()
     total = 0
     for business_id, mode in sorted(chains):
-        async with db.write_sessions() as session, session.begin():
+        # On SQLite, in the hot writers' turn: they wait on its lock file, not SQLite's.
+        async with writers_turn(db.url), db.write_sessions() as session, session.begin():
             total += await seal_chain(session, business_id, mode)
     if total:
         log.debug("sealed %d audit events", total)

@@ -23,11 +23,12 @@ primary: a hot standby replays no notices).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fcntl
 import os
 import sqlite3
 import threading
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -155,6 +156,26 @@ class SqliteHot:
         self.writer.close()
         if self._turns is not None:
             os.close(self._turns)
+
+
+@contextlib.asynccontextmanager
+async def writers_turn(url: str) -> AsyncIterator[None]:
+    """Take the hot writers' turn on an SQLite database (`<database>-writers`) for a write
+    of another connection, e.g. the audit sealer's: the hot writers then wait on the lock
+    file while it writes, instead of polling SQLite's lock. Nothing on PostgreSQL."""
+    path = private_sqlite_file(url) if url.startswith("sqlite") else ""
+    fd = writers_lock(path)
+    if fd is None:
+        yield
+        return
+    try:
+        await asyncio.to_thread(fcntl.flock, fd, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
 
 
 def writers_lock(path: str) -> int | None:
