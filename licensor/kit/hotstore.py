@@ -32,7 +32,7 @@ from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from licensor.kit.db import PRIVATE_FILE, SQLITE_PRAGMAS, private_sqlite_file
+from licensor.kit.db import PRIVATE_FILE, SQLITE_PRAGMAS, private_sqlite_file, sqlite_path
 from licensor.kit.rowcache import DataVersion, Listener
 
 T = TypeVar("T")
@@ -163,7 +163,7 @@ async def writers_turn(url: str) -> AsyncIterator[None]:
     """Take the hot writers' turn on an SQLite database (`<database>-writers`) for a write
     of another connection, e.g. the audit sealer's: the hot writers then wait on the lock
     file while it writes, instead of polling SQLite's lock. Nothing on PostgreSQL."""
-    path = private_sqlite_file(url) if url.startswith("sqlite") else ""
+    path = sqlite_path(url) if url.startswith("sqlite") else ""  # an open database: no set-up
     fd = writers_lock(path)
     if fd is None:
         yield
