@@ -28,7 +28,7 @@ from validate import start_target
 def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--backend", default="postgres", choices=["sqlite", "postgres"])
-    p.add_argument("--scenario", default="validate", choices=["validate", "checkin"])
+    p.add_argument("--scenario", default="validate", choices=["validate", "activate", "checkin"])
     p.add_argument("--keys", type=int, default=1000)
     p.add_argument("--unlimited", type=int, default=100)
     p.add_argument("--instance-keys", type=int, default=100)

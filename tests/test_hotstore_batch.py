@@ -24,6 +24,11 @@ def _store(tmp_path: Path) -> tuple[SqliteHot, str]:
     return SqliteHot(f"sqlite+aiosqlite:///{path}"), path
 
 
+def _size(path: str) -> int:
+    """The database file's own size (not its WAL's)."""
+    return Path(path).stat().st_size
+
+
 def _committed(path: str) -> set[int]:
     other = sqlite3.connect(path)
     try:
@@ -200,4 +205,27 @@ async def test_another_connections_write_can_take_the_writers_turn(tmp_path: Pat
         assert await asyncio.wait_for(write, 5) == 1
     finally:
         os.close(other)
+        await hot.close()
+
+
+async def test_the_wal_is_copied_back_off_the_writer_thread(tmp_path: Path) -> None:
+    """The writer's own automatic checkpoint is off; after a group commit the checkpoint
+    thread copies the WAL back into the database file, long before SQLite's 1,000-page
+    threshold would have made a COMMIT do it."""
+    hot, path = _store(tmp_path)
+    try:
+        assert hot.writer.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
+        grown = _size(path) + 100 * 3000
+
+        def fill(conn: sqlite3.Connection) -> None:
+            conn.execute("CREATE TABLE blobs (b BLOB)")
+            conn.executemany("INSERT INTO blobs VALUES (?)", [(os.urandom(3000),)] * 100)
+
+        await hot.write_batched(fill)  # about 100 pages: a tenth of the threshold
+        for _ in range(200):
+            if _size(path) > grown:
+                break
+            await asyncio.sleep(0.01)
+        assert _size(path) > grown
+    finally:
         await hot.close()

@@ -25,9 +25,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import logging
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -36,6 +38,7 @@ from licensor.kit.db import PRIVATE_FILE, SQLITE_PRAGMAS, private_sqlite_file, s
 from licensor.kit.rowcache import DataVersion, Listener
 
 T = TypeVar("T")
+log = logging.getLogger("licensor")
 
 # At most this many writes share one transaction (the first waits for none of the others).
 BATCH_LIMIT = 128
@@ -68,6 +71,7 @@ class SqliteHot:
         self._draining = False
         self._turns = writers_lock(path)
         self.changes = DataVersion(self.reader)
+        self._checkpoints = Checkpointer(path, self.writer)
 
     def sql(self, template: str) -> str:
         return render(template, self.style)
@@ -139,6 +143,7 @@ class SqliteHot:
                     outcomes.append((None, error))
                 conn.execute("RELEASE batched")
             conn.execute("COMMIT")
+            self._checkpoints.due()
         except BaseException as error:  # the group's transaction is gone: each one fails
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
@@ -152,10 +157,60 @@ class SqliteHot:
     async def close(self) -> None:
         await self.changes.close()
         self._thread.shutdown(wait=True)
+        self._checkpoints.close()
         self.reader.close()
         self.writer.close()
         if self._turns is not None:
             os.close(self._turns)
+
+
+class Checkpointer:
+    """Copies the WAL back into the database file on a thread of its own, so the group
+    commits never wait for it.
+
+    SQLite checkpoints in whichever connection's COMMIT takes the WAL past 1,000 pages: on
+    the writer thread, that COMMIT then copies them all while every activation behind it
+    waits. The writer's own automatic checkpoint is off; after a group commit `due()` wakes
+    this thread, which runs a PASSIVE checkpoint on its own connection (it takes no write
+    lock: the writer goes on meanwhile) at most every `PAUSE` seconds. The ORM engine's
+    connections keep SQLite's automatic checkpoint, so the WAL stays bounded if this thread
+    ever falls behind."""
+
+    PAUSE = 0.05
+
+    def __init__(self, path: str, writer: sqlite3.Connection) -> None:
+        self._wake = threading.Event()
+        self._stop = False
+        self._thread: threading.Thread | None = None
+        if not path or path == ":memory:":
+            return
+        writer.execute("PRAGMA wal_autocheckpoint=0")
+        self._conn = _connect_sqlite(path)
+        self._thread = threading.Thread(target=self._run, name="hot-checkpoint", daemon=True)
+        self._thread.start()
+
+    def due(self) -> None:
+        self._wake.set()
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait()
+            if self._stop:
+                return
+            self._wake.clear()
+            try:
+                self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            except sqlite3.Error:  # e.g. the file gone under a test: the next one tries again
+                log.warning("WAL checkpoint failed", exc_info=True)
+            time.sleep(self.PAUSE)
+
+    def close(self) -> None:
+        if self._thread is None:
+            return
+        self._stop = True
+        self._wake.set()
+        self._thread.join()
+        self._conn.close()
 
 
 @contextlib.asynccontextmanager

@@ -13,7 +13,7 @@ from licensor.kit.origin import Origin
 from licensor.kit.secrets import Vault, constant_time_equal
 from licensor.kit.tenancy import Mode
 from licensor.license_key.errors import LicenseKeyNotFound
-from licensor.license_key.hot_sql import Claim, KeyRow
+from licensor.license_key.hot_sql import Claim, Details, KeyRow
 from licensor.license_key.keys import LOOKUP_PURPOSE
 from licensor.license_key.machines import Verdict, term_of, without_seat
 from licensor.license_key.public_schemas import (
@@ -49,11 +49,7 @@ class LicenseChecks:
         when one is configured (validate: it may lag the primary by a moment)."""
         digest = self.vault.lookup_hash(license_key, LOOKUP_PURPOSE)
         row = await self.store.find_key(digest, primary)
-        if row is None or not constant_time_equal(row.key_hash, digest):
-            return None
-        if row.mode != mode or (product_id is not None and row.product_id != product_id):
-            return None
-        return row
+        return row if _ours(row, digest, mode, product_id) else None
 
     async def _require(self, body: PublicCheck, mode: Mode) -> KeyRow:
         row = await self._find(body.license_key, mode, body.product_id, primary=True)
@@ -130,8 +126,12 @@ class LicenseChecks:
         """Activate; the audit event (actor: the key, `license_key:lic_…`, unless `origin`
         names one) is written in the activation's transaction. A fingerprint that holds a
         seat already answers that instance (no new seat, no event)."""
-        row = await self._require(body, mode)
-        return await self.seat(row, body.name, body.fingerprint, origin)
+        digest = self.vault.lookup_hash(body.license_key, LOOKUP_PURPOSE)
+        found = await self.store.find_seatable(digest)
+        if found is None or not _ours(found[0], digest, mode, body.product_id):
+            raise LicenseKeyNotFound("license key not found")
+        row, details = found
+        return await self.seat(row, body.name, body.fingerprint, origin, details=details)
 
     async def find_for_write(
         self, license_key: str, mode: Mode, product_id: str | None
@@ -147,10 +147,13 @@ class LicenseChecks:
         fingerprint_sent: str | None,
         origin: Origin,
         claim: Claim | None = None,
+        details: Details | None = None,
     ) -> ActivateOut:
         """The activation rule, for `activate` and the air-gapped activation (`offline.py`,
         which passes its request as `claim`, taken in the same transaction): the key
-        usable, the fingerprint matched as its product says, a seat within the limit."""
+        usable, the fingerprint matched as its product says, a seat within the limit.
+        `details`: the customer and product as the key's row was read with (else read
+        after the activation)."""
         now = utcnow()
         term = self._usable(row, now)
         fingerprint = None
@@ -162,7 +165,8 @@ class LicenseChecks:
                 "this license key has reached its activations limit",
                 code="LICENSE_KEY_LIMIT_REACHED",
             )
-        details = await self.store.details(row.customer_id, row.product_id)
+        if details is None:
+            details = await self.store.details(row.customer_id, row.product_id)
         if details is None:  # both rows are referenced by foreign keys
             raise LicenseKeyNotFound("license key not found")
         return ActivateOut(
@@ -207,3 +211,11 @@ class LicenseChecks:
         row = await self._require(body, mode)
         if not await self.store.deactivate(row, body.license_key_instance_id, utcnow(), origin):
             raise NotFound("no such instance for this license key", code=INSTANCE_NOT_FOUND)
+
+
+def _ours(row: KeyRow | None, digest: bytes, mode: Mode, product_id: str | None) -> bool:
+    """The row is the key of that lookup hash, of this face's mode and, when the caller
+    pins one, of that product: any other key is as unknown as a missing one."""
+    if row is None or not constant_time_equal(row.key_hash, digest):
+        return False
+    return row.mode == mode and (product_id is None or row.product_id == product_id)

@@ -19,6 +19,11 @@ its own savepoint: `kit/hotstore.py` `write_batched`). In the same transaction:
   once) and the counter lowered by as many, so a crashed machine never blocks a live one
   (the worker's sweep frees the others: `license_key/seats.py`).
 
+On PostgreSQL the common activation (no fingerprint, no air-gapped request, nobody
+listening for its webhook) is the same UPDATE, the instance's INSERT and the audit event's
+in one autocommitted statement (`store_postgres.py` `ACTIVATE_ALONE`); whatever it does
+not take, the transaction above decides.
+
 Locks are taken in one order — instance rows, then the key's row — by every path that
 takes both (reaping, deactivation, the sweep); a new instance's row is its own.
 """
@@ -54,6 +59,7 @@ class LicenseStore(Protocol):
     async def find_seat(
         self, key_id: str, instance_id: str | None, fingerprint: str | None
     ) -> tuple[str, datetime] | None: ...
+    async def find_seatable(self, key_hash: bytes) -> tuple[KeyRow, Details] | None: ...
     async def activate(
         self,
         key: KeyRow,
@@ -76,6 +82,14 @@ def details_of(row: Any) -> Details:
     if isinstance(metadata, str):
         metadata = orjson.loads(metadata)
     return Details(row[0], row[1], row[2], row[3], metadata or {}, row[5], row[6])
+
+
+def seatable_of(row: Any, key_hash: bytes, expires_at: datetime | None) -> tuple[KeyRow, Details]:
+    """A `FIND_SEATABLE` row: the key and its answer's details."""
+    metadata = row[17]
+    if isinstance(metadata, str):
+        metadata = orjson.loads(metadata)
+    return q.key_row(row, key_hash, expires_at), q.seatable_details(row, metadata)
 
 
 def seat_found(
@@ -126,6 +140,12 @@ class SqliteStore:
         if row is None:
             return None
         return q.key_row(row, row[5], q.parse_time(row[7]) if row[7] else None)
+
+    async def find_seatable(self, key_hash: bytes) -> tuple[KeyRow, Details] | None:
+        row = self._reader.execute(self._sql.find_seatable, (key_hash,)).fetchone()
+        if row is None:
+            return None
+        return seatable_of(row, row[5], q.parse_time(row[7]) if row[7] else None)
 
     async def find_seat(
         self, key_id: str, instance_id: str | None, fingerprint: str | None

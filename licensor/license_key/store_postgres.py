@@ -6,16 +6,50 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from licensor.audit.chain import Draft
+from licensor.audit.chain import Draft, draft_params
 from licensor.audit.raw import postgres_append
 from licensor.kit.hotstore import PostgresHot
 from licensor.kit.origin import Origin
 from licensor.license_key import hot_sql as q
 from licensor.license_key.errors import ActivationRequestUsed
 from licensor.license_key.hot_sql import Activation, Claim, Details, KeyRow, Seat
-from licensor.license_key.store import ATTEMPTS, Retry, details_of, key_cache, seat_found
+from licensor.license_key.store import (
+    ATTEMPTS,
+    Retry,
+    details_of,
+    key_cache,
+    seat_found,
+    seatable_of,
+)
 from licensor.webhooks.events import INSTANCE_ACTIVATED, INSTANCE_DEACTIVATED, INSTANCE_RELEASED
 from licensor.webhooks.hot import HotOutbox
+
+# The common activation — no fingerprint (so no twin to race), no air-gapped request, and
+# no endpoint listening — in one statement and one round trip: the seat taken within the
+# limit, the instance, and its audit event, atomic as any statement is. When it takes
+# nothing (the key is full, or someone listens), the full transaction below decides.
+_ALONE = (
+    "WITH taken AS (UPDATE license_keys SET instances_count = instances_count + 1 "
+    "WHERE id = {0} AND (activations_limit IS NULL OR instances_count < activations_limit) "
+    "AND {subscribers} IS NULL RETURNING id, business_id, mode), "
+    "seat AS (INSERT INTO license_key_instances (id, business_id, mode, license_key_id, name, "
+    "created_at, last_heartbeat_at) "
+    "SELECT {1}::text, business_id, mode, id, {2}::text, {3}::timestamptz, {3}::timestamptz "
+    "FROM taken RETURNING id)"
+)
+_ALONE_EVENT = (
+    ", event AS (INSERT INTO audit_events (id, business_id, mode, created_at, actor, action, "
+    "target_type, target_id, changes, note, request_id, client_address) "
+    "SELECT {4}::text, {5}::text, {6}::text, {7}::timestamptz, {8}::text, {9}::text, "
+    "{10}::text, {11}::text, {12}::json, {13}::text, {14}::text, {15}::text FROM seat)"
+)
+ACTIVATE_ALONE = q.listened(
+    _ALONE + " SELECT id FROM seat", "numeric", "license_keys", INSTANCE_ACTIVATED
+)
+ACTIVATE_ALONE_AUDITED = q.listened(
+    _ALONE + _ALONE_EVENT + " SELECT id FROM seat", "numeric", "license_keys", INSTANCE_ACTIVATED
+)
+_EVENT_COLUMNS = (0, 1, 2, 4, 5, 6, 7, 8, 9, 10, 11, 12)  # of `draft_params`: not the seal's
 
 
 class PostgresStore:
@@ -50,6 +84,10 @@ class PostgresStore:
     async def _read_key(self, pool: Any, key_hash: bytes) -> KeyRow | None:
         row = await pool.fetchrow(self._sql.find, key_hash)
         return None if row is None else q.key_row(row, bytes(row[5]), row[7])
+
+    async def find_seatable(self, key_hash: bytes) -> tuple[KeyRow, Details] | None:
+        row = await self._pool.fetchrow(self._sql.find_seatable, key_hash)
+        return None if row is None else seatable_of(row, bytes(row[5]), row[7])
 
     async def find_seat(
         self, key_id: str, instance_id: str | None, fingerprint: str | None
@@ -132,6 +170,8 @@ class PostgresStore:
         claim: Claim | None = None,
     ) -> Activation | None:
         seat = Seat(instance_id, name, fingerprint, now, now)
+        if fingerprint is None and claim is None and await self._activate_alone(key, seat, origin):
+            return Activation(seat, reused=False)
         for _ in range(ATTEMPTS):
             try:
                 async with self._pool.acquire() as conn, conn.transaction():
@@ -146,6 +186,16 @@ class PostgresStore:
             except Retry:
                 continue
         raise RuntimeError("activation kept losing its fingerprint to concurrent ones")
+
+    async def _activate_alone(self, key: KeyRow, seat: Seat, origin: Origin) -> bool:
+        """`ACTIVATE_ALONE`: True when it took the seat (then all is written)."""
+        params: tuple[Any, ...] = (key.id, seat.id, seat.name, seat.created_at)
+        sql = ACTIVATE_ALONE
+        if self._audit:
+            event = draft_params(q.activated(key, seat, seat.created_at, origin), seat.created_at)
+            params += tuple(event[i] for i in _EVENT_COLUMNS)
+            sql = ACTIVATE_ALONE_AUDITED
+        return await self._pool.fetchval(sql, *params) is not None
 
     async def _take_claim(
         self,
