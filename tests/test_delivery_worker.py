@@ -126,10 +126,11 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 
 def test_kill_9_mid_batch_loses_nothing(outbox: Outbox) -> None:
     with SmtpSink() as sink:
-        # The server takes each message in at once but answers 250 only after a second:
-        # killing the worker right after the 4th message arrived kills it while it
-        # waits for that answer, so the 4th is in flight: taken in, not recorded as sent.
-        sink.handler.delay = 1.0
+        # The server takes each message in at once but answers 250 only after half a
+        # second (five of wait_for's polls): killing the worker right after the 4th
+        # message arrived kills it while it waits for that answer, so the 4th is in
+        # flight: taken in, not recorded as sent.
+        sink.handler.delay = 0.5
         message_ids = queue_licenses(outbox, 12)
         env = outbox.env(sink, LICENSOR_MAIL_LEASE_SECONDS="2")
         first = start_worker(env)
