@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from support import BIN, free_port, running, seed
+from support import BIN, LIMITS_ABOVE_LOAD, free_port, running, seed
 
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
@@ -65,6 +65,7 @@ async def drive(app: Any, path: str, bodies: list[bytes], n: int, want: int) -> 
 async def run(args: argparse.Namespace, data_dir: Path, keys: list[str]) -> None:
     os.environ["LICENSOR_DATA_DIR"] = str(data_dir)
     os.environ.pop("LICENSOR_DATABASE_URL", None)
+    os.environ.update(LIMITS_ABOVE_LOAD)  # counted as in production, none refused
     from licensor.app import create_app
     from licensor.config import Settings
 
