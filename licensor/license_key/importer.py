@@ -77,6 +77,15 @@ class _Totals:
     batches: int = 0
 
 
+# PostgreSQL's planner statistics during a run, not only after it: a table it last saw
+# empty it takes for small, and a batch's lookup of its customers by email then walks
+# every customer of the business (with 200,000 of them, seconds a batch). Refreshed once
+# ANALYZE_FIRST keys are in, then each time the run's keys have grown ANALYZE_GROWTH-fold.
+ANALYZED = ("license_keys", "customers")
+ANALYZE_FIRST = 10_000
+ANALYZE_GROWTH = 4
+
+
 async def _start(session: AsyncSession, who: Principal, info: FileInfo) -> ImportRun:
     """The file's run for this business and mode: found (to resume), or created."""
     run = await repository.find_run(session, who.business_id, who.mode, info.sha256)
@@ -122,7 +131,7 @@ async def _finish(session: AsyncSession, run_id: str, loaded: bool) -> ImportRun
         note = f"{run.imported} imported, {run.rejected} rejected, through line {run.last_line}"
         audit.change(session, run, "import_run.completed", ("status",), before, note=note)
     if loaded:  # PostgreSQL's planner statistics after a bulk load (autovacuum's, sooner)
-        await bulk.analyze(session, ("license_keys", "customers"))
+        await bulk.analyze(session, ANALYZED)
     return run
 
 
@@ -182,6 +191,7 @@ async def run_import(
     done = _Totals()
     if status != "completed":
         writer = _Writer(transaction, who, run_id, to)
+        analyze_at = ANALYZE_FIRST
         with _preparer(ctx, workers) as preparer:
             async for batch in preparer.batches(records(info, after_line=after), batch_size):
                 written = await writer.commit(after, batch)
@@ -191,6 +201,10 @@ async def run_import(
                 done.customers_created += written.customers_created
                 done.batches += 1
                 to.committed(after, written)
+                if done.imported >= analyze_at:  # the tables grew: the planner must know
+                    async with transaction() as session:
+                        await bulk.analyze(session, ANALYZED)
+                    analyze_at = done.imported * ANALYZE_GROWTH
     async with transaction() as session:
         run = await _finish(session, run_id, loaded=done.imported > 0)
         totals = (run.status, run.imported, run.rejected)
