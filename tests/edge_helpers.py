@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-import resource
 import socket
-import subprocess
-import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from tests.servers import Server, free_port, wait_ready
+from tests.zygote import licensor_process
 
 
 @contextmanager
@@ -23,15 +21,9 @@ def serve_with(
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     other = Server(server.backend, server.settings, url, [url])
-    preexec: Callable[[], None] | None = None
-    if nofile is not None:
-        limit = nofile
-
-        def preexec() -> None:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))
-
-    cmd = [sys.executable, "-m", "licensor", "serve", "--no-migrate", "--port", str(port)]
-    other.processes.append(subprocess.Popen(cmd, env={**server.env(), **env}, preexec_fn=preexec))
+    args = ["serve", "--no-migrate", "--port", str(port)]
+    proc = licensor_process(args, env={**server.env(), **env}, nofile=nofile)  # tests/zygote.py
+    other.processes.append(proc)
     try:
         wait_ready(url, other.processes)
         yield other

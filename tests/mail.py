@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import email
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -21,6 +19,7 @@ from aiosmtpd.smtp import AuthResult
 
 from licensor.config import Settings
 from tests.servers import Server, Tenant, free_port, migrated, wait_ready
+from tests.zygote import licensor_process
 
 
 @dataclass
@@ -137,9 +136,9 @@ def start_server_with(
     url = f"http://127.0.0.1:{port}"
     server = Server(backend, settings, url, [url])
     stderr_path = data_dir / "serve.stderr"
-    cmd = [sys.executable, "-m", "licensor", "serve", "--no-migrate", "--port", str(port)]
+    args = ["serve", "--no-migrate", "--port", str(port)]
     with stderr_path.open("wb") as stderr:
-        proc = subprocess.Popen(cmd, env={**server.env(), **env}, stderr=stderr)
+        proc = licensor_process(args, env={**server.env(), **env}, stderr=stderr)
     server.processes.append(proc)
     wait_ready(url, server.processes)
     return server, stderr_path

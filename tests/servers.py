@@ -9,13 +9,12 @@ import shutil
 import socket
 import sqlite3
 import subprocess
-import sys
 import tempfile
 import threading
 import time
 import uuid
 import warnings
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +27,7 @@ from licensor.business import service as business_service
 from licensor.config import Settings
 from licensor.kit.context import AppContext
 from tests import net
+from tests.zygote import Process, licensor_process
 
 if TYPE_CHECKING:
     from dodopayments import DodoPayments
@@ -204,7 +204,7 @@ class Server:
     settings: Settings
     base_url: str
     urls: list[str] = field(default_factory=list)
-    processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    processes: list[Process] = field(default_factory=list)
     extra_env: dict[str, str] = field(default_factory=dict)
     _loop: asyncio.AbstractEventLoop | None = field(default=None, repr=False)
     _ctx: AppContext | None = field(default=None, repr=False)
@@ -315,12 +315,11 @@ def _start_processes(server: Server, count: int, workers: int, attempts: int = 3
     urls: list[str] = [""] * count
     pending = list(range(count))
     for attempt in range(attempts):
-        started: list[tuple[int, str, subprocess.Popen[bytes]]] = []
+        started: list[tuple[int, str, Process]] = []
         for slot in pending:
             port = free_port()
-            cmd = [sys.executable, "-m", "licensor", "serve", "--no-migrate"]
-            cmd += ["--port", str(port), "--workers", str(workers)]
-            proc = subprocess.Popen(cmd, env=server.env())
+            args = ["serve", "--no-migrate", "--port", str(port), "--workers", str(workers)]
+            proc = licensor_process(args, env=server.env())  # tests/zygote.py
             server.processes.append(proc)
             started.append((slot, f"http://127.0.0.1:{port}", proc))
         pending = []
@@ -356,7 +355,7 @@ class ServerExited(RuntimeError):
     """A server process ended before it answered /health."""
 
 
-def wait_ready(url: str, processes: list[subprocess.Popen[bytes]], timeout: float = 120) -> None:
+def wait_ready(url: str, processes: Sequence[Process], timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     # one client for the whole wait: a new one per poll builds an SSL context each time
     # (milliseconds of CPU, hundreds of times while a loaded machine starts a server)

@@ -4,8 +4,6 @@ lists and re-sends; `licensor worker --once` delivers what waited."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -25,6 +23,7 @@ from tests.mail import (
     wait_for,
 )
 from tests.servers import Server, Tenant, fresh_postgres_database
+from tests.zygote import licensor_process
 
 
 @pytest.fixture(scope="module")
@@ -240,9 +239,7 @@ def test_worker_can_be_left_out_of_serve(backend: str, tmp_path: Path, postgres_
         }
         time.sleep(1.5)
         assert sink.handler.received == []
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "licensor", "worker"], env={**server.env(), **sink.env()}
-        )
+        worker = licensor_process(["worker"], env={**server.env(), **sink.env()})
         try:
             wait_for(lambda: sink.handler.to("later@buyer.test"), what="the worker's email")
         finally:

@@ -7,7 +7,6 @@ import asyncio
 import os
 import signal
 import subprocess
-import sys
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -33,6 +32,7 @@ from licensor.product import service as product_service
 from licensor.product.schemas import ProductCreate
 from tests.mail import SmtpSink, wait_for
 from tests.servers import fresh_postgres_database, migrated
+from tests.zygote import Process, licensor_process
 
 
 @dataclass
@@ -110,11 +110,11 @@ def queue_licenses(outbox: Outbox, count: int) -> list[str]:
     return asyncio.run(make())
 
 
-def start_worker(env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-m", "licensor", "worker"], env=env)
+def start_worker(env: dict[str, str]) -> Process:
+    return licensor_process(["worker"], env=env)
 
 
-def stop(proc: subprocess.Popen[bytes]) -> None:
+def stop(proc: Process) -> None:
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
         try:

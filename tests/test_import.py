@@ -10,7 +10,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -38,6 +37,7 @@ from tests.import_helpers import (
     write_lines,
 )
 from tests.servers import Server, Tenant
+from tests.zygote import licensor_process
 
 COLUMNS = [
     "key",
@@ -339,10 +339,10 @@ def test_a_run_killed_mid_import_resumes_without_duplicates(
         "LICENSOR_DATA_DIR": str(server.settings.data_dir),
         "LICENSOR_DATABASE_URL": server.settings.resolved_database_url,
     }
-    cmd = [sys.executable, "-m", "licensor", "license-keys", "import", str(path)]
-    cmd += ["--business-id", tenant.business_id, "--batch-size", "250", "--workers", "1"]
+    args = ["license-keys", "import", str(path)]
+    args += ["--business-id", tenant.business_id, "--batch-size", "250", "--workers", "1"]
     out = (tmp_path / "out.txt").open("wb")
-    proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT)
+    proc = licensor_process(args, env=env, stdout=out, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and proc.poll() is None:

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -30,6 +28,7 @@ from licensor.webhooks import service as webhook_service
 from licensor.webhooks.schemas import WebhookCreate
 from tests.servers import fresh_postgres_database
 from tests.webhook_helpers import Receiver, receiver
+from tests.zygote import Process, licensor_process
 
 
 @pytest.fixture
@@ -76,7 +75,7 @@ def queue_events(settings: Settings, url: str, count: int) -> None:
     asyncio.run(make())
 
 
-def start_worker(settings: Settings) -> subprocess.Popen[bytes]:
+def start_worker(settings: Settings) -> Process:
     env = {
         **os.environ,
         "LICENSOR_DATA_DIR": str(settings.data_dir),
@@ -87,7 +86,7 @@ def start_worker(settings: Settings) -> subprocess.Popen[bytes]:
         "LICENSOR_MAIL_POLL_SECONDS": "0.2",
     }
     env.pop("LICENSOR_SMTP_HOST", None)
-    return subprocess.Popen([sys.executable, "-m", "licensor", "worker"], env=env)
+    return licensor_process(["worker"], env=env)
 
 
 def wait_until(check: object, what: str, timeout: float = 60) -> None:
