@@ -229,3 +229,24 @@ async def test_the_wal_is_copied_back_off_the_writer_thread(tmp_path: Path) -> N
         assert _size(path) > grown
     finally:
         await hot.close()
+
+
+async def test_a_plain_write_is_checkpointed_too(tmp_path: Path) -> None:
+    """`write` (a heartbeat, a check-in's last-seen: autocommitted statements) wakes the
+    checkpoint thread as a group commit does, so the WAL does not grow without bound."""
+    hot, path = _store(tmp_path)
+    try:
+        grown = _size(path) + 100 * 3000
+
+        def fill(conn: sqlite3.Connection) -> None:
+            conn.execute("CREATE TABLE blobs (b BLOB)")
+            conn.executemany("INSERT INTO blobs VALUES (?)", [(os.urandom(3000),)] * 100)
+
+        await hot.write(fill)
+        for _ in range(200):
+            if _size(path) > grown:
+                break
+            await asyncio.sleep(0.01)
+        assert _size(path) > grown
+    finally:
+        await hot.close()

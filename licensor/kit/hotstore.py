@@ -82,13 +82,16 @@ class SqliteHot:
         return await loop.run_in_executor(self._thread, self._in_turn, work)
 
     def _in_turn(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        if self._turns is None:
-            return work(self.writer)
-        fcntl.flock(self._turns, fcntl.LOCK_EX)
         try:
-            return work(self.writer)
+            if self._turns is None:
+                return work(self.writer)
+            fcntl.flock(self._turns, fcntl.LOCK_EX)
+            try:
+                return work(self.writer)
+            finally:
+                fcntl.flock(self._turns, fcntl.LOCK_UN)
         finally:
-            fcntl.flock(self._turns, fcntl.LOCK_UN)
+            self._checkpoints.due()  # its statements commit as they run (autocommit)
 
     async def write_batched(self, work: Callable[[sqlite3.Connection], T]) -> T:
         """Run `work(writer)` inside a write transaction that the writer thread may share
@@ -172,7 +175,9 @@ class Checkpointer:
     the writer thread, that COMMIT then copies them all while every activation behind it
     waits. The writer's own automatic checkpoint is off; after a group commit `due()` wakes
     this thread, which runs a PASSIVE checkpoint on its own connection (it takes no write
-    lock: the writer goes on meanwhile) at most every `PAUSE` seconds. The ORM engine's
+    lock: the writer goes on meanwhile) at most every `PAUSE` seconds; so does any other
+    write of the writer (`write`: a heartbeat, the check-in's last-seen), which would
+    otherwise grow the WAL, and every read's walk through it, without bound. The ORM engine's
     connections keep SQLite's automatic checkpoint, so the WAL stays bounded if this thread
     ever falls behind."""
 
