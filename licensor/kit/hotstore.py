@@ -177,9 +177,9 @@ class Checkpointer:
     this thread, which runs a PASSIVE checkpoint on its own connection (it takes no write
     lock: the writer goes on meanwhile) at most every `PAUSE` seconds; so does any other
     write of the writer (`write`: a heartbeat, the check-in's last-seen), which would
-    otherwise grow the WAL, and every read's walk through it, without bound. The ORM engine's
-    connections keep SQLite's automatic checkpoint, so the WAL stays bounded if this thread
-    ever falls behind."""
+    otherwise grow the WAL, and every read's walk through it, without bound. A checkpoint that
+    finds the WAL still in use copies what it can; the next one goes on from there. The
+    ORM engine's connections keep SQLite's automatic checkpoint for their own commits."""
 
     PAUSE = 0.05
 
