@@ -11,6 +11,8 @@ import sqlite3
 import threading
 from pathlib import Path
 
+import pytest
+
 from licensor.kit.hotstore import SqliteHot, writers_turn
 
 
@@ -208,10 +210,12 @@ async def test_another_connections_write_can_take_the_writers_turn(tmp_path: Pat
         await hot.close()
 
 
-async def test_the_wal_is_copied_back_off_the_writer_thread(tmp_path: Path) -> None:
-    """The writer's own automatic checkpoint is off; after a group commit the checkpoint
-    thread copies the WAL back into the database file, long before SQLite's 1,000-page
-    threshold would have made a COMMIT do it."""
+@pytest.mark.parametrize("way", ["write_batched", "write"])
+async def test_the_wal_is_copied_back_off_the_writer_thread(tmp_path: Path, way: str) -> None:
+    """The writer's own automatic checkpoint is off; after a group commit, and after a
+    plain `write` (a heartbeat, a check-in's last-seen: autocommitted statements), the
+    checkpoint thread copies the WAL back into the database file, long before SQLite's
+    1,000-page threshold would have made a COMMIT do it: the WAL never grows unbounded."""
     hot, path = _store(tmp_path)
     try:
         assert hot.writer.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
@@ -221,28 +225,7 @@ async def test_the_wal_is_copied_back_off_the_writer_thread(tmp_path: Path) -> N
             conn.execute("CREATE TABLE blobs (b BLOB)")
             conn.executemany("INSERT INTO blobs VALUES (?)", [(os.urandom(3000),)] * 100)
 
-        await hot.write_batched(fill)  # about 100 pages: a tenth of the threshold
-        for _ in range(200):
-            if _size(path) > grown:
-                break
-            await asyncio.sleep(0.01)
-        assert _size(path) > grown
-    finally:
-        await hot.close()
-
-
-async def test_a_plain_write_is_checkpointed_too(tmp_path: Path) -> None:
-    """`write` (a heartbeat, a check-in's last-seen: autocommitted statements) wakes the
-    checkpoint thread as a group commit does, so the WAL does not grow without bound."""
-    hot, path = _store(tmp_path)
-    try:
-        grown = _size(path) + 100 * 3000
-
-        def fill(conn: sqlite3.Connection) -> None:
-            conn.execute("CREATE TABLE blobs (b BLOB)")
-            conn.executemany("INSERT INTO blobs VALUES (?)", [(os.urandom(3000),)] * 100)
-
-        await hot.write(fill)
+        await getattr(hot, way)(fill)  # about 100 pages: a tenth of the threshold
         for _ in range(200):
             if _size(path) > grown:
                 break

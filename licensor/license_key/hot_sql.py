@@ -19,19 +19,19 @@ from licensor.license_key.machines import Policy, policy_of
 from licensor.webhooks.events import INSTANCE_ACTIVATED, INSTANCE_DEACTIVATED, INSTANCE_RELEASED
 from licensor.webhooks.hot import INSERT_DELIVERY, subscribers
 
-FIND_KEY = (
-    "SELECT k.id, k.business_id, k.mode, k.customer_id, k.product_id, k.key_hash, k.disabled, "
+KEY_COLUMNS = (
+    "k.id, k.business_id, k.mode, k.customer_id, k.product_id, k.key_hash, k.disabled, "
     "k.expires_at, p.license_model, p.fingerprint_match, p.heartbeat_interval_seconds, "
-    "p.heartbeat_grace_seconds, p.expiry_grace_days, p.grace_behaviour "
+    "p.heartbeat_grace_seconds, p.expiry_grace_days, p.grace_behaviour"
+)  # `key_row`'s
+FIND_KEY = (
+    f"SELECT {KEY_COLUMNS} "
     "FROM license_keys k JOIN products p ON p.id = k.product_id WHERE k.key_hash = {0}"
 )
 # An activation's key with what its answer shows of the customer and the product
 # (`Details`): one statement instead of the key's and then the details'.
 FIND_SEATABLE = (
-    "SELECT k.id, k.business_id, k.mode, k.customer_id, k.product_id, k.key_hash, k.disabled, "
-    "k.expires_at, p.license_model, p.fingerprint_match, p.heartbeat_interval_seconds, "
-    "p.heartbeat_grace_seconds, p.expiry_grace_days, p.grace_behaviour, "
-    "c.email, c.name, c.phone_number, c.metadata, p.name "
+    f"SELECT {KEY_COLUMNS}, c.email, c.name, c.phone_number, c.metadata, p.name "
     "FROM license_keys k JOIN products p ON p.id = k.product_id "
     "JOIN customers c ON c.id = k.customer_id WHERE k.key_hash = {0}"
 )
@@ -176,11 +176,6 @@ class Details:
 def key_row(r: Any, key_hash: bytes, expires_at: datetime | None) -> KeyRow:
     policy = policy_of(r[8], r[9], int(r[10]), int(r[11]), int(r[12]), r[13])
     return KeyRow(r[0], r[1], r[2], r[3], r[4], key_hash, bool(r[6]), expires_at, policy)
-
-
-def seatable_details(r: Any, metadata: Any) -> Details:
-    """The `Details` of a `FIND_SEATABLE` row (`metadata` decoded as the driver needs)."""
-    return Details(r[3], r[14], r[15], r[16], metadata or {}, r[4], r[18])
 
 
 def listened(template: str, style: str, table: str, event_type: str) -> str:

@@ -85,11 +85,9 @@ def details_of(row: Any) -> Details:
 
 
 def seatable_of(row: Any, key_hash: bytes, expires_at: datetime | None) -> tuple[KeyRow, Details]:
-    """A `FIND_SEATABLE` row: the key and its answer's details."""
-    metadata = row[17]
-    if isinstance(metadata, str):
-        metadata = orjson.loads(metadata)
-    return q.key_row(row, key_hash, expires_at), q.seatable_details(row, metadata)
+    """A `FIND_SEATABLE` row: the key and its answer's details (in `DETAILS`'s order)."""
+    details = (row[3], row[14], row[15], row[16], row[17], row[4], row[18])
+    return q.key_row(row, key_hash, expires_at), details_of(details)
 
 
 def seat_found(
