@@ -1,3 +1,3 @@
-from licensor.cli.main import app
+from licensor.cli.main import main
 
-app()
+main()

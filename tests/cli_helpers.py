@@ -1,16 +1,18 @@
-"""The CLI in process (Typer's runner: no Python start per command) against a server's
-database, answering like a finished process: return code, stdout, stderr."""
+"""The CLI in process against a server's database, answering like a finished process:
+return code, stdout, stderr. Click's runner on the command tree built once
+(`licensor.cli.main.command`): no Python start and no Typer rebuild per command."""
 
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from typer.testing import CliRunner
 
-from licensor.cli.main import app
+from licensor.cli.main import command
 from licensor.config import get_settings
 from tests.servers import Server
 
@@ -31,15 +33,28 @@ class Done:
 
 
 def invoke(env: Mapping[str, str], *args: str, stdin: str | None = None) -> Done:
-    """Run `licensor ARGS` with `env` set for the call only (the runner restores it);
-    `stdin`: what the command reads on standard input."""
-    try:
-        result = runner.invoke(app, list(args), env=dict(env), input=stdin)
-    finally:
-        get_settings.cache_clear()  # the command's settings leave with its environment
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise result.exception  # a crash is a bug, never an exit code
-    return Done(result.exit_code, result.stdout, result.stderr)
+    """Run `licensor ARGS` with `env` set for the call only (the runner's isolation restores
+    it); `stdin`: what the command reads on standard input. A crash is raised, never
+    turned into an exit code."""
+    code = 0
+    with runner.isolation(input=stdin, env=dict(env)) as (out, err, _both):
+        try:
+            command().main(args=list(args), prog_name="licensor")
+        except SystemExit as e:
+            if isinstance(e.code, int) or e.code is None:
+                code = e.code or 0
+            else:
+                sys.stderr.write(f"{e.code}\n")
+                code = 1
+        finally:
+            get_settings.cache_clear()  # the command's settings leave with its environment
+            sys.stdout.flush()
+            sys.stderr.flush()
+        return Done(code, _text(out.getvalue()), _text(err.getvalue()))
+
+
+def _text(data: bytes) -> str:
+    return data.decode(runner.charset, "replace").replace("\r\n", "\n")
 
 
 def server_env(server: Server, extra: Mapping[str, str] | None = None) -> dict[str, str]:

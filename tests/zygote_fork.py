@@ -42,6 +42,9 @@ def _preload() -> None:
 
     for name in PRELOAD:
         importlib.import_module(name)
+    from licensor.cli.main import command
+
+    command()  # the CLI's command tree, built once here rather than in every child
     from licensor.config import get_settings
 
     # what a child must not inherit: none of it exists yet
