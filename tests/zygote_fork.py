@@ -54,6 +54,10 @@ def _preload() -> None:
 
     gc.collect()
     assert not [o for o in gc.get_objects() if isinstance(o, Engine)], "an engine in the zygote"
+    # The preloaded heap out of the collector's sight, in the zygote and so in every child:
+    # a child's full collection (the app's start-up one among them) walks only what the
+    # child made, not these objects again (132 ms per child, measured).
+    gc.freeze()
 
 
 def serve(path: str) -> None:
