@@ -101,7 +101,7 @@ async def bootstrap(
     )
     found = (await session.execute(stmt)).first()
     if found is not None:
-        business, owner = found.tuple()
+        business, owner = found
     else:
         business = Business(id=new_id("bus"), name=business_name, brand_id=new_id("brd"))
         session.add(business)

@@ -65,7 +65,7 @@ async def authenticate_member(
         found = (await session.execute(stmt)).first()
         if found is None:
             raise Unauthorized("invalid token", code="INVALID_TOKEN")
-        token, member = found.tuple()
+        token, member = found
         if (
             not constant_time_equal(token.token_hash, digest)
             or token.kind == "invite"

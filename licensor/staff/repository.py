@@ -69,7 +69,10 @@ async def session_by_hash(
         .where(StaffSession.token_hash == digest)
     )
     found = (await session.execute(stmt)).first()
-    return None if found is None else found.tuple()
+    if found is None:
+        return None
+    staff_session, member = found
+    return staff_session, member
 
 
 async def end_sessions(session: AsyncSession, staff_id: str) -> None:
