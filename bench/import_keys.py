@@ -138,11 +138,11 @@ def build(
     wall = time.perf_counter() - started
     if done.returncode != 0:
         raise SystemExit(f"import failed: {done.stderr}")
-    # the summary is the JSON document that ends the output, indented (py-spy, when
-    # profiling, prints its own lines before it)
+    # the summary is the last JSON document of the output, indented (py-spy, when
+    # profiling, prints its own lines before and after it)
     lines = done.stdout.splitlines()
     start = max(i for i, line in enumerate(lines) if line.startswith("{"))
-    summary = json.loads("\n".join(lines[start:]))
+    summary, _end = json.JSONDecoder().raw_decode("\n".join(lines[start:]))
     print(
         f"{backend} {label}: imported {summary['imported']:,} keys in {wall:.1f} s "
         f"({summary['keys_per_second']:,.0f} keys/s by its summary; "
