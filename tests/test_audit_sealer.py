@@ -17,6 +17,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from licensor.audit import sealer
+from licensor.audit import service as audit_service
 from licensor.kit.context import AppContext
 from tests import net
 from tests.cli_helpers import cli
@@ -133,6 +134,49 @@ def test_two_sealers_at_once_neither_double_seal_nor_fork(quiet: Server) -> None
     assert got["ok"] is True, got
     assert got["events"] == got["head_seq"] == total
     assert got["unsealed"] == 0
+
+
+def test_verify_without_sealing_reads_one_state_of_a_chain_being_sealed(quiet: Server) -> None:
+    """`audit verify --no-seal` while a sealer's transaction is in flight: the head, the
+    walk and the count of unsealed events see one state of the chain. On PostgreSQL the
+    report waits for the sealer's commit (it reads the head `FOR SHARE`) and sees it all
+    sealed. Before, each statement read what was committed at its own start: a commit
+    between the walk and the count reported the new seals as neither sealed nor unsealed
+    (events 0, unsealed 0, once in a full run)."""
+    tenant = quiet.tenant()
+    changes(tenant)
+    report(quiet, tenant.business_id)  # sealed once: the chain has a head
+    changes(tenant)
+    total = counted(quiet, tenant.business_id)
+
+    async def run() -> tuple[int, bool, Any]:
+        sealing = AppContext.from_settings(quiet.settings)
+        reading = AppContext.from_settings(quiet.settings)
+
+        async def verify() -> Any:
+            async with reading.db.write_sessions() as session, session.begin():
+                return await audit_service.verify(session, tenant.business_id, "test", seal=False)
+
+        try:
+            async with sealing.db.write_sessions() as session:
+                await session.begin()
+                sealed = await sealer.seal_chain(session, tenant.business_id, "test")
+                report_task = asyncio.create_task(verify())
+                await asyncio.sleep(0.5)
+                waited = not report_task.done()
+                await session.commit()
+            return sealed, waited, await report_task
+        finally:
+            await sealing.close()
+            await reading.close()
+
+    sealed, waited, got = asyncio.run(run())
+    assert 0 < sealed < total
+    assert got.fault is None
+    assert got.events + got.unsealed == total  # one state, before or after the seal
+    if quiet.backend == "postgres":
+        assert waited  # the sealer in flight was waited for
+        assert (got.events, got.unsealed) == (total, 0)
 
 
 EVENT_COLUMNS = (

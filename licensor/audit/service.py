@@ -24,7 +24,7 @@ from licensor.audit.verify import ChainReport, check_stream
 from licensor.kit.clock import utcnow
 from licensor.kit.origin import UNKNOWN_ACTOR, actor_of, origin_of
 from licensor.kit.pagination import PageParams, fetch_page
-from licensor.models import AuditEvent
+from licensor.models import AuditChainHead, AuditEvent
 
 PENDING_KEY = "licensor.audit_pending"
 LISTENING_KEY = "licensor.audit_listening"
@@ -265,10 +265,30 @@ async def verify(
 ) -> ChainReport:
     """Walk the sealed chain of a business and mode (sealing its unsealed events first in
     `session`'s transaction, unless `seal=False`); the report names the first broken
-    event and counts the events still unsealed."""
+    event and counts the events still unsealed.
+
+    The head, the walk and the count must see one state of the chain: on PostgreSQL each
+    statement reads what was committed at its own start, and a sealer committing between
+    the walk and the count would report its events as neither sealed nor unsealed.
+    Sealing holds the head's lock to the commit. Without sealing, the head is read
+    `FOR SHARE`: a sealer in flight is waited for, and none can move the head until this
+    transaction ends. A chain with no head yet has no row to lock: if a head has appeared
+    by the end, its first sealer committed meanwhile, and the walk is made again, under
+    that head's lock. (SQLite: the read transaction is one snapshot already.)"""
     if seal:
         await sealer.seal_chain(session, business_id, mode)
-    head = (await session.scalars(repository.head(business_id, mode))).first()
+    held = repository.head(business_id, mode).with_for_update(read=True)
+    while True:
+        head = (await session.scalars(held)).first()
+        report = await _walk(session, business_id, mode, head)
+        waiting = await session.scalar(repository.count_unsealed(business_id, mode))
+        if head is not None or (await session.scalars(held)).first() is None:
+            return report.model_copy(update={"unsealed": int(waiting or 0)})
+
+
+async def _walk(
+    session: AsyncSession, business_id: str, mode: str, head: AuditChainHead | None
+) -> ChainReport:
     stmt = repository.events(business_id, mode).where(AuditEvent.hash.is_not(None))
     stmt = stmt.order_by(AuditEvent.seq)
     result = await session.stream_scalars(stmt.execution_options(yield_per=1000))
@@ -278,11 +298,9 @@ async def verify(
             yield {c: getattr(row, c) for c in EVENT_FIELDS}
             session.expunge(row)
 
-    report = await check_stream(
+    return await check_stream(
         business_id, mode, rows(), None if head is None else (head.seq, head.hash)
     )
-    waiting = await session.scalar(repository.count_unsealed(business_id, mode))
-    return report.model_copy(update={"unsealed": int(waiting or 0)})
 
 
 # Unsealed events (no seq yet: the newest) first, then the chain from its end.
