@@ -39,7 +39,7 @@ run: install
 
 ## The whole suite, on SQLite and PostgreSQL (PostgreSQL at LICENSOR_TEST_POSTGRES_URL),
 ## in TEST_WORKERS pytest-xdist workers (each its own servers, databases and data dirs)
-TEST_WORKERS ?= 4
+TEST_WORKERS ?= 3
 test: install $(CHROMIUM)
 	$(BIN)/pytest -q -n $(TEST_WORKERS) --durations=40
 
