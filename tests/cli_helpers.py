@@ -1,6 +1,6 @@
 """The CLI in process against a server's database, answering like a finished process:
-return code, stdout, stderr. Click's runner on the command tree built once
-(`licensor.cli.main.command`): no Python start and no Typer rebuild per command."""
+return code, stdout, stderr. The command tree built once (`licensor.cli.main.command`),
+run inside Typer's runner isolation: no Python start and no Typer rebuild per command."""
 
 from __future__ import annotations
 

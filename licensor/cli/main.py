@@ -198,5 +198,6 @@ def command() -> CliGroup:
 
 
 def main(args: list[str] | None = None) -> Any:
-    """The `licensor` entry point (`python -m licensor` too): `app()` on the cached tree."""
+    """The `licensor` entry point (`python -m licensor` too): `app()` on the cached tree
+    (without Typer's pretty traceback hook: `CliGroup` prints every error as JSON)."""
     return command()(args)
