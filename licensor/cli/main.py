@@ -199,5 +199,6 @@ def command() -> CliGroup:
 
 def main(args: list[str] | None = None) -> Any:
     """The `licensor` entry point (`python -m licensor` too): `app()` on the cached tree
-    (without Typer's pretty traceback hook: `CliGroup` prints every error as JSON)."""
+    (errors print as JSON through `CliGroup` as before; a crash prints Python's own
+    traceback, not Typer's pretty one)."""
     return command()(args)
