@@ -8,11 +8,11 @@ a notice that arrives while a read is in flight never leaves the old row behind.
 
 `Changes` empties the caches when another connection changes the rows:
 
-- SQLite (`DataVersion`): `PRAGMA data_version` on the reader connection, asked before
-  every use of a cache; it moves whenever any other connection (any process) commits, and
-  then the counters of `hot_versions` (moved by migration 1200's triggers) say which
-  topics changed: only their caches are emptied, so a seat count or a last-seen write
-  empties none.
+- SQLite (`DataVersion`): `PRAGMA data_version` on the reader connection, asked at the
+  first use of a cache in each turn of the event loop; it moves whenever any other
+  connection (any process) commits, and then the counters of `hot_versions` (moved by
+  migration 1200's triggers) say which topics changed: only their caches are emptied,
+  so a seat count or a last-seen write empties none.
 - PostgreSQL (`Listener`): one dedicated asyncpg connection that `LISTEN`s on
   `licensor_hot`, fed by the triggers of migration 1200. A notice's payload is
   `<topic>` (empty that topic's caches) or `<topic>:<hex key>` (evict one entry). While
@@ -177,11 +177,27 @@ class DataVersion:
         self._caches: dict[str, list[RowCache[Any, Any]]] = {}
         self._version: int | None = None
         self._topics: dict[str, int] = {}
+        self._asked = False  # in this turn of the event loop (`fresh`)
 
     def watch(self, cache: RowCache[Any, Any]) -> None:
         self._caches.setdefault(cache.topic, []).append(cache)
 
     def fresh(self) -> bool:
+        """Asked once per turn of the event loop, not per request: under load one turn
+        serves many requests. That misses no commit a request could know of. The answer
+        is forgotten by a callback queued at the first ask; whatever runs before that
+        callback was itself queued before the ask, so it reacts to bytes (or a thread's
+        result) that arrived before the pragma was read: a commit that ended before a
+        request's bytes came in ended before the pragma too, and is seen."""
+        if self._asked:
+            return True
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # outside a loop (a synchronous caller): ask every time
+            pass
+        else:
+            self._asked = True
+            loop.call_soon(self._forget)
         version = self._reader.execute("PRAGMA data_version").fetchone()[0]
         if version != self._version:
             self._version = version
@@ -193,6 +209,9 @@ class DataVersion:
                     for cache in self._caches.get(topic, ()):
                         cache.clear()
         return True
+
+    def _forget(self) -> None:
+        self._asked = False
 
     async def close(self) -> None:
         self._caches.clear()
