@@ -128,6 +128,14 @@ def _make_engine(url: str, *, begin: str | None, pool_size: int) -> AsyncEngine:
     return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
 
 
+def _snapshot(engine: AsyncEngine) -> AsyncEngine:
+    """PostgreSQL reads in one snapshot per transaction (REPEATABLE READ), on the same pool:
+    a read-only check of several statements then never sees a row appear between two of
+    them (under READ COMMITTED each statement reads what was committed at its own start).
+    SQLite's read transaction is a snapshot already."""
+    return engine.execution_options(isolation_level="REPEATABLE READ")
+
+
 @dataclass
 class Database:
     """The engines of a process. `read_sessions` read the primary (what must see its own
@@ -153,7 +161,7 @@ class Database:
 
     async def dispose(self) -> None:
         await self.write_engine.dispose()
-        if self.read_engine is not self.write_engine:
+        if self.read_engine.sync_engine.pool is not self.write_engine.sync_engine.pool:
             await self.read_engine.dispose()
         if self.replica_engine is not None:
             await self.replica_engine.dispose()
@@ -165,8 +173,11 @@ def open_database(url: str, pool_size: int = 10, read_url: str | None = None) ->
         write = _make_engine(url, begin="BEGIN IMMEDIATE", pool_size=pool_size)
         read = _make_engine(url, begin="BEGIN", pool_size=pool_size)
     else:
-        write = read = _make_engine(url, begin=None, pool_size=pool_size)
-    replica = _make_engine(read_url, begin=None, pool_size=pool_size) if read_url else None
+        write = _make_engine(url, begin=None, pool_size=pool_size)
+        read = _snapshot(write)
+    replica = (
+        _snapshot(_make_engine(read_url, begin=None, pool_size=pool_size)) if read_url else None
+    )
     return Database(
         url=url,
         write_engine=write,
