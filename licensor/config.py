@@ -109,6 +109,13 @@ class Settings(BaseSettings):
     # How long after its subscription's expiry a check-in still answers active, with the
     # state `in_grace` (docs/machines.md, the grace table); 0: none, as before.
     checkin_expiry_grace_seconds: int = Field(default=0, ge=0, le=366 * 86400)
+    # The argon2id cost of members' and staff's passwords (kit/passwords.py): by default
+    # RFC 9106's second recommended profile, 3 passes over 64 MiB in 4 lanes. A stored
+    # hash keeps its own cost, so a change applies to passwords set from then on. Lower
+    # it only where a machine cannot afford it (the test suite's servers do: it is CPU).
+    password_time_cost: int = Field(default=3, ge=1, le=20)
+    password_memory_kib: int = Field(default=64 * 1024, ge=64, le=4 * 1024 * 1024)
+    password_parallelism: int = Field(default=4, ge=1, le=16)
     # A member's sign-in session lifetime.
     member_session_seconds: int = Field(default=12 * 3600, ge=60, le=90 * 86400)
     # Per process, a key's last-seen time is written at most this often unless the

@@ -29,7 +29,7 @@ from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 
 from licensor.business import service as business_service
 from licensor.kit.context import AppContext
-from licensor.orgs.secrets import hash_password
+from licensor.kit.passwords import Passwords
 from licensor.staff import service as staff_service
 from licensor.staff.schemas import Role, StaffCreate
 from tests.servers import Server
@@ -83,7 +83,8 @@ async def make_staff(
 ) -> StaffAccount:
     """A staff member (in a new business unless `business_id`), made through the services."""
     email = email or f"staff-{uuid.uuid4().hex[:10]}@example.test"
-    hashed = await hash_password(password) if password else None
+    # at the cost the server checks it with (its settings: LICENSOR_PASSWORD_*)
+    hashed = await Passwords.of(server.settings).hash(password) if password else None
 
     async def work(ctx: AppContext, session: Any) -> StaffAccount:
         bid = business_id

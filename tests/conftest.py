@@ -24,6 +24,19 @@ from tests.servers import (
 
 pytest_plugins = ["tests.mail_fixtures", "tests.browser"]
 
+# argon2 at a low cost for every server and command the suite starts (they inherit this
+# environment): the suite signs in hundreds of members and staff, and at the default cost
+# each hash or check is a fifth of a second of CPU. The same code path, argon2id; only
+# the cost differs (kit/passwords.py). tests/test_passwords.py shows the default cost, and
+# that a server hashes at the configured one.
+TEST_PASSWORD_COST = {
+    "LICENSOR_PASSWORD_TIME_COST": "1",
+    "LICENSOR_PASSWORD_MEMORY_KIB": "64",
+    "LICENSOR_PASSWORD_PARALLELISM": "1",
+}
+for _name, _value in TEST_PASSWORD_COST.items():
+    os.environ.setdefault(_name, _value)
+
 BACKENDS = [
     b.strip() for b in os.environ.get("LICENSOR_TEST_BACKENDS", "sqlite,postgres").split(",")
 ]

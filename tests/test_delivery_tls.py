@@ -138,7 +138,7 @@ async def _send_two(settings: Settings) -> dict[str, str]:
             )
             assert wrong is not None
             wrong.next_attempt_at = dt.datetime.now(dt.UTC)
-        bad_ctx = AppContext(settings=bad, db=ctx.db, vault=ctx.vault)
+        bad_ctx = AppContext(settings=bad, db=ctx.db, vault=ctx.vault, passwords=ctx.passwords)
         await Worker(bad_ctx).run_once()
         async with ctx.db.read_sessions() as session:
             rows = (await session.scalars(select(EmailJob))).all()

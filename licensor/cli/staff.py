@@ -11,7 +11,16 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from licensor.cli.common import BusinessId, DatabaseUrl, DataDir, echo_json, fail, parse, run
+from licensor.cli.common import (
+    BusinessId,
+    DatabaseUrl,
+    DataDir,
+    apply_overrides,
+    echo_json,
+    fail,
+    parse,
+    run,
+)
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -53,18 +62,20 @@ def add(
     """Add a staff member; the password is read from standard input."""
     import asyncio
 
-    from licensor.orgs.secrets import hash_password
+    from licensor.kit.passwords import Passwords
     from licensor.staff import service
     from licensor.staff.schemas import StaffCreate
 
     password = None if sso_only else _read_password()
     body = parse(StaffCreate, {"email": email, "name": name, "role": role, "password": password})
-    hashed = asyncio.run(hash_password(body.password)) if body.password else None
+    settings = apply_overrides(data_dir, database_url)
+    passwords = Passwords.of(settings)
+    hashed = asyncio.run(passwords.hash(body.password)) if body.password else None
 
     async def work(ctx: AppContext, session: AsyncSession) -> Any:
         return service.staff_out(await service.add_staff(session, business_id, body, hashed))
 
-    echo_json(run(data_dir, database_url, work))
+    echo_json(run(data_dir, database_url, work, settings=settings))
 
 
 @staff_app.command("list")

@@ -26,7 +26,6 @@ from licensor.console.web import clear_cookie, redirect, render, set_cookie
 from licensor.kit.deps import Ctx, reading, writing
 from licensor.kit.errors import LicensorError
 from licensor.kit.ratelimit import limited
-from licensor.orgs.secrets import verify_password
 from licensor.staff import service as staff_service
 
 router = APIRouter(prefix="/console", dependencies=[Depends(guard_post)])
@@ -111,8 +110,8 @@ async def login(
             async with reading(ctx.db) as session:
                 found = await staff_service.candidates(session, email)
             if not found:  # an unknown email still costs one verify
-                await verify_password(None, password)
-            opened = [c for c in found if await verify_password(c.password_hash, password)]
+                await ctx.passwords.verify(None, password)
+            opened = [c for c in found if await ctx.passwords.verify(c.password_hash, password)]
             if business_id:
                 opened = [c for c in opened if c.business_id == business_id]
             if not opened:

@@ -13,7 +13,6 @@ from licensor.console.session import Admin, allow, guard_post
 from licensor.console.web import redirect, render
 from licensor.kit.deps import Ctx, ReadSession, WriteSession, writing
 from licensor.kit.errors import LicensorError
-from licensor.orgs.secrets import hash_password
 from licensor.staff import service as staff_service
 from licensor.staff.schemas import ROLES, RoleChange, StaffCreate
 
@@ -70,7 +69,7 @@ async def add_staff(
         body = StaffCreate.model_validate(
             {"email": email, "name": name, "role": role, "password": password or None}
         )
-        hashed = await hash_password(body.password) if body.password else None  # no tx open
+        hashed = await ctx.passwords.hash(body.password) if body.password else None  # no tx
         async with writing(ctx.db) as session:
             row = await staff_service.add_staff(session, staff.business_id, body, hashed)
     except (ValidationError, LicensorError) as exc:

@@ -1,4 +1,4 @@
-"""What one server process holds for its lifetime: settings, database, vault.
+"""What one server process holds for its lifetime: settings, database, vault, passwords.
 
 Building it blocks (files, DNS): the server builds it in a worker thread (`app.py`)."""
 
@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from licensor.config import Settings, load_server_secret
 from licensor.kit.db import Database, open_database, private_dir
 from licensor.kit.hostname import local_fqdn
+from licensor.kit.passwords import Passwords
 from licensor.kit.secrets import Vault
 
 
@@ -17,6 +18,7 @@ class AppContext:
     settings: Settings
     db: Database
     vault: Vault
+    passwords: Passwords
 
     @classmethod
     def from_settings(cls, settings: Settings) -> AppContext:
@@ -32,7 +34,7 @@ class AppContext:
         # in the caller's transaction (webhooks/events.py `emit` encrypts its payload).
         for sessions in (db.write_sessions, db.read_sessions, db.list_sessions):
             sessions.configure(info={"vault": vault, "settings": settings})
-        return cls(settings=settings, db=db, vault=vault)
+        return cls(settings=settings, db=db, vault=vault, passwords=Passwords.of(settings))
 
     async def close(self) -> None:
         await self.db.dispose()

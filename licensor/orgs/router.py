@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request, Response, status
 
 from licensor.auth.dependencies import Auth
 from licensor.config import Settings
+from licensor.kit.context import AppContext
 from licensor.kit.deps import Ctx, ReadSession, WriteSession, reading, request_origin, writing
 from licensor.kit.errors import error_responses
 from licensor.kit.ratelimit import limited
@@ -31,7 +32,6 @@ from licensor.orgs.schemas import (
     TokenOut,
     TransferIn,
 )
-from licensor.orgs.secrets import hash_password, verify_password
 
 router = APIRouter(prefix="/api/v1", tags=["Organisations"])
 MANAGERS = ("owner", "admin")
@@ -79,8 +79,8 @@ def session_out(member: OrgMember, issued: service.IssuedToken) -> SessionOut:
     )
 
 
-async def _hash(password: str | None) -> str | None:
-    return await hash_password(password) if password else None
+async def _hash(ctx: AppContext, password: str | None) -> str | None:
+    return await ctx.passwords.hash(password) if password else None
 
 
 def _session_ttl(settings: Settings) -> timedelta:
@@ -96,7 +96,7 @@ def _session_ttl(settings: Settings) -> timedelta:
 async def add_owner(
     organization_id: str, body: OwnerCreate, who: Auth, ctx: Ctx, session: WriteSession
 ) -> MemberCreated:
-    hashed = await _hash(body.password)  # before the first query: no transaction open yet
+    hashed = await _hash(ctx, body.password)  # before the first query: no transaction open yet
     org = await service.find_org(session, who.business_id, who.mode, organization_id)
     return created_out(await service.add_owner(session, ctx.vault, org, body.email, hashed))
 
@@ -121,7 +121,7 @@ async def login(body: LoginIn, request: Request, ctx: Ctx) -> SessionOut:
                 body.business_id,
                 body.organization_id,
             )
-        verified = await verify_password(found.password_hash if found else None, body.password)
+        verified = await ctx.passwords.verify(found.password_hash if found else None, body.password)
         if found is None or not verified:
             raise service.wrong_credentials()
         async with writing(ctx.db, request_origin(request)) as session:
@@ -142,7 +142,7 @@ async def accept_invite(body: AcceptInviteIn, request: Request, ctx: Ctx) -> Ses
             invite_id = await service.invite_of(
                 session, ctx.vault, body.invite_token, face_mode(request.scope)
             )
-        password_hash = await hash_password(body.password)  # outside any transaction
+        password_hash = await ctx.passwords.hash(body.password)  # outside any transaction
         async with writing(ctx.db, request_origin(request)) as session:
             member, issued = await service.accept_invite(
                 session, ctx.vault, invite_id, password_hash, _session_ttl(ctx.settings)
@@ -220,7 +220,7 @@ async def add_member(
     body: MemberCreate, caller: MemberAuth, ctx: Ctx, session: WriteSession
 ) -> MemberCreated:
     require_role(caller, *MANAGERS)  # as authenticated, before the (costly) hash
-    hashed = await _hash(body.password)  # before the first query: no transaction open yet
+    hashed = await _hash(ctx, body.password)  # before the first query: no transaction open yet
     caller = await confirm(session, caller, *MANAGERS)
     org = await service.find_org(session, caller.business_id, caller.mode, caller.org_id)
     done = await service.add_member(session, ctx.vault, org, body.email, body.role, hashed)
