@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from licensor.config import Settings
 from tests.servers import (
     RAISED_LIMITS,
     Server,
@@ -36,6 +37,12 @@ TEST_PASSWORD_COST = {
 }
 for _name, _value in TEST_PASSWORD_COST.items():
     os.environ.setdefault(_name, _value)
+# For a server whose test measures what argon2 costs it: the production default.
+DEFAULT_PASSWORD_COST = {
+    "LICENSOR_PASSWORD_TIME_COST": str(Settings.model_fields["password_time_cost"].default),
+    "LICENSOR_PASSWORD_MEMORY_KIB": str(Settings.model_fields["password_memory_kib"].default),
+    "LICENSOR_PASSWORD_PARALLELISM": str(Settings.model_fields["password_parallelism"].default),
+}
 
 BACKENDS = [
     b.strip() for b in os.environ.get("LICENSOR_TEST_BACKENDS", "sqlite,postgres").split(",")

@@ -20,6 +20,7 @@ import httpx
 import pytest
 
 from tests import net
+from tests.conftest import DEFAULT_PASSWORD_COST
 from tests.helpers import setup_key
 from tests.instance_keys.helpers import PASSWORD, new_org
 from tests.servers import Server, Tenant, own_server
@@ -35,7 +36,8 @@ def flooded(
     backend: str, tmp_path_factory: pytest.TempPathFactory, _postgres_checked: bool
 ) -> Iterator[Server]:
     data_dir = tmp_path_factory.mktemp(f"flood-{backend}")
-    off = {"LICENSOR_RATE_LIMITS": "false"}
+    # limits off, and argon2 at the production cost: the verify is what held the lock
+    off = {"LICENSOR_RATE_LIMITS": "false", **DEFAULT_PASSWORD_COST}
     with own_server(backend, data_dir, _postgres_checked, env=off) as srv:
         yield srv
 

@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from tests import net
+from tests.conftest import DEFAULT_PASSWORD_COST
 from tests.helpers import setup_key, unique
 from tests.instance_keys.helpers import PASSWORD, new_org
 from tests.servers import Server, Tenant, own_server
@@ -43,11 +44,13 @@ def start(backend: str, tmp: Path, stack: ExitStack, env: dict[str, str], count:
 def limited(
     backend: str, tmp_path_factory: pytest.TempPathFactory, _postgres_checked: bool
 ) -> Iterator[Server]:
-    """A server of our own with low limits (and 127.0.0.9 as a trusted proxy)."""
+    """A server of our own with low limits (and 127.0.0.9 as a trusted proxy), hashing
+    passwords at the production cost (what a locked-out attempt must not spend)."""
     if backend == "postgres" and not _postgres_checked:
         pytest.skip("PostgreSQL not reachable")
     with ExitStack() as stack:
-        yield start(backend, tmp_path_factory.mktemp(f"rl-{backend}"), stack, LOW_LIMITS)
+        env = {**LOW_LIMITS, **DEFAULT_PASSWORD_COST}
+        yield start(backend, tmp_path_factory.mktemp(f"rl-{backend}"), stack, env)
 
 
 @pytest.fixture
