@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from licensor.kit.context import AppContext
 from licensor.kit.origin import Origin, bind
@@ -16,9 +19,19 @@ from licensor.license_key import seats
 from tests import net
 from tests.cli_helpers import cli, cli_json
 from tests.helpers import make_customer, make_key, make_product, unique
-from tests.servers import Server, Tenant
+from tests.servers import Server, Tenant, own_server
 
 FLOATING = {"license_model": "floating", "heartbeat_interval_seconds": 1}
+
+
+@pytest.fixture
+def unswept(backend: str, tmp_path: Path, _postgres_checked: bool) -> Iterator[Tenant]:
+    """A tenant on a server of its own without the background worker, so that no sweep
+    of silent seats (every 10 s) frees a seat before the test's activation reaps it; the
+    audit log is sealed when it is listed."""
+    off = {"LICENSOR_MAIL_WORKER": "false"}
+    with own_server(backend, tmp_path, _postgres_checked, env=off) as srv:
+        yield srv.tenant()
 
 
 def floating_key(tenant: Tenant, limit: int, **policy: Any) -> dict[str, Any]:
@@ -301,7 +314,8 @@ def test_the_sweep_frees_only_silent_seats_and_names_who_held_them(
     assert event["changes"]["license_key_id"] == {"old": key["id"], "new": None}
 
 
-def test_the_activation_that_reaps_records_it(tenant: Tenant) -> None:
+def test_the_activation_that_reaps_records_it(unswept: Tenant) -> None:
+    tenant = unswept
     key = floating_key(tenant, 1, heartbeat_grace_seconds=0)
     with net.client(base_url=tenant.base_url, timeout=30) as public:
         dead = activate(public, key["key"], "crashed", fingerprint="crash-1").json()
@@ -313,9 +327,10 @@ def test_the_activation_that_reaps_records_it(tenant: Tenant) -> None:
     assert made["changes"]["fingerprint"] == {"old": None, "new": "live-2"}
 
 
-def test_events_at_one_timestamp_are_chained_in_the_order_recorded(tenant: Tenant) -> None:
+def test_events_at_one_timestamp_are_chained_in_the_order_recorded(unswept: Tenant) -> None:
     """One activation reaps 6 silent seats: 7 events at one timestamp, the activation's
     recorded last, so sealed last (the sealer's order is `created_at`, then the id)."""
+    tenant = unswept
     key = floating_key(tenant, 6, heartbeat_grace_seconds=0)
     with net.client(base_url=tenant.base_url, timeout=30) as public:
         held = [activate(public, key["key"], f"m{n}", fingerprint=f"m-{n}") for n in range(6)]
