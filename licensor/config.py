@@ -171,6 +171,15 @@ class Settings(BaseSettings):
         return has_auth and self.smtp_tls == "none" and not self.smtp_allow_plaintext_auth
 
     @model_validator(mode="after")
+    def _password_memory_fits_its_lanes(self) -> Settings:
+        if self.password_memory_kib < 8 * self.password_parallelism:  # argon2's own rule
+            raise ValueError(
+                "LICENSOR_PASSWORD_MEMORY_KIB must be at least 8 KiB per lane "
+                "(LICENSOR_PASSWORD_PARALLELISM)"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _replica_is_postgres(self) -> Settings:
         if self.database_read_url is not None and not (
             self.database_read_url.startswith("postgresql")

@@ -9,6 +9,7 @@ import asyncio
 import uuid
 
 import pytest
+from pydantic import ValidationError
 from sqlalchemy import select
 
 from licensor.config import Settings
@@ -34,6 +35,12 @@ def test_the_default_cost_is_rfc_9106s_second_profile(monkeypatch: pytest.Monkey
     assert asyncio.run(cheaper.verify(stored, PASSWORD))
     assert not asyncio.run(cheaper.verify(stored, PASSWORD + "!"))
     assert not asyncio.run(cheaper.verify(None, PASSWORD))
+
+
+def test_a_cost_argon2_cannot_run_is_refused_at_start() -> None:
+    with pytest.raises(ValidationError, match="8 KiB per lane"):
+        Settings(password_memory_kib=64, password_parallelism=16)
+    assert Settings(password_memory_kib=128, password_parallelism=16).password_parallelism == 16
 
 
 def test_a_server_hashes_at_its_configured_cost(server: Server) -> None:
