@@ -11,14 +11,18 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select, update
 
 from licensor import verifier as v
+from licensor.kit.context import AppContext
+from licensor.models import ActivationRequest
 from licensor.verifier.request import make_activation_request, parse_activation_request
 from tests import net
 from tests.cli_helpers import cli
@@ -323,3 +327,38 @@ def test_the_file_is_signed_by_the_current_key_and_the_activation_is_announced(
             for d in page["data"]
         ]
     assert {b["data"]["id"] for b in bodies} == seats
+
+
+def spent_requests(server: Server, key_id: str) -> set[str]:
+    """The machines' ids of the redeemed requests kept for a key."""
+
+    async def go(ctx: AppContext) -> set[str]:
+        async with ctx.db.write_sessions() as session, session.begin():
+            stmt = select(ActivationRequest.instance_id)
+            rows = await session.scalars(stmt.where(ActivationRequest.license_key_id == key_id))
+            return {str(row) for row in rows}
+
+    return server.run(go)
+
+
+def test_a_spent_request_is_deleted_a_day_after_it_expired(server: Server, tenant: Tenant) -> None:
+    """The server's worker sweeps (every 10 s) the redeemed requests a day past their
+    expiry; an expired one within that day, and a fresh one, stay."""
+    product, _, key = setup_key(tenant, activations_limit=5)
+    for name in ("old", "recent", "fresh"):
+        text = make_activation_request(key["key"], product, instance_id=name)
+        assert upload(tenant, text).status_code == 201
+    assert spent_requests(server, key["id"]) == {"old", "recent", "fresh"}
+    now = datetime.now(UTC)
+
+    async def age(ctx: AppContext) -> None:  # as if that much time had gone by
+        async with ctx.db.write_sessions() as session, session.begin():
+            for name, expired in (("old", timedelta(hours=25)), ("recent", timedelta(hours=23))):
+                stmt = update(ActivationRequest).values(expires_at=now - expired)
+                await session.execute(stmt.where(ActivationRequest.instance_id == name))
+
+    server.run(age)
+    deadline = time.monotonic() + 30
+    while "old" in spent_requests(server, key["id"]) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert spent_requests(server, key["id"]) == {"recent", "fresh"}

@@ -50,7 +50,7 @@ from licensor.webhooks.events import EMAIL_FAILED, emit
 
 log = logging.getLogger("licensor.delivery")
 
-# How often a worker looks for expired keys and for silent floating seats (released).
+# How often a worker sweeps: expired keys, silent floating seats, spent air-gapped requests.
 SWEEP_SECONDS = 10.0
 
 
@@ -133,6 +133,7 @@ def failed_data(job: EmailJob, error: str) -> dict[str, object]:
 
 WORKER = Origin("system:mail_worker")
 REAPER = Origin("system:seat_reaper")
+Batch = Callable[[AsyncSession, datetime], Awaitable[int]]  # a sweep's step: how many rows
 
 
 class Outcome(Protocol):
@@ -284,29 +285,28 @@ class Worker:
         return done
 
     async def webhooks_once(self) -> int:
-        """The sweeps (expired keys, silent floating seats), then every webhook delivery
-        due now."""
+        """The sweeps (expired keys, silent floating seats, spent air-gapped requests),
+        then every webhook delivery due now."""
         if self.webhooks is None:
             return 0
         if time.monotonic() - self._swept_at >= SWEEP_SECONDS:
             self._swept_at = time.monotonic()
-            swept = 1
-            while swept:  # announce every key expired since the last sweep
-                async with self.ctx.db.write_sessions() as session, session.begin():
-                    swept = await license_key_service.announce_expired(session, utcnow())
-            await self.reap_seats()
+            await self.in_batches(license_key_service.announce_expired)  # since the last sweep
+            await self.in_batches(seats.reap_silent, REAPER)
+            await self.in_batches(license_key_service.prune_activation_requests)
         return await self.webhooks.run_once()
 
-    async def reap_seats(self) -> int:
-        """Free every floating seat silent past its policy's interval plus grace, one
-        short transaction per batch; the number freed."""
+    async def in_batches(self, step: Batch, origin: Origin | None = None) -> int:
+        """A sweep's `step` (as `origin`), one short transaction a batch, until a batch does
+        nothing; how many rows in all."""
         total = 0
         while True:
             async with self.ctx.db.write_sessions() as session, session.begin():
-                bind(session, REAPER)
-                freed = await seats.reap_silent(session, utcnow())
-            total += freed
-            if not freed:
+                if origin is not None:
+                    bind(session, origin)
+                done = await step(session, utcnow())
+            total += done
+            if not done:
                 return total
 
     async def run_once(self) -> int:

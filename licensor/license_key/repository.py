@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from licensor.kit.bulk import Bulk
 from licensor.kit.pagination import PageParams
 from licensor.kit.repository import created_between
-from licensor.models import ImportRun, LicenseKey, LicenseKeyInstance
+from licensor.models import ActivationRequest, ImportRun, LicenseKey, LicenseKeyInstance
 
 
 @dataclass(frozen=True)
@@ -120,6 +120,21 @@ async def expired_unannounced(session: AsyncSession, now: datetime, limit: int) 
         .with_for_update(skip_locked=True)
     )
     return list((await session.scalars(stmt)).all())
+
+
+async def prune_activation_requests(session: AsyncSession, before: datetime, limit: int) -> int:
+    """Delete up to `limit` redeemed air-gapped requests that expired before `before` (any
+    business: the index is on `expires_at`); the number deleted."""
+    oldest = (
+        select(ActivationRequest.id)
+        .where(ActivationRequest.expires_at < before)
+        .order_by(ActivationRequest.expires_at)
+        .limit(limit)
+    )
+    done = await session.execute(
+        delete(ActivationRequest).where(ActivationRequest.id.in_(oldest.scalar_subquery()))
+    )
+    return int(done.rowcount)  # type: ignore[attr-defined]
 
 
 async def delete_instance(session: AsyncSession, key_id: str, instance_id: str) -> bool:

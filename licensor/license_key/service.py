@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -199,6 +199,20 @@ async def announce_expired(session: AsyncSession, now: datetime, limit: int = 10
         await announce(session, row, events.KEY_EXPIRED)
     await session.flush()
     return len(rows)
+
+
+# A redeemed air-gapped request is kept so that it is taken once. Past its expiry it is
+# refused anyway (ACTIVATION_REQUEST_EXPIRED, before its row is looked at), so the worker's
+# sweep deletes it a day later: the day is a margin for a server clock set back.
+REQUEST_KEPT_AFTER_EXPIRY = timedelta(days=1)
+
+
+async def prune_activation_requests(session: AsyncSession, now: datetime, limit: int = 1000) -> int:
+    """The keeping sweep (run by the delivery worker): a batch of redeemed requests past
+    `REQUEST_KEPT_AFTER_EXPIRY`, deleted; how many."""
+    return await repository.prune_activation_requests(
+        session, now - REQUEST_KEPT_AFTER_EXPIRY, limit
+    )
 
 
 async def update(

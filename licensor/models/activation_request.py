@@ -13,10 +13,15 @@ class ActivationRequest(Base):
     """An air-gapped machine's activation request, redeemed (docs/machines.md,
     "Air-gapped activation"): kept so that it is taken once. The request's random id is
     kept only as its keyed hash (`request_hash`, unique across businesses); the row is
-    written in the activation's own transaction (`license_key/store.py`)."""
+    written in the activation's own transaction (`license_key/store.py`), and deleted by the
+    worker's sweep a day after it expired (`license_key/service.py`
+    `prune_activation_requests`: by then the request is refused as expired anyway)."""
 
     __tablename__ = "activation_requests"
-    __table_args__ = (Index("ix_activation_requests_license_key_id", "license_key_id"),)
+    __table_args__ = (
+        Index("ix_activation_requests_license_key_id", "license_key_id"),
+        Index("ix_activation_requests_expires_at", "expires_at"),
+    )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     business_id: Mapped[str] = mapped_column(ForeignKey("businesses.id", ondelete="CASCADE"))
