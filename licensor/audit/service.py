@@ -264,19 +264,24 @@ async def verify(
     session: AsyncSession, business_id: str, mode: str, *, seal: bool = True
 ) -> ChainReport:
     """Walk the sealed chain of a business and mode (sealing its unsealed events first in
-    `session`'s transaction, unless `seal=False`); the report names the first broken
+    `session`'s write transaction, unless `seal=False`); the report names the first broken
     event and counts the events still unsealed.
 
     The head, the walk and the count must see one state of the chain: on PostgreSQL each
-    statement reads what was committed at its own start, and a sealer committing between
-    the walk and the count would report its events as neither sealed nor unsealed.
-    Sealing holds the head's lock to the commit. Without sealing, the head is read
-    `FOR SHARE`: a sealer in flight is waited for, and none can move the head until this
-    transaction ends. A chain with no head yet has no row to lock: if a head has appeared
-    by the end, its first sealer committed meanwhile, and the walk is made again, under
-    that head's lock. (SQLite: the read transaction is one snapshot already.)"""
-    if seal:
-        await sealer.seal_chain(session, business_id, mode)
+    statement of a write transaction reads what was committed at its own start, and a
+    sealer committing between the walk and the count would report its events as neither
+    sealed nor unsealed. `seal=False` takes a read-only transaction (`read_sessions`: one
+    snapshot on both backends, REPEATABLE READ on PostgreSQL), so it locks nothing, never
+    waits for a sealer and holds none up. Sealing holds the head's lock to the commit; the
+    head is read `FOR SHARE` again. A chain with no head yet has no row to lock: if a head
+    has appeared by the end, its first sealer committed meanwhile, and the walk is made
+    again, under that head's lock."""
+    if not seal:
+        head = (await session.scalars(repository.head(business_id, mode))).first()
+        report = await _walk(session, business_id, mode, head)
+        waiting = await session.scalar(repository.count_unsealed(business_id, mode))
+        return report.model_copy(update={"unsealed": int(waiting or 0)})
+    await sealer.seal_chain(session, business_id, mode)
     held = repository.head(business_id, mode).with_for_update(read=True)
     while True:
         head = (await session.scalars(held)).first()

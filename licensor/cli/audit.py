@@ -109,7 +109,7 @@ def audit_verify(
         await business_service.find_business(session, business_id)
         return [await service.verify(session, business_id, m, seal=seal) for m in modes]
 
-    reports = run(data_dir, database_url, work)
+    reports = run(data_dir, database_url, work, read_only=not seal)  # --no-seal writes nothing
     echo_json(reports)
     broken = [r for r in reports if r.fault is not None]
     if broken:

@@ -161,9 +161,13 @@ async def transaction(ctx: AppContext) -> AsyncIterator[AsyncSession]:
 
 
 def in_transaction(
-    settings: Settings, work: Callable[[AppContext, AsyncSession], Awaitable[T]]
+    settings: Settings,
+    work: Callable[[AppContext, AsyncSession], Awaitable[T]],
+    *,
+    read_only: bool = False,
 ) -> T:
-    """Run `work` in one write transaction: commit on success, roll back on any error."""
+    """Run `work` in one write transaction: commit on success, roll back on any error.
+    `read_only`: in one read-only transaction instead (one snapshot), always rolled back."""
     import asyncio
 
     from licensor.kit.context import AppContext
@@ -171,6 +175,12 @@ def in_transaction(
     async def go() -> T:
         ctx = AppContext.from_settings(settings)
         try:
+            if read_only:
+                async with ctx.db.read_sessions() as session:
+                    try:
+                        return await work(ctx, session)
+                    finally:
+                        await session.rollback()
             async with transaction(ctx) as session:
                 return await work(ctx, session)
         finally:
@@ -185,14 +195,17 @@ def run(
     work: Callable[[AppContext, AsyncSession], Awaitable[T]],
     *,
     settings: Settings | None = None,
+    read_only: bool = False,
 ) -> T:
-    """The one run helper: `work` in one transaction; its errors printed, exit code 1."""
+    """The one run helper: `work` in one transaction (`read_only`: a read-only one); its
+    errors printed, exit code 1."""
     from pydantic import ValidationError
 
     from licensor.kit.errors import LicensorError
 
     try:
-        return in_transaction(settings or apply_overrides(data_dir, database_url), work)
+        settings = settings or apply_overrides(data_dir, database_url)
+        return in_transaction(settings, work, read_only=read_only)
     except LicensorError as exc:
         raise fail(exc.code, exc.message) from exc
     except ValidationError as exc:
