@@ -22,6 +22,7 @@ from sqlalchemy import select, update
 
 from licensor import verifier as v
 from licensor.kit.context import AppContext
+from licensor.kit.deps import reading
 from licensor.models import ActivationRequest
 from licensor.verifier.request import make_activation_request, parse_activation_request
 from tests import net
@@ -333,7 +334,7 @@ def spent_requests(server: Server, key_id: str) -> set[str]:
     """The machines' ids of the redeemed requests kept for a key."""
 
     async def go(ctx: AppContext) -> set[str]:
-        async with ctx.db.write_sessions() as session, session.begin():
+        async with reading(ctx.db) as session:
             stmt = select(ActivationRequest.instance_id)
             rows = await session.scalars(stmt.where(ActivationRequest.license_key_id == key_id))
             return {str(row) for row in rows}

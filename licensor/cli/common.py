@@ -176,11 +176,10 @@ def in_transaction(
         ctx = AppContext.from_settings(settings)
         try:
             if read_only:
-                async with ctx.db.read_sessions() as session:
-                    try:
-                        return await work(ctx, session)
-                    finally:
-                        await session.rollback()
+                from licensor.kit.deps import reading
+
+                async with reading(ctx.db) as session:
+                    return await work(ctx, session)
             async with transaction(ctx) as session:
                 return await work(ctx, session)
         finally:
